@@ -1,0 +1,413 @@
+//! Artifact I/O: the only module that touches the filesystem. Output folders
+//! are staged under a hidden temporary name and renamed into place when
+//! complete; data files are hashed (SHA-256) as they are written; Parquet row
+//! groups are encoded in parallel in memory and appended in order.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowSchemaConverter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{NsfError, Result};
+
+/// A `Write` that keeps a running SHA-256 and byte count of what passes.
+pub struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Record of one written data file (goes into manifests).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct FileRecord {
+    /// File name relative to its folder.
+    pub name: String,
+    /// Data rows.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+}
+
+/// An output folder being written: a hidden staging folder beside the final
+/// path, renamed into place by `commit`. Dropping it without commit removes
+/// the staging folder.
+pub struct StagedDir {
+    final_path: PathBuf,
+    staging: PathBuf,
+    replace: bool,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Checks the destination and creates the staging folder. An existing
+    /// destination needs `force`, and is only replaced if it is an nsfsim
+    /// output (holds `manifest.json`) or empty.
+    pub fn create(out: &Path, force: bool) -> Result<StagedDir> {
+        let out_err = |message: String| NsfError::Output {
+            path: out.to_path_buf(),
+            message,
+        };
+        let mut replace = false;
+        if out.exists() {
+            if !force {
+                return Err(out_err("already exists (use --force to replace it)".into()));
+            }
+            if !out.is_dir() {
+                return Err(out_err(
+                    "exists and is not a folder; refusing to replace it".into(),
+                ));
+            }
+            let empty = fs::read_dir(out)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !empty && !out.join("manifest.json").is_file() {
+                return Err(out_err(
+                    "exists and is not an nsfsim output (no manifest.json); refusing to replace it"
+                        .into(),
+                ));
+            }
+            replace = true;
+        }
+        let name = out
+            .file_name()
+            .ok_or_else(|| out_err("needs a folder name".into()))?
+            .to_string_lossy()
+            .to_string();
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)
+            .map_err(|e| out_err(format!("cannot create parent folder: {e}")))?;
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if staging.exists() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        fs::create_dir(&staging).map_err(|e| out_err(format!("not writable: {e}")))?;
+        Ok(StagedDir {
+            final_path: out.to_path_buf(),
+            staging,
+            replace,
+            committed: false,
+        })
+    }
+
+    /// Path of a file inside the staging folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.staging.join(name)
+    }
+
+    /// Writes a JSON document into the staging folder.
+    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let path = self.path(name);
+        let mut text = serde_json::to_string_pretty(value).map_err(|e| NsfError::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        text.push('\n');
+        fs::write(&path, text).map_err(|e| NsfError::io(&path, e))
+    }
+
+    /// Renames the staging folder into place (replacing an old output).
+    pub fn commit(mut self) -> Result<PathBuf> {
+        if self.replace && self.final_path.exists() {
+            fs::remove_dir_all(&self.final_path).map_err(|e| NsfError::io(&self.final_path, e))?;
+        }
+        fs::rename(&self.staging, &self.final_path)
+            .map_err(|e| NsfError::io(&self.final_path, e))?;
+        self.committed = true;
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// A row group encoded in memory, ready to append.
+pub enum EncodedChunk {
+    /// Parquet column chunks of one row group.
+    Parquet(Vec<ArrowColumnChunk>),
+    /// CSV text (header only in the first chunk).
+    Csv(Vec<u8>),
+}
+
+/// Streams record batches into one data file (Parquet or CSV), one row group
+/// per batch, hashing as it writes.
+pub enum TableWriter {
+    /// Parquet (zstd).
+    Parquet {
+        /// The file writer.
+        writer: SerializedFileWriter<HashingWriter<BufWriter<File>>>,
+        /// Creates column encoders per row group.
+        factory: ArrowRowGroupWriterFactory,
+        /// Arrow schema of the batches.
+        schema: SchemaRef,
+        /// Path written.
+        path: PathBuf,
+        /// Rows written.
+        rows: u64,
+    },
+    /// CSV with a header line.
+    Csv {
+        /// The file.
+        writer: HashingWriter<BufWriter<File>>,
+        /// Path written.
+        path: PathBuf,
+        /// Rows written.
+        rows: u64,
+    },
+}
+
+/// Encoders for one Parquet row group (or nothing for CSV).
+pub struct ChunkEncoder {
+    parquet: Option<(Vec<ArrowColumnWriter>, SchemaRef)>,
+    csv_header: bool,
+}
+
+impl ChunkEncoder {
+    /// Encodes a batch in memory; CPU only, safe to run on worker threads.
+    pub fn encode(self, batch: &RecordBatch) -> std::result::Result<EncodedChunk, String> {
+        match self.parquet {
+            Some((mut writers, schema)) => {
+                let mut w = writers.iter_mut();
+                for (array, field) in batch.columns().iter().zip(schema.fields()) {
+                    for leaf in compute_leaves(field, array).map_err(|e| e.to_string())? {
+                        w.next()
+                            .ok_or("column count mismatch")?
+                            .write(&leaf)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                let chunks = writers
+                    .into_iter()
+                    .map(|c| c.close().map_err(|e| e.to_string()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                Ok(EncodedChunk::Parquet(chunks))
+            }
+            None => {
+                let mut buf = Vec::new();
+                let mut w = arrow_csv::WriterBuilder::new()
+                    .with_header(self.csv_header)
+                    .build(&mut buf);
+                w.write(batch).map_err(|e| e.to_string())?;
+                drop(w);
+                Ok(EncodedChunk::Csv(buf))
+            }
+        }
+    }
+}
+
+/// Columns that hold unique values: dictionary encoding only costs there.
+const NO_DICTIONARY: [&str; 6] = [
+    "user_id",
+    "account_id",
+    "customer_no",
+    "phone_sha256",
+    "email_sha256",
+    "nsf_prob",
+];
+
+fn create_file(path: &Path) -> Result<HashingWriter<BufWriter<File>>> {
+    let f = File::create(path).map_err(|e| NsfError::io(path, e))?;
+    Ok(HashingWriter::new(BufWriter::with_capacity(1 << 22, f)))
+}
+
+impl TableWriter {
+    /// Opens a Parquet file (zstd level 1, one row group per batch).
+    pub fn parquet(path: &Path, schema: SchemaRef, row_group_rows: usize) -> Result<TableWriter> {
+        let perr = |e: parquet::errors::ParquetError| NsfError::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(perr)?))
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_max_row_group_row_count(Some(row_group_rows));
+        for c in NO_DICTIONARY {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(c), false);
+        }
+        let props = Arc::new(props.build());
+        let parquet_schema = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&schema)
+            .map_err(perr)?;
+        let file = create_file(path)?;
+        let writer = SerializedFileWriter::new(file, parquet_schema.root_schema_ptr(), props)
+            .map_err(perr)?;
+        let factory = ArrowRowGroupWriterFactory::new(&writer, Arc::clone(&schema));
+        Ok(TableWriter::Parquet {
+            writer,
+            factory,
+            schema,
+            path: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Opens a CSV file.
+    pub fn csv(path: &Path) -> Result<TableWriter> {
+        Ok(TableWriter::Csv {
+            writer: create_file(path)?,
+            path: path.to_path_buf(),
+            rows: 0,
+        })
+    }
+
+    /// Encoder for row group `index` (its own column writers).
+    pub fn encoder(&self, index: usize) -> Result<ChunkEncoder> {
+        match self {
+            TableWriter::Parquet {
+                factory,
+                schema,
+                path,
+                ..
+            } => {
+                let writers =
+                    factory
+                        .create_column_writers(index)
+                        .map_err(|e| NsfError::Parquet {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })?;
+                Ok(ChunkEncoder {
+                    parquet: Some((writers, Arc::clone(schema))),
+                    csv_header: false,
+                })
+            }
+            TableWriter::Csv { .. } => Ok(ChunkEncoder {
+                parquet: None,
+                csv_header: index == 0,
+            }),
+        }
+    }
+
+    /// Appends an encoded chunk of `rows` rows (in order).
+    pub fn append(&mut self, chunk: EncodedChunk, rows: u64) -> Result<()> {
+        match (self, chunk) {
+            (
+                TableWriter::Parquet {
+                    writer,
+                    path,
+                    rows: n,
+                    ..
+                },
+                EncodedChunk::Parquet(cols),
+            ) => {
+                let perr = |e: parquet::errors::ParquetError| NsfError::Parquet {
+                    path: path.clone(),
+                    message: e.to_string(),
+                };
+                let mut rg = writer.next_row_group().map_err(perr)?;
+                for c in cols {
+                    c.append_to_row_group(&mut rg).map_err(perr)?;
+                }
+                rg.close().map_err(perr)?;
+                *n += rows;
+                Ok(())
+            }
+            (
+                TableWriter::Csv {
+                    writer,
+                    path,
+                    rows: n,
+                },
+                EncodedChunk::Csv(buf),
+            ) => {
+                writer
+                    .write_all(&buf)
+                    .map_err(|e| NsfError::io(path.as_path(), e))?;
+                *n += rows;
+                Ok(())
+            }
+            _ => Err(NsfError::Output {
+                path: PathBuf::new(),
+                message: "internal: chunk format does not match the file".into(),
+            }),
+        }
+    }
+
+    /// Flushes and closes the file; returns its record.
+    pub fn finish(self) -> Result<FileRecord> {
+        let (mut hw, path, rows) = match self {
+            TableWriter::Parquet {
+                writer, path, rows, ..
+            } => {
+                let hw = writer.into_inner().map_err(|e| NsfError::Parquet {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+                (hw, path, rows)
+            }
+            TableWriter::Csv { writer, path, rows } => (writer, path, rows),
+        };
+        hw.flush().map_err(|e| NsfError::io(&path, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Ok(FileRecord {
+            name,
+            rows,
+            bytes: hw.bytes,
+            sha256: hex::encode(hw.hasher.finalize()),
+        })
+    }
+}
+
+/// SHA-256 of a file's content, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = File::open(path).map_err(|e| NsfError::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| NsfError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}

@@ -1,0 +1,407 @@
+//! The generation driver: splits N users into fixed-size chunks, generates and
+//! encodes chunks in parallel (rayon), appends them in order, and writes the
+//! manifest. Output bytes depend on (preset, seed) only, never on threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt8Array,
+    UInt32Array, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::{FileRecord, StagedDir, TableWriter};
+use crate::error::{NsfError, Result};
+use crate::population::{Calibration, User, calibrate, generate_user};
+use crate::preset::{Preset, ValidPreset};
+use crate::schema::{ATTRIBUTES, ColumnRecord, ColumnType, REGIONS, all_columns};
+
+/// Users per chunk and per Parquet row group. Part of the file format: fixed
+/// so that files are byte-identical at any thread count.
+pub const CHUNK_USERS: u64 = 131_072;
+/// Chunks generated in parallel before being appended (bounds memory).
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `users.parquet` (zstd).
+    Parquet,
+    /// `users.csv` with a header.
+    Csv,
+}
+
+impl Format {
+    /// Data file name in the output folder.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Parquet => "users.parquet",
+            Format::Csv => "users.csv",
+        }
+    }
+}
+
+/// Population-level figures recorded in the manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Users generated.
+    pub users: u64,
+    /// Share with `apple_registered`.
+    pub registered_share: f64,
+    /// Share with `consented`.
+    pub consented_share: f64,
+    /// Share with `nsf` = 1.
+    pub nsf_rate: f64,
+    /// Mean of `nsf_prob`.
+    pub mean_nsf_prob: f64,
+    /// NSF rate among registered users.
+    pub nsf_rate_registered: f64,
+    /// NSF rate among unregistered users.
+    pub nsf_rate_unregistered: f64,
+    /// Share of iPhone users.
+    pub ios_share: f64,
+    /// Share with automatic top-up on.
+    pub auto_topup_share: f64,
+    /// Share with a zero balance.
+    pub zero_balance_share: f64,
+    /// Share with no payment, remittance or top-up in 30d.
+    pub inactive_share: f64,
+    /// Mean balance (KRW).
+    pub mean_balance_krw: f64,
+}
+
+/// Exact integer tallies of one chunk; summed in chunk order.
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    users: u64,
+    registered: u64,
+    consented: u64,
+    nsf: u64,
+    nsf_registered: u64,
+    ios: u64,
+    auto_topup: u64,
+    zero_balance: u64,
+    inactive: u64,
+    balance_sum: i128,
+    prob_sum: f64,
+}
+
+impl Tally {
+    fn of(users: &[User]) -> Tally {
+        let mut t = Tally::default();
+        for u in users {
+            t.users += 1;
+            t.registered += u.apple_registered as u64;
+            t.consented += u.consented as u64;
+            t.nsf += u.nsf as u64;
+            t.nsf_registered += (u.nsf && u.apple_registered) as u64;
+            t.ios += u.ios as u64;
+            t.auto_topup += u.auto_topup as u64;
+            t.zero_balance += (u.balance_krw == 0) as u64;
+            t.inactive += (u.payment_count_30d == 0
+                && u.topup_count_30d == 0
+                && u.remit_sent_amount_30d_krw == 0
+                && u.remit_received_amount_30d_krw == 0) as u64;
+            t.balance_sum += u.balance_krw as i128;
+            t.prob_sum += u.nsf_prob;
+        }
+        t
+    }
+
+    fn add(&mut self, o: &Tally) {
+        self.users += o.users;
+        self.registered += o.registered;
+        self.consented += o.consented;
+        self.nsf += o.nsf;
+        self.nsf_registered += o.nsf_registered;
+        self.ios += o.ios;
+        self.auto_topup += o.auto_topup;
+        self.zero_balance += o.zero_balance;
+        self.inactive += o.inactive;
+        self.balance_sum += o.balance_sum;
+        self.prob_sum += o.prob_sum;
+    }
+
+    fn summary(&self) -> Summary {
+        let n = self.users.max(1) as f64;
+        let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        Summary {
+            users: self.users,
+            registered_share: self.registered as f64 / n,
+            consented_share: self.consented as f64 / n,
+            nsf_rate: self.nsf as f64 / n,
+            mean_nsf_prob: self.prob_sum / n,
+            nsf_rate_registered: ratio(self.nsf_registered, self.registered),
+            nsf_rate_unregistered: ratio(
+                self.nsf - self.nsf_registered,
+                self.users - self.registered,
+            ),
+            ios_share: self.ios as f64 / n,
+            auto_topup_share: self.auto_topup as f64 / n,
+            zero_balance_share: self.zero_balance as f64 / n,
+            inactive_share: self.inactive as f64 / n,
+            mean_balance_krw: self.balance_sum as f64 / n,
+        }
+    }
+}
+
+/// `manifest.json` of a generated data set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PopulationManifest {
+    /// Always "population".
+    pub kind: String,
+    /// Version of nsfsim that wrote it.
+    pub nsfsim_version: String,
+    /// Master seed used.
+    pub seed: u64,
+    /// Users generated.
+    pub users: u64,
+    /// File format.
+    pub format: Format,
+    /// Users per row group / chunk.
+    pub chunk_users: u64,
+    /// The fully resolved preset (after overrides).
+    pub preset: Preset,
+    /// The 24 attributes in order, with type, unit and category.
+    pub attributes: Vec<ColumnRecord>,
+    /// Every column of the data file in order.
+    pub columns: Vec<String>,
+    /// Data files with row counts and SHA-256.
+    pub files: Vec<FileRecord>,
+    /// Population figures.
+    pub summary: Summary,
+    /// Constants solved on the pilot sample.
+    pub calibration: CalibrationRecord,
+}
+
+/// Serializable copy of the pilot calibration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CalibrationRecord {
+    /// iPhone registration rate at z_act = 0.
+    pub reg_ios_rate: f64,
+    /// Consent logit intercept.
+    pub consent_intercept: f64,
+    /// Pilot users used.
+    pub pilot_users: u64,
+}
+
+/// The Arrow schema of `users.parquet`, from `schema::all_columns`.
+pub fn arrow_schema() -> SchemaRef {
+    let fields: Vec<Field> = all_columns()
+        .iter()
+        .map(|c| {
+            let dt = match c.dtype {
+                ColumnType::U64 => DataType::UInt64,
+                ColumnType::U32 => DataType::UInt32,
+                ColumnType::U8 => DataType::UInt8,
+                ColumnType::I64 => DataType::Int64,
+                ColumnType::Bool => DataType::Boolean,
+                ColumnType::Utf8 => DataType::Utf8,
+                ColumnType::F64 => DataType::Float64,
+            };
+            Field::new(c.name, dt, false)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn hex_column(users: &[User], f: impl Fn(&User) -> &[u8; 32]) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(users.len(), users.len() * 64);
+    let mut buf = [0u8; 64];
+    for u in users {
+        hex::encode_to_slice(f(u), &mut buf).expect("64-byte buffer");
+        b.append_value(std::str::from_utf8(&buf).expect("hex is ASCII"));
+    }
+    Arc::new(b.finish())
+}
+
+/// One column of a chunk as an Arrow array (panics on a name not in the schema;
+/// a unit test covers every schema column).
+fn column_array(name: &str, us: &[User]) -> ArrayRef {
+    macro_rules! prim {
+        ($ty:ident, $field:ident) => {
+            Arc::new($ty::from_iter_values(us.iter().map(|u| u.$field))) as ArrayRef
+        };
+    }
+    macro_rules! flag {
+        ($e:expr) => {
+            Arc::new(BooleanArray::from_iter(us.iter().map(|u| Some($e(u))))) as ArrayRef
+        };
+    }
+    match name {
+        "user_id" => prim!(UInt64Array, user_id),
+        "account_id" => prim!(UInt64Array, account_id),
+        "customer_no" => prim!(UInt64Array, customer_no),
+        "phone_sha256" => hex_column(us, |u| &u.phone_sha256),
+        "email_sha256" => hex_column(us, |u| &u.email_sha256),
+        "account_age_days" => prim!(UInt32Array, account_age_days),
+        "age_years" => prim!(UInt8Array, age_years),
+        "region" => Arc::new(StringArray::from_iter_values(
+            us.iter().map(|u| REGIONS[u.region as usize]),
+        )),
+        "device_os" => Arc::new(StringArray::from_iter_values(
+            us.iter().map(|u| if u.ios { "ios" } else { "android" }),
+        )),
+        "balance_krw" => prim!(Int64Array, balance_krw),
+        "balance_avg_30d_krw" => prim!(Int64Array, balance_avg_30d_krw),
+        "balance_min_30d_krw" => prim!(Int64Array, balance_min_30d_krw),
+        "topup_count_30d" => prim!(UInt32Array, topup_count_30d),
+        "topup_amount_30d_krw" => prim!(Int64Array, topup_amount_30d_krw),
+        "auto_topup" => flag!(|u: &User| u.auto_topup),
+        "withdrawal_amount_30d_krw" => prim!(Int64Array, withdrawal_amount_30d_krw),
+        "payment_count_30d" => prim!(UInt32Array, payment_count_30d),
+        "payment_amount_30d_krw" => prim!(Int64Array, payment_amount_30d_krw),
+        "remit_sent_amount_30d_krw" => prim!(Int64Array, remit_sent_amount_30d_krw),
+        "remit_received_amount_30d_krw" => prim!(Int64Array, remit_received_amount_30d_krw),
+        "registered_cards" => prim!(UInt8Array, registered_cards),
+        "card_payment_amount_30d_krw" => prim!(Int64Array, card_payment_amount_30d_krw),
+        "topup_count_7d" => prim!(UInt32Array, topup_count_7d),
+        "payment_count_7d" => prim!(UInt32Array, payment_count_7d),
+        "remit_count_7d" => prim!(UInt32Array, remit_count_7d),
+        "apple_registered" => flag!(|u: &User| u.apple_registered),
+        "consented" => flag!(|u: &User| u.consented),
+        "nsf" => Arc::new(UInt8Array::from_iter_values(us.iter().map(|u| u.nsf as u8))),
+        "nsf_prob" => prim!(Float64Array, nsf_prob),
+        other => panic!("column `{other}` has no generator"),
+    }
+}
+
+/// Converts users into a record batch with the `users.parquet` schema.
+pub fn to_record_batch(schema: &SchemaRef, users: &[User]) -> RecordBatch {
+    let cols: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| column_array(f.name(), users))
+        .collect();
+    RecordBatch::try_new(Arc::clone(schema), cols).expect("columns match the schema")
+}
+
+/// Generates users [start, end) in memory (all of them; for tests, benches
+/// and small experiments).
+pub fn generate_range(p: &ValidPreset, cal: &Calibration, start: u64, end: u64) -> Vec<User> {
+    (start..end)
+        .map(|u| generate_user(p, cal, p.seed, u))
+        .collect()
+}
+
+/// Options of one `generate` run.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Output folder.
+    pub out: PathBuf,
+    /// File format.
+    pub format: Format,
+    /// Replace an existing output.
+    pub force: bool,
+}
+
+/// Generates the population described by `p` into `opts.out`: the data file
+/// and `manifest.json`, staged and renamed into place when complete.
+/// `progress` is called with the number of users done so far.
+pub fn run(
+    p: &ValidPreset,
+    opts: &GenerateOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PopulationManifest> {
+    let staged = StagedDir::create(&opts.out, opts.force)?;
+    let cal = calibrate(p, p.seed);
+    let schema = arrow_schema();
+    let data_path = staged.path(opts.format.file_name());
+    let mut table = match opts.format {
+        Format::Parquet => {
+            TableWriter::parquet(&data_path, Arc::clone(&schema), CHUNK_USERS as usize)?
+        }
+        Format::Csv => TableWriter::csv(&data_path)?,
+    };
+    let n_chunks = p.users.div_ceil(CHUNK_USERS) as usize;
+    let mut tally = Tally::default();
+    let mut done = 0u64;
+    for first in (0..n_chunks).step_by(CHUNKS_IN_FLIGHT) {
+        let last = (first + CHUNKS_IN_FLIGHT).min(n_chunks);
+        let encoders = (first..last)
+            .map(|c| table.encoder(c))
+            .collect::<Result<Vec<_>>>()?;
+        let encoded: Vec<_> = encoders
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, enc)| {
+                let c = (first + i) as u64;
+                let start = c * CHUNK_USERS;
+                let end = (start + CHUNK_USERS).min(p.users);
+                let users = generate_range(p, &cal, start, end);
+                let t = Tally::of(&users);
+                let batch = to_record_batch(&schema, &users);
+                drop(users);
+                enc.encode(&batch).map(|e| (e, t, end - start))
+            })
+            .collect();
+        for r in encoded {
+            let (chunk, t, rows) = r.map_err(|message| NsfError::Parquet {
+                path: data_path.clone(),
+                message,
+            })?;
+            table.append(chunk, rows)?;
+            tally.add(&t);
+            done += rows;
+            progress(done);
+        }
+    }
+    let record = table.finish()?;
+    let manifest = PopulationManifest {
+        kind: "population".into(),
+        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+        seed: p.seed,
+        users: p.users,
+        format: opts.format,
+        chunk_users: CHUNK_USERS,
+        preset: p.preset().clone(),
+        attributes: ATTRIBUTES.iter().map(ColumnRecord::from).collect(),
+        columns: all_columns().iter().map(|c| c.name.to_string()).collect(),
+        files: vec![record],
+        summary: tally.summary(),
+        calibration: CalibrationRecord {
+            reg_ios_rate: cal.reg_ios_rate,
+            consent_intercept: cal.consent_intercept,
+            pilot_users: p.users.min(crate::population::PILOT_USERS),
+        },
+    };
+    staged.write_json("manifest.json", &manifest)?;
+    staged.commit()?;
+    Ok(manifest)
+}
+
+/// Reads a population manifest from a data folder.
+pub fn read_manifest(dir: &Path) -> Result<PopulationManifest> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| NsfError::Input {
+        path: path.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
+    serde_json::from_str(&text).map_err(|e| NsfError::Input {
+        path,
+        message: format!("not a population manifest: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_column_has_a_generator() {
+        let p = crate::preset::load("small", &["users=50".into()])
+            .unwrap()
+            .check()
+            .unwrap();
+        let cal = calibrate(&p, p.seed);
+        let users = generate_range(&p, &cal, 0, 50);
+        let batch = to_record_batch(&arrow_schema(), &users);
+        assert_eq!(batch.num_columns(), 1 + 24 + 4);
+        assert_eq!(batch.num_rows(), 50);
+    }
+}

@@ -1,0 +1,19 @@
+//! nsfsim: a simulator for data minimization in credit-risk (NSF) scoring and
+//! for judging an order to destroy a model. See ARCHITECTURE.md for the map.
+//!
+//! Pipeline: presets → population (+ outcomes) → features → models →
+//! experiment → report; registry/lineage → destruction and audit.
+#![warn(missing_docs)]
+
+pub mod artifact;
+pub mod cli;
+pub mod error;
+pub mod generate;
+pub mod metrics;
+pub mod outcome;
+pub mod population;
+pub mod preset;
+pub mod rng;
+pub mod schema;
+
+pub use error::{NsfError, Result};

@@ -1,0 +1,490 @@
+//! The synthetic population: latent traits, profile, Apple registration, the
+//! 24 attributes of the 30 days before the snapshot, and consent. One user is
+//! a pure function of (preset, calibration, seed, user_id).
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::outcome::{self, OutcomeState};
+use crate::preset::{ConsentMechanism, ValidPreset};
+use crate::rng::{Stream, binomial, normal, poisson, sigmoid, uniform, user_stream};
+
+/// Hidden traits of one user, in standard-deviation units. Kept out of the
+/// output files: models see only their traces in the attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct Latent {
+    /// Income / liquidity.
+    pub z_inc: f64,
+    /// Wallet activity.
+    pub z_act: f64,
+    /// Financial stress.
+    pub z_str: f64,
+}
+
+/// One user's row: the 24 attributes, the flags and the outcome.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct User {
+    pub user_id: u64,
+    pub account_id: u64,
+    pub customer_no: u64,
+    pub phone_sha256: [u8; 32],
+    pub email_sha256: [u8; 32],
+    pub account_age_days: u32,
+    pub age_years: u8,
+    /// Index into `schema::REGIONS`.
+    pub region: u8,
+    pub ios: bool,
+    pub balance_krw: i64,
+    pub balance_avg_30d_krw: i64,
+    pub balance_min_30d_krw: i64,
+    pub topup_count_30d: u32,
+    pub topup_amount_30d_krw: i64,
+    pub auto_topup: bool,
+    pub withdrawal_amount_30d_krw: i64,
+    pub payment_count_30d: u32,
+    pub payment_amount_30d_krw: i64,
+    pub remit_sent_amount_30d_krw: i64,
+    pub remit_received_amount_30d_krw: i64,
+    pub registered_cards: u8,
+    pub card_payment_amount_30d_krw: i64,
+    pub topup_count_7d: u32,
+    pub payment_count_7d: u32,
+    pub remit_count_7d: u32,
+    pub apple_registered: bool,
+    pub consented: bool,
+    pub nsf: bool,
+    pub nsf_prob: f64,
+}
+
+/// Population-level constants solved once per run on a pilot sample, so that
+/// realized shares match the preset's targets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Registration probability of an iPhone user at z_act = 0.
+    pub reg_ios_rate: f64,
+    /// Intercept of the consent logit.
+    pub consent_intercept: f64,
+    /// Phone-number bijection: n = (a*u + b) mod 10^8.
+    pub phone_a: u64,
+    /// See `phone_a`.
+    pub phone_b: u64,
+    /// Account-ID bijection: id = 10^9 + (a*u + b) mod 9*10^9.
+    pub account_a: u64,
+    /// See `account_a`.
+    pub account_b: u64,
+}
+
+/// Users in the calibration pilot (the first ones; users are i.i.d.).
+pub const PILOT_USERS: u64 = 65_536;
+
+const PHONE_SPACE: u64 = 100_000_000;
+const ACCOUNT_SPACE: u64 = 9_000_000_000;
+const EMAIL_DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
+const BAND_LOW: [u32; 6] = [14, 20, 30, 40, 50, 60];
+const BAND_WIDTH: [u32; 6] = [6, 10, 10, 10, 10, 20];
+const MAX_BALANCE: f64 = 2_000_000.0;
+
+/// A multiplier coprime to `modulus` (whose prime factors are 2, 3 and 5),
+/// derived from the seed: makes (a*u + b) mod m a bijection.
+fn coprime_multiplier(seed: u64, salt: u64, modulus: u64) -> u64 {
+    let mut a = crate::rng::mix64(seed ^ salt) % modulus;
+    while a < 2 || a % 2 == 0 || a % 3 == 0 || a % 5 == 0 {
+        a = (a + 1) % modulus;
+    }
+    a
+}
+
+fn affine(a: u64, b: u64, u: u64, m: u64) -> u64 {
+    ((a as u128 * u as u128 + b as u128) % m as u128) as u64
+}
+
+/// The user's phone number digits after "010" (a bijection of user_id).
+pub fn phone_number(cal: &Calibration, user_id: u64) -> u64 {
+    affine(cal.phone_a, cal.phone_b, user_id, PHONE_SPACE)
+}
+
+/// Formats a phone number as sent to the hash: "010" and 8 digits.
+pub fn phone_string(number: u64) -> [u8; 11] {
+    let mut s = *b"01000000000";
+    let mut n = number;
+    for i in (3..11).rev() {
+        s[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    s
+}
+
+fn round_to(x: f64, step: f64) -> i64 {
+    ((x / step).round() * step) as i64
+}
+
+/// Sum of `count` amounts with the given median: a lognormal total whose
+/// spread shrinks with the count.
+fn amount_total<R: RngCore>(rng: &mut R, count: u32, median: f64) -> i64 {
+    if count == 0 {
+        return 0;
+    }
+    let sd = 0.6 / (count as f64).sqrt();
+    round_to(count as f64 * median * (sd * normal(rng)).exp(), 100.0)
+}
+
+/// Pieces of a user that come before registration, shared with the pilot.
+struct Profile {
+    lat: Latent,
+    band: usize,
+    ios: bool,
+    reg_u: f64,
+}
+
+fn draw_profile<R: RngCore>(p: &ValidPreset, rng: &mut R) -> Profile {
+    let pop = &p.population;
+    let z_inc = normal(rng);
+    let z_act = normal(rng);
+    let rho = pop.stress_income_corr;
+    let z_str = -rho * z_inc + (1.0 - rho * rho).sqrt() * normal(rng);
+    let u = uniform(rng);
+    let mut band = 5;
+    let mut acc = 0.0;
+    for (i, s) in pop.age_band_shares.iter().enumerate() {
+        acc += s;
+        if u < acc {
+            band = i;
+            break;
+        }
+    }
+    let ios = uniform(rng) < pop.ios_share_by_age[band];
+    let z_inc = if ios {
+        z_inc + pop.ios_income_shift
+    } else {
+        z_inc
+    };
+    Profile {
+        lat: Latent {
+            z_inc,
+            z_act,
+            z_str,
+        },
+        band,
+        ios,
+        reg_u: uniform(rng),
+    }
+}
+
+fn is_registered(p: &ValidPreset, cal: &Calibration, prof: &Profile) -> bool {
+    let r = &p.registration;
+    if prof.ios {
+        let a = r.activity_effect;
+        let prob = (cal.reg_ios_rate * (a * prof.lat.z_act - 0.5 * a * a).exp()).min(1.0);
+        prof.reg_u < prob
+    } else {
+        prof.reg_u < r.android_rate
+    }
+}
+
+/// The consent mechanism's index z for a user (before the logit slope).
+pub fn consent_index(mech: ConsentMechanism, user: &User) -> f64 {
+    match mech {
+        ConsentMechanism::Random => 0.0,
+        ConsentMechanism::Attributes => {
+            0.7 * (40.0 - user.age_years as f64) / 15.0
+                + 0.7 * ((1.0 + user.payment_count_30d as f64).ln() - 1.2)
+        }
+        ConsentMechanism::Risk => {
+            let q = user.nsf_prob.clamp(1e-4, 1.0 - 1e-4);
+            -((q / (1.0 - q)).ln() + 3.0) / 1.5
+        }
+    }
+}
+
+/// Generates one user (everything except consent, which needs the calibrated
+/// intercept: see `with_consent`).
+pub fn draw_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) -> User {
+    let mut rng = user_stream(seed, user_id, Stream::Attributes, 0);
+    let prof = draw_profile(p, &mut rng);
+    let registered = is_registered(p, cal, &prof);
+    let Latent {
+        z_inc,
+        z_act,
+        z_str,
+    } = prof.lat;
+    let pop = &p.population;
+    let w = &p.wallet;
+
+    // Identifiers.
+    let account_id = 1_000_000_000 + affine(cal.account_a, cal.account_b, user_id, ACCOUNT_SPACE);
+    let customer_no = 100_000_000 + user_id;
+    let phone_sha256: [u8; 32] = Sha256::digest(phone_string(phone_number(cal, user_id))).into();
+    let mut email = [0u8; 32];
+    let domain = EMAIL_DOMAINS[(user_id % 3) as usize];
+    let email_len = {
+        use std::io::Write;
+        let mut cur = std::io::Cursor::new(&mut email[..]);
+        let _ = write!(cur, "w{account_id}@{domain}");
+        cur.position() as usize
+    };
+    let email_sha256: [u8; 32] = Sha256::digest(&email[..email_len]).into();
+
+    // Profile.
+    let age_years =
+        (BAND_LOW[prof.band] + (uniform(&mut rng) * BAND_WIDTH[prof.band] as f64) as u32) as u8;
+    let young = if age_years < 30 { 1.0 } else { 0.0 };
+    let account_age_days =
+        (p.tenure_span_days as f64 * uniform(&mut rng).powf(pop.tenure_shape)) as u32;
+    let ur = uniform(&mut rng);
+    let mut region = 16u8;
+    let mut acc = 0.0;
+    for (i, s) in pop.region_shares.iter().enumerate() {
+        acc += s;
+        if ur < acc {
+            region = i as u8;
+            break;
+        }
+    }
+
+    // Activity in the 30 days before the snapshot.
+    let reg = if registered { 1.0 } else { 0.0 };
+    let active =
+        uniform(&mut rng) < sigmoid(pop.active_logit + 1.5 * z_act + 0.5 * young + 0.5 * reg);
+    let rates = Rates::new(p, &prof.lat, young);
+    let act = if active { 1.0 } else { 0.0 };
+    let payment_count_30d = poisson(&mut rng, act * rates.payment);
+    let remit_sent = poisson(&mut rng, act * rates.remit_sent);
+    let remit_recv = poisson(&mut rng, act * rates.remit_received);
+    let topup_count_30d = poisson(&mut rng, act * rates.topup);
+    let withdrawals = poisson(&mut rng, act * rates.withdrawal);
+    let income_mult = (0.5 * z_inc).exp();
+    let payment_amount_30d_krw = amount_total(
+        &mut rng,
+        payment_count_30d,
+        w.payment_amount_median_krw * income_mult,
+    );
+    let remit_sent_amount_30d_krw = amount_total(
+        &mut rng,
+        remit_sent,
+        w.remit_amount_median_krw * income_mult,
+    );
+    let remit_received_amount_30d_krw = amount_total(
+        &mut rng,
+        remit_recv,
+        w.remit_amount_median_krw * income_mult,
+    );
+    let withdrawal_amount_30d_krw = amount_total(
+        &mut rng,
+        withdrawals,
+        w.withdrawal_amount_median_krw * income_mult,
+    );
+    let extra_units = poisson(
+        &mut rng,
+        topup_count_30d as f64 * (w.topup_units_mean - 1.0) * income_mult,
+    );
+    let topup_amount_30d_krw = 10_000 * (topup_count_30d + extra_units) as i64;
+    let registered_cards = poisson(&mut rng, w.cards_mean * (0.4 * z_inc).exp()).min(5) as u8;
+    let card_payments = if registered_cards > 0 {
+        binomial(&mut rng, payment_count_30d, w.card_payment_share)
+    } else {
+        0
+    };
+    let card_payment_amount_30d_krw = amount_total(
+        &mut rng,
+        card_payments,
+        w.payment_amount_median_krw * income_mult,
+    );
+    let frac7 = 7.0 / 30.0;
+    let topup_count_7d = binomial(&mut rng, topup_count_30d, frac7);
+    let payment_count_7d = binomial(&mut rng, payment_count_30d, frac7);
+    let remit_count_7d = binomial(&mut rng, remit_sent + remit_recv, frac7);
+
+    // Balance: zero-inflated with a heavy tail; min <= current and average.
+    let near_zero = uniform(&mut rng)
+        < sigmoid(w.balance_zero_logit + 0.8 * z_str - 0.5 * z_inc - 0.5 * (act - 0.5));
+    let (avg, current, min) = if near_zero {
+        let cur = if uniform(&mut rng) < 0.7 {
+            0.0
+        } else {
+            5_000.0 * uniform(&mut rng)
+        };
+        let avg = cur * (0.5 + uniform(&mut rng));
+        (avg, cur, cur.min(avg) * uniform(&mut rng))
+    } else {
+        let avg = (w.balance_median_krw.ln() + 0.9 * z_inc - 0.5 * z_str
+            + w.balance_sigma * normal(&mut rng))
+        .exp()
+        .min(MAX_BALANCE);
+        let cur = (avg * (0.6 * normal(&mut rng) - 0.18).exp()).min(MAX_BALANCE);
+        let depth = 1.0 + 3.0 * sigmoid(z_str);
+        (avg, cur, cur.min(avg) * uniform(&mut rng).powf(depth))
+    };
+    let balance_krw = round_to(current, 10.0);
+    let balance_avg_30d_krw = round_to(avg, 10.0);
+    let balance_min_30d_krw = round_to(min, 10.0)
+        .min(balance_krw)
+        .min(balance_avg_30d_krw);
+    let auto_topup =
+        uniform(&mut rng) < sigmoid(w.auto_topup_logit + 0.6 * z_inc - 0.5 * z_str + 0.8 * reg);
+
+    // Outcome window.
+    let state = OutcomeState::new(
+        p,
+        &prof.lat,
+        &rates,
+        active,
+        registered,
+        auto_topup,
+        balance_krw as f64,
+    );
+    let nsf = outcome::realized_nsf(
+        p,
+        &state,
+        &mut user_stream(seed, user_id, Stream::Realized, 0),
+    );
+    let nsf_prob = outcome::nsf_probability(p, &state, seed, user_id);
+
+    User {
+        user_id,
+        account_id,
+        customer_no,
+        phone_sha256,
+        email_sha256,
+        account_age_days,
+        age_years,
+        region,
+        ios: prof.ios,
+        balance_krw,
+        balance_avg_30d_krw,
+        balance_min_30d_krw,
+        topup_count_30d,
+        topup_amount_30d_krw,
+        auto_topup,
+        withdrawal_amount_30d_krw,
+        payment_count_30d,
+        payment_amount_30d_krw,
+        remit_sent_amount_30d_krw,
+        remit_received_amount_30d_krw,
+        registered_cards,
+        card_payment_amount_30d_krw,
+        topup_count_7d,
+        payment_count_7d,
+        remit_count_7d,
+        apple_registered: registered,
+        consented: false,
+        nsf,
+        nsf_prob,
+    }
+}
+
+/// Draws the consent flag from the user's own consent stream.
+pub fn with_consent(p: &ValidPreset, cal: &Calibration, seed: u64, mut user: User) -> User {
+    let c = &p.consent;
+    let z = consent_index(c.mechanism, &user);
+    let prob = sigmoid(cal.consent_intercept + c.strength * z);
+    let mut rng = user_stream(seed, user.user_id, Stream::Consent, 0);
+    user.consented = uniform(&mut rng) < prob;
+    user
+}
+
+/// Generates one complete user.
+pub fn generate_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) -> User {
+    with_consent(p, cal, seed, draw_user(p, cal, seed, user_id))
+}
+
+/// Per-30-day event rates of an active user (also drive the outcome window).
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    /// Payments.
+    pub payment: f64,
+    /// Remittances sent.
+    pub remit_sent: f64,
+    /// Remittances received.
+    pub remit_received: f64,
+    /// Top-ups.
+    pub topup: f64,
+    /// Withdrawals.
+    pub withdrawal: f64,
+}
+
+impl Rates {
+    fn new(p: &ValidPreset, l: &Latent, young: f64) -> Rates {
+        let w = &p.wallet;
+        Rates {
+            payment: w.payment_median_30d * (0.6 * l.z_act + 0.2 * l.z_inc).exp(),
+            remit_sent: w.remit_sent_median_30d * (0.5 * l.z_act + 0.3 * young).exp(),
+            remit_received: w.remit_received_median_30d * (0.5 * l.z_act + 0.2 * l.z_str).exp(),
+            topup: w.topup_median_30d * (0.5 * l.z_act).exp(),
+            withdrawal: w.withdrawal_median_30d * (0.3 * l.z_act + 0.6 * l.z_str).exp(),
+        }
+    }
+}
+
+/// Solves the population constants on a pilot of the first users: the
+/// iPhone registration rate (so the registered share meets
+/// `registration.share`) and the consent intercept (so the consent share meets
+/// `consent.rate`, by bisection). Deterministic in (preset, seed).
+pub fn calibrate(p: &ValidPreset, seed: u64) -> Calibration {
+    let pilot = p.users.min(PILOT_USERS);
+    let mut cal = Calibration {
+        reg_ios_rate: 1.0,
+        consent_intercept: 0.0,
+        phone_a: coprime_multiplier(seed, 0x70686F6E65, PHONE_SPACE),
+        phone_b: crate::rng::mix64(seed ^ 0x62) % PHONE_SPACE,
+        account_a: coprime_multiplier(seed, 0x6163636F756E74, ACCOUNT_SPACE),
+        account_b: crate::rng::mix64(seed ^ 0x61) % ACCOUNT_SPACE,
+    };
+    // Expected share of registered users given the rate r: sum over pilot users.
+    let r = &p.registration;
+    let a = r.activity_effect;
+    let profiles: Vec<(bool, f64)> = (0..pilot)
+        .map(|u| {
+            let prof = draw_profile(p, &mut user_stream(seed, u, Stream::Attributes, 0));
+            (prof.ios, (a * prof.lat.z_act - 0.5 * a * a).exp())
+        })
+        .collect();
+    let expected = |rate: f64| -> f64 {
+        profiles
+            .iter()
+            .map(|&(ios, m)| {
+                if ios {
+                    (rate * m).min(1.0)
+                } else {
+                    r.android_rate
+                }
+            })
+            .sum::<f64>()
+            / pilot as f64
+    };
+    cal.reg_ios_rate = bisect(0.0, 50.0, r.share, expected);
+
+    let c = &p.consent;
+    if c.mechanism == ConsentMechanism::Random || c.strength == 0.0 {
+        cal.consent_intercept = logit(c.rate);
+    } else {
+        let zs: Vec<f64> = (0..pilot)
+            .map(|u| consent_index(c.mechanism, &draw_user(p, &cal, seed, u)))
+            .collect();
+        let share =
+            |b: f64| zs.iter().map(|z| sigmoid(b + c.strength * z)).sum::<f64>() / pilot as f64;
+        cal.consent_intercept = bisect(-40.0, 40.0, c.rate, share);
+    }
+    cal
+}
+
+fn logit(q: f64) -> f64 {
+    let q = q.clamp(1e-12, 1.0 - 1e-12);
+    (q / (1.0 - q)).ln()
+}
+
+/// Finds x in [lo, hi] with f(x) = target for nondecreasing f.
+fn bisect(mut lo: f64, mut hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 {
+    if target <= 0.0 {
+        return lo;
+    }
+    for _ in 0..80 {
+        let mid = 0.5 * (lo + hi);
+        if f(mid) < target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}

@@ -1,0 +1,541 @@
+//! Population presets: the typed parameters of the generator, loaded from TOML
+//! (embedded presets or a path), overridden from the command line, and
+//! validated once (`Preset::check` → `ValidPreset`, linfa's ParamGuard shape).
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::error::{NsfError, Result};
+use crate::schema::REGIONS;
+
+/// Presets shipped with nsfsim (also in `synthetic/`).
+pub const EMBEDDED: [(&str, &str); 3] = [
+    ("small", include_str!("../synthetic/small.toml")),
+    ("default", include_str!("../synthetic/default.toml")),
+    ("case", include_str!("../synthetic/case.toml")),
+];
+
+/// Largest population: phone numbers are a bijection onto the 10^8 `010` numbers.
+pub const MAX_USERS: u64 = 100_000_000;
+
+/// A population preset as written in TOML. Field meanings are documented in
+/// `synthetic/default.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    /// Preset name (recorded in manifests).
+    pub name: String,
+    /// One-line description.
+    pub description: String,
+    /// Number of users N.
+    pub users: u64,
+    /// Master seed.
+    pub seed: u64,
+    /// Profile and latent-trait parameters.
+    pub population: PopulationParams,
+    /// Apple registration.
+    pub registration: RegistrationParams,
+    /// Consent to the overseas transfer.
+    pub consent: ConsentParams,
+    /// Wallet activity in the 30 days before the snapshot.
+    pub wallet: WalletParams,
+    /// The simulated outcome window.
+    pub outcome: OutcomeParams,
+}
+
+/// Profile and latent traits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationParams {
+    /// Snapshot date (YYYY-MM-DD).
+    pub as_of: String,
+    /// Oldest possible sign-up date (YYYY-MM-DD).
+    pub launch_date: String,
+    /// Account age = span * U^tenure_shape.
+    pub tenure_shape: f64,
+    /// Shares of the age bands <20, 20s, 30s, 40s, 50s, 60+.
+    pub age_band_shares: [f64; 6],
+    /// iPhone share in each age band.
+    pub ios_share_by_age: [f64; 6],
+    /// Shares of the 17 regions in `schema::REGIONS` order.
+    pub region_shares: [f64; 17],
+    /// Correlation rho between income and (minus) stress.
+    pub stress_income_corr: f64,
+    /// Income shift of iPhone users (sd units).
+    pub ios_income_shift: f64,
+    /// Intercept of the 30-day activity logit.
+    pub active_logit: f64,
+}
+
+/// Apple registration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationParams {
+    /// Expected share of all users registered with Apple.
+    pub share: f64,
+    /// Probability that an Android user is registered.
+    pub android_rate: f64,
+    /// Effect of activity on registration among iPhone users.
+    pub activity_effect: f64,
+}
+
+/// How consent depends on the user.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentMechanism {
+    /// Missing completely at random.
+    Random,
+    /// On observed attributes (age, payment activity).
+    Attributes,
+    /// On the outcome risk itself (not ignorable).
+    Risk,
+}
+
+/// Consent to the overseas transfer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentParams {
+    /// Expected consent share.
+    pub rate: f64,
+    /// Selection mechanism.
+    pub mechanism: ConsentMechanism,
+    /// Logit slope on the mechanism's index.
+    pub strength: f64,
+}
+
+/// Wallet activity in the 30 days before the snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct WalletParams {
+    pub payment_median_30d: f64,
+    pub payment_amount_median_krw: f64,
+    pub remit_sent_median_30d: f64,
+    pub remit_received_median_30d: f64,
+    pub remit_amount_median_krw: f64,
+    pub topup_median_30d: f64,
+    pub topup_units_mean: f64,
+    pub withdrawal_median_30d: f64,
+    pub withdrawal_amount_median_krw: f64,
+    pub cards_mean: f64,
+    pub card_payment_share: f64,
+    pub balance_zero_logit: f64,
+    pub balance_median_krw: f64,
+    pub balance_sigma: f64,
+    pub auto_topup_logit: f64,
+}
+
+/// The simulated outcome window.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct OutcomeParams {
+    pub window_days: u32,
+    pub grouping_days: u32,
+    pub price_tiers_krw: Vec<u32>,
+    pub price_tier_weights: Vec<f64>,
+    pub app_purchase_rate: f64,
+    pub bank_fail_logit: f64,
+    pub bank_fail_stress: f64,
+    pub bank_fail_income: f64,
+    pub rescue_logit: f64,
+    pub rescue_stress: f64,
+    pub rescue_income: f64,
+    pub registered_shift: f64,
+    pub prob_paths: u32,
+}
+
+/// A preset that passed `Preset::check`; the only input the generator accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidPreset {
+    preset: Preset,
+    /// Days from launch to snapshot.
+    pub tenure_span_days: u32,
+}
+
+impl ValidPreset {
+    /// The validated parameters.
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+}
+
+impl std::ops::Deref for ValidPreset {
+    type Target = Preset;
+    fn deref(&self) -> &Preset {
+        &self.preset
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Parses `YYYY-MM-DD` into days since the epoch.
+pub fn parse_date(field: &str, s: &str) -> Result<i64> {
+    let bad = || NsfError::param(field, format!("`{s}` is not a date YYYY-MM-DD"));
+    let parts: Vec<&str> = s.split('-').collect();
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let y: i64 = parts[0].parse().map_err(|_| bad())?;
+    let m: u32 = parts[1].parse().map_err(|_| bad())?;
+    let d: u32 = parts[2].parse().map_err(|_| bad())?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    Ok(days_from_civil(y, m, d))
+}
+
+fn check_share(field: &str, v: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&v) {
+        return Err(NsfError::param(field, format!("{v} is outside [0, 1]")));
+    }
+    Ok(())
+}
+
+fn check_finite(field: &str, v: f64) -> Result<()> {
+    if !v.is_finite() {
+        return Err(NsfError::param(
+            field,
+            format!("{v} is not a finite number"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_positive(field: &str, v: f64) -> Result<()> {
+    if !(v.is_finite() && v > 0.0) {
+        return Err(NsfError::param(field, format!("{v} must be > 0")));
+    }
+    Ok(())
+}
+
+fn check_distribution(field: &str, v: &[f64]) -> Result<()> {
+    for (i, x) in v.iter().enumerate() {
+        check_share(&format!("{field}[{i}]"), *x)?;
+    }
+    let sum: f64 = v.iter().sum();
+    if (sum - 1.0).abs() > 1e-3 {
+        return Err(NsfError::param(
+            field,
+            format!("shares sum to {sum}, not 1"),
+        ));
+    }
+    Ok(())
+}
+
+impl Preset {
+    /// Validates every field once; the generator only takes a `ValidPreset`.
+    pub fn check(self) -> Result<ValidPreset> {
+        if self.users == 0 {
+            return Err(NsfError::param("users", "must be at least 1"));
+        }
+        if self.users > MAX_USERS {
+            return Err(NsfError::param(
+                "users",
+                format!(
+                    "{} exceeds {MAX_USERS} (the 010 phone-number space)",
+                    self.users
+                ),
+            ));
+        }
+        let p = &self.population;
+        let as_of = parse_date("population.as_of", &p.as_of)?;
+        let launch = parse_date("population.launch_date", &p.launch_date)?;
+        if as_of <= launch {
+            return Err(NsfError::param(
+                "population.as_of",
+                "must be after population.launch_date",
+            ));
+        }
+        check_positive("population.tenure_shape", p.tenure_shape)?;
+        check_distribution("population.age_band_shares", &p.age_band_shares)?;
+        check_distribution("population.region_shares", &p.region_shares)?;
+        debug_assert_eq!(p.region_shares.len(), REGIONS.len());
+        for (i, x) in p.ios_share_by_age.iter().enumerate() {
+            check_share(&format!("population.ios_share_by_age[{i}]"), *x)?;
+        }
+        check_share("population.stress_income_corr", p.stress_income_corr.abs())?;
+        check_finite("population.ios_income_shift", p.ios_income_shift)?;
+        check_finite("population.active_logit", p.active_logit)?;
+
+        let r = &self.registration;
+        check_share("registration.share", r.share)?;
+        check_share("registration.android_rate", r.android_rate)?;
+        check_finite("registration.activity_effect", r.activity_effect)?;
+        let ios: f64 = p
+            .age_band_shares
+            .iter()
+            .zip(&p.ios_share_by_age)
+            .map(|(a, b)| a * b)
+            .sum();
+        let reachable = ios + (1.0 - ios) * r.android_rate;
+        if r.share > reachable + 1e-9 {
+            return Err(NsfError::param(
+                "registration.share",
+                format!(
+                    "{} is more than the iPhone share allows ({reachable:.4}); raise population.ios_share_by_age",
+                    r.share
+                ),
+            ));
+        }
+        if r.share < (1.0 - ios) * r.android_rate {
+            return Err(NsfError::param(
+                "registration.share",
+                "is below the share of registered Android users (registration.android_rate)",
+            ));
+        }
+
+        let c = &self.consent;
+        check_share("consent.rate", c.rate)?;
+        check_finite("consent.strength", c.strength)?;
+
+        let w = &self.wallet;
+        for (f, v) in [
+            ("wallet.payment_median_30d", w.payment_median_30d),
+            (
+                "wallet.payment_amount_median_krw",
+                w.payment_amount_median_krw,
+            ),
+            ("wallet.remit_sent_median_30d", w.remit_sent_median_30d),
+            (
+                "wallet.remit_received_median_30d",
+                w.remit_received_median_30d,
+            ),
+            ("wallet.remit_amount_median_krw", w.remit_amount_median_krw),
+            ("wallet.topup_median_30d", w.topup_median_30d),
+            ("wallet.withdrawal_median_30d", w.withdrawal_median_30d),
+            (
+                "wallet.withdrawal_amount_median_krw",
+                w.withdrawal_amount_median_krw,
+            ),
+            ("wallet.cards_mean", w.cards_mean),
+            ("wallet.balance_median_krw", w.balance_median_krw),
+            ("wallet.balance_sigma", w.balance_sigma),
+        ] {
+            check_positive(f, v)?;
+        }
+        if !(w.topup_units_mean.is_finite() && w.topup_units_mean >= 1.0) {
+            return Err(NsfError::param(
+                "wallet.topup_units_mean",
+                "must be >= 1 (10,000 KRW units)",
+            ));
+        }
+        check_share("wallet.card_payment_share", w.card_payment_share)?;
+        check_finite("wallet.balance_zero_logit", w.balance_zero_logit)?;
+        check_finite("wallet.auto_topup_logit", w.auto_topup_logit)?;
+
+        let o = &self.outcome;
+        if o.grouping_days == 0 {
+            return Err(NsfError::param(
+                "outcome.grouping_days",
+                "must be at least 1",
+            ));
+        }
+        if o.window_days < o.grouping_days || o.window_days > 366 {
+            return Err(NsfError::param(
+                "outcome.window_days",
+                "must be between outcome.grouping_days and 366",
+            ));
+        }
+        if o.price_tiers_krw.is_empty() || o.price_tiers_krw.contains(&0) {
+            return Err(NsfError::param(
+                "outcome.price_tiers_krw",
+                "needs at least one positive price",
+            ));
+        }
+        if o.price_tier_weights.len() != o.price_tiers_krw.len() {
+            return Err(NsfError::param(
+                "outcome.price_tier_weights",
+                "must have one weight per price tier",
+            ));
+        }
+        check_distribution("outcome.price_tier_weights", &o.price_tier_weights)?;
+        if !(o.app_purchase_rate.is_finite() && o.app_purchase_rate >= 0.0) {
+            return Err(NsfError::param("outcome.app_purchase_rate", "must be >= 0"));
+        }
+        for (f, v) in [
+            ("outcome.bank_fail_logit", o.bank_fail_logit),
+            ("outcome.bank_fail_stress", o.bank_fail_stress),
+            ("outcome.bank_fail_income", o.bank_fail_income),
+            ("outcome.rescue_logit", o.rescue_logit),
+            ("outcome.rescue_stress", o.rescue_stress),
+            ("outcome.rescue_income", o.rescue_income),
+            ("outcome.registered_shift", o.registered_shift),
+        ] {
+            check_finite(f, v)?;
+        }
+        if !(1..=256).contains(&o.prob_paths) {
+            return Err(NsfError::param(
+                "outcome.prob_paths",
+                "must be between 1 and 256",
+            ));
+        }
+        let tenure_span_days = (as_of - launch) as u32;
+        Ok(ValidPreset {
+            preset: self,
+            tenure_span_days,
+        })
+    }
+}
+
+/// Turns a TOML parse/deserialize error into one line naming the field and line.
+fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{msg} (line {line})")
+        }
+        None => msg,
+    }
+}
+
+/// Parses a TOML value given on the command line (`--set key=value`): a TOML
+/// literal if it parses as one, otherwise a string.
+fn parse_override_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+/// Applies `key.path=value` to a TOML table; the key must already exist.
+fn apply_override(table: &mut toml::Table, source_name: &str, assignment: &str) -> Result<()> {
+    let (key, raw) = assignment.split_once('=').ok_or_else(|| NsfError::Preset {
+        source_name: source_name.into(),
+        message: format!("--set `{assignment}` is not KEY=VALUE"),
+    })?;
+    let key = key.trim();
+    let mut parts = key.split('.').peekable();
+    let mut cur = table;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            if !cur.contains_key(part) {
+                return Err(NsfError::Preset {
+                    source_name: source_name.into(),
+                    message: format!("--set: unknown field `{key}`"),
+                });
+            }
+            cur.insert(part.to_string(), parse_override_value(raw.trim()));
+            return Ok(());
+        }
+        cur = match cur.get_mut(part) {
+            Some(toml::Value::Table(t)) => t,
+            _ => {
+                return Err(NsfError::Preset {
+                    source_name: source_name.into(),
+                    message: format!("--set: unknown field `{key}`"),
+                });
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Loads a preset by embedded name or by path, applies `--set` overrides, and
+/// deserializes it (unknown fields refused). Validation is `Preset::check`.
+pub fn load(name_or_path: &str, overrides: &[String]) -> Result<Preset> {
+    let (source_name, text) = match EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        Some((n, t)) => (format!("`{n}`"), (*t).to_string()),
+        None => {
+            let path = Path::new(name_or_path);
+            if !path.exists() {
+                let names: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
+                return Err(NsfError::Preset {
+                    source_name: name_or_path.into(),
+                    message: format!(
+                        "unknown preset (not a file, and not one of: {})",
+                        names.join(", ")
+                    ),
+                });
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| NsfError::Preset {
+                source_name: name_or_path.into(),
+                message: format!("cannot read: {e}"),
+            })?;
+            (path.display().to_string(), text)
+        }
+    };
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| NsfError::Preset {
+            source_name: source_name.clone(),
+            message: toml_error_line(&text, &e),
+        })?;
+    for o in overrides {
+        apply_override(&mut table, &source_name, o)?;
+    }
+    let rendered = toml::to_string(&table).unwrap_or_default();
+    let preset: Preset = toml::from_str(&rendered).map_err(|e| NsfError::Preset {
+        source_name: source_name.clone(),
+        message: toml::from_str::<Preset>(&text)
+            .err()
+            .map(|orig| toml_error_line(&text, &orig))
+            .unwrap_or_else(|| e.message().trim().replace('\n', " ")),
+    })?;
+    Ok(preset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_presets_validate() {
+        for (name, _) in EMBEDDED {
+            let p = load(name, &[]).unwrap();
+            assert_eq!(p.name, name);
+            p.check().unwrap();
+        }
+    }
+
+    #[test]
+    fn overrides_apply_and_unknown_keys_fail() {
+        let p = load(
+            "small",
+            &[
+                "consent.rate=0.9".into(),
+                "consent.mechanism=\"risk\"".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(p.consent.rate, 0.9);
+        assert_eq!(p.consent.mechanism, ConsentMechanism::Risk);
+        let e = load("small", &["consent.rat=0.9".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("consent.rat"), "{e}");
+    }
+
+    #[test]
+    fn shares_outside_unit_interval_are_refused() {
+        let mut p = load("small", &[]).unwrap();
+        p.consent.rate = 1.5;
+        let e = p.check().unwrap_err().to_string();
+        assert!(
+            e.contains("consent.rate") && e.contains("outside [0, 1]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(
+            days_from_civil(2019, 6, 27) - days_from_civil(2014, 9, 5),
+            1756
+        );
+    }
+}
