@@ -268,6 +268,7 @@ impl TableWriter {
         for c in NO_DICTIONARY {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c), false);
         }
+
         let props = Arc::new(props.build());
         let parquet_schema = ArrowSchemaConverter::new()
             .with_coerce_types(props.coerce_types())

@@ -3,6 +3,11 @@
 
 use std::process::ExitCode;
 
+// Chunks allocate and free large column buffers; mimalloc reuses them instead
+// of returning pages to the kernel and faulting them in zeroed again.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match nsfsim::cli::run() {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,14 +15,14 @@ use crate::rng::{Stream, sigmoid, uniform, user_stream};
 #[derive(Debug, Clone, Copy)]
 pub struct OutcomeState {
     balance0: f64,
-    /// Daily rate of inflows (remittances received, manual top-ups).
-    r_in: f64,
+    /// Mean days between inflows (remittances received, manual top-ups).
+    gap_in: f64,
     in_median: f64,
-    /// Daily rate of outflows (payments, remittances sent, withdrawals).
-    r_out: f64,
+    /// Mean days between outflows (payments, remittances sent, withdrawals).
+    gap_out: f64,
     out_median: f64,
-    /// Daily rate of extra App Store purchases.
-    r_app: f64,
+    /// Mean days between extra App Store purchases.
+    gap_app: f64,
     /// Probability that a charge the balance cannot cover fails.
     fail_prob: f64,
 }
@@ -102,7 +102,14 @@ impl OutcomeState {
         let o = &p.outcome;
         // Inactive users mostly stay inactive: a tenth of their latent rates.
         let act = if active { 1.0 } else { 0.1 };
-        let daily = |per30: f64| act * per30 / 30.0;
+        let gap = |per_day: f64| {
+            if per_day > 0.0 {
+                1.0 / per_day
+            } else {
+                f64::INFINITY
+            }
+        };
+        let daily = |per30: f64| gap(act * per30 / 30.0);
         let income_mult = (0.5 * lat.z_inc).exp();
         let k = if registered {
             1.0
@@ -134,26 +141,23 @@ impl OutcomeState {
             / out_rate.max(1e-9);
         OutcomeState {
             balance0,
-            r_in: daily(in_rate),
+            gap_in: daily(in_rate),
             in_median,
-            r_out: daily(out_rate),
+            gap_out: daily(out_rate),
             out_median,
-            r_app: o.app_purchase_rate * (0.5 * lat.z_act).exp(),
+            gap_app: gap(o.app_purchase_rate * (0.5 * lat.z_act).exp()),
             fail_prob,
         }
     }
 }
 
-/// Days until the next event of a daily-rate process: the event days of a
-/// Bernoulli(1 - exp(-rate)) per day process, drawn by skipping (Exp(1)/rate,
-/// floored) instead of testing every day.
+/// Days until the next event of a process with daily rate 1/`mean_gap`: the
+/// event days of a Bernoulli(1 - exp(-rate)) per day process, drawn by
+/// skipping (floor of Exp(1) * mean gap) instead of testing every day.
 #[inline]
-fn skip<R: RngCore>(rng: &mut R, rate: f64) -> u32 {
-    if rate <= 0.0 {
-        return u32::MAX / 2;
-    }
+fn skip<R: RngCore>(rng: &mut R, mean_gap: f64) -> u32 {
     let e: f64 = rand_distr::Distribution::sample(&rand_distr::Exp1, rng);
-    (e / rate).min((u32::MAX / 4) as f64) as u32
+    (e * mean_gap).min((u32::MAX / 4) as f64) as u32
 }
 
 /// Runs one replay of the window, day by day in event order: inflows,
@@ -184,9 +188,9 @@ fn run_window<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R, realiz
         *tiers.last().unwrap() as f64
     };
     let mut forced = (uniform(rng) * charge_span as f64) as u32;
-    let mut next_in = skip(rng, s.r_in);
-    let mut next_out = skip(rng, s.r_out);
-    let mut next_app = skip(rng, s.r_app);
+    let mut next_in = skip(rng, s.gap_in);
+    let mut next_out = skip(rng, s.gap_out);
+    let mut next_app = skip(rng, s.gap_app);
     let mut balance = s.balance0;
     let mut pending = 0.0;
     let mut charge_day = NEVER;
@@ -219,11 +223,11 @@ fn run_window<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R, realiz
         let bytes = rng.next_u64();
         if next_in == day {
             balance = (balance + s.in_median * spread[(bytes & 0xFF) as usize]).min(2_000_000.0);
-            next_in = day + 1 + skip(rng, s.r_in);
+            next_in = day + 1 + skip(rng, s.gap_in);
         }
         if next_out == day {
             balance -= balance.min(s.out_median * spread[((bytes >> 8) & 0xFF) as usize]);
-            next_out = day + 1 + skip(rng, s.r_out);
+            next_out = day + 1 + skip(rng, s.gap_out);
         }
         if next_app == day || forced == day {
             pending += price((bytes >> 16) as f64 * (1.0 / (1u64 << 48) as f64));
@@ -238,7 +242,7 @@ fn run_window<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R, realiz
             if forced == day {
                 forced = NEVER;
             } else {
-                next_app = day + 1 + skip(rng, s.r_app);
+                next_app = day + 1 + skip(rng, s.gap_app);
             }
         }
     }
