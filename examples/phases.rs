@@ -29,8 +29,8 @@ fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("x.parquet");
-    let mut w = nsfsim::artifact::TableWriter::parquet(&path, schema.clone(), n as usize)?;
-    let enc = w.encoder(0)?.encode(&batch).map_err(anyhow::Error::msg)?;
+    let (mut w, f) = nsfsim::artifact::TableWriter::parquet(&path, schema.clone(), n as usize)?;
+    let enc = f.encoder(0)?.encode(&batch).map_err(anyhow::Error::msg)?;
     println!("parquet encode {:.2} s", t.elapsed().as_secs_f64());
     w.append(enc, n)?;
     let rec = w.finish()?;

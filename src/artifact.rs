@@ -180,10 +180,6 @@ pub enum TableWriter {
     Parquet {
         /// The file writer.
         writer: SerializedFileWriter<HashingWriter<BufWriter<File>>>,
-        /// Creates column encoders per row group.
-        factory: ArrowRowGroupWriterFactory,
-        /// Arrow schema of the batches.
-        schema: SchemaRef,
         /// Path written.
         path: PathBuf,
         /// Rows written.
@@ -198,6 +194,37 @@ pub enum TableWriter {
         /// Rows written.
         rows: u64,
     },
+}
+
+/// Makes the encoders of each row group; lives apart from the `TableWriter`
+/// so that encoding (worker threads) and appending (a writer thread) overlap.
+pub struct EncoderFactory {
+    parquet: Option<(ArrowRowGroupWriterFactory, SchemaRef, PathBuf)>,
+}
+
+impl EncoderFactory {
+    /// Encoder for row group `index` (its own column writers).
+    pub fn encoder(&self, index: usize) -> Result<ChunkEncoder> {
+        match &self.parquet {
+            Some((factory, schema, path)) => {
+                let writers =
+                    factory
+                        .create_column_writers(index)
+                        .map_err(|e| NsfError::Parquet {
+                            path: path.clone(),
+                            message: e.to_string(),
+                        })?;
+                Ok(ChunkEncoder {
+                    parquet: Some((writers, Arc::clone(schema))),
+                    csv_header: false,
+                })
+            }
+            None => Ok(ChunkEncoder {
+                parquet: None,
+                csv_header: index == 0,
+            }),
+        }
+    }
 }
 
 /// Encoders for one Parquet row group (or nothing for CSV).
@@ -249,6 +276,10 @@ const NO_DICTIONARY: [&str; 6] = [
     "nsf_prob",
 ];
 
+/// SHA-256 digests: random bytes, so compression and min/max statistics
+/// only cost time.
+const DIGESTS: [&str; 2] = ["phone_sha256", "email_sha256"];
+
 fn create_file(path: &Path) -> Result<HashingWriter<BufWriter<File>>> {
     let f = File::create(path).map_err(|e| NsfError::io(path, e))?;
     Ok(HashingWriter::new(BufWriter::with_capacity(1 << 22, f)))
@@ -256,7 +287,11 @@ fn create_file(path: &Path) -> Result<HashingWriter<BufWriter<File>>> {
 
 impl TableWriter {
     /// Opens a Parquet file (zstd level 1, one row group per batch).
-    pub fn parquet(path: &Path, schema: SchemaRef, row_group_rows: usize) -> Result<TableWriter> {
+    pub fn parquet(
+        path: &Path,
+        schema: SchemaRef,
+        row_group_rows: usize,
+    ) -> Result<(TableWriter, EncoderFactory)> {
         let perr = |e: parquet::errors::ParquetError| NsfError::Parquet {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -268,6 +303,11 @@ impl TableWriter {
         for c in NO_DICTIONARY {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c), false);
         }
+        for c in DIGESTS {
+            props = props
+                .set_column_compression(ColumnPath::from(c), Compression::UNCOMPRESSED)
+                .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
+        }
 
         let props = Arc::new(props.build());
         let parquet_schema = ArrowSchemaConverter::new()
@@ -278,50 +318,28 @@ impl TableWriter {
         let writer = SerializedFileWriter::new(file, parquet_schema.root_schema_ptr(), props)
             .map_err(perr)?;
         let factory = ArrowRowGroupWriterFactory::new(&writer, Arc::clone(&schema));
-        Ok(TableWriter::Parquet {
-            writer,
-            factory,
-            schema,
-            path: path.to_path_buf(),
-            rows: 0,
-        })
+        Ok((
+            TableWriter::Parquet {
+                writer,
+                path: path.to_path_buf(),
+                rows: 0,
+            },
+            EncoderFactory {
+                parquet: Some((factory, schema, path.to_path_buf())),
+            },
+        ))
     }
 
     /// Opens a CSV file.
-    pub fn csv(path: &Path) -> Result<TableWriter> {
-        Ok(TableWriter::Csv {
-            writer: create_file(path)?,
-            path: path.to_path_buf(),
-            rows: 0,
-        })
-    }
-
-    /// Encoder for row group `index` (its own column writers).
-    pub fn encoder(&self, index: usize) -> Result<ChunkEncoder> {
-        match self {
-            TableWriter::Parquet {
-                factory,
-                schema,
-                path,
-                ..
-            } => {
-                let writers =
-                    factory
-                        .create_column_writers(index)
-                        .map_err(|e| NsfError::Parquet {
-                            path: path.clone(),
-                            message: e.to_string(),
-                        })?;
-                Ok(ChunkEncoder {
-                    parquet: Some((writers, Arc::clone(schema))),
-                    csv_header: false,
-                })
-            }
-            TableWriter::Csv { .. } => Ok(ChunkEncoder {
-                parquet: None,
-                csv_header: index == 0,
-            }),
-        }
+    pub fn csv(path: &Path) -> Result<(TableWriter, EncoderFactory)> {
+        Ok((
+            TableWriter::Csv {
+                writer: create_file(path)?,
+                path: path.to_path_buf(),
+                rows: 0,
+            },
+            EncoderFactory { parquet: None },
+        ))
     }
 
     /// Appends an encoded chunk of `rows` rows (in order).

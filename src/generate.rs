@@ -5,16 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::builder::StringBuilder;
 use arrow_array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, UInt8Array,
-    UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array, RecordBatch,
+    StringArray, UInt8Array, UInt32Array, UInt64Array,
 };
+use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{FileRecord, StagedDir, TableWriter};
+use crate::artifact::{EncodedChunk, FileRecord, StagedDir, TableWriter};
 use crate::error::{NsfError, Result};
 use crate::population::{Calibration, User, calibrate, generate_user};
 use crate::preset::{Preset, ValidPreset};
@@ -22,9 +22,9 @@ use crate::schema::{ATTRIBUTES, ColumnRecord, ColumnType, REGIONS, all_columns};
 
 /// Users per chunk and per Parquet row group. Part of the file format: fixed
 /// so that files are byte-identical at any thread count.
-pub const CHUNK_USERS: u64 = 131_072;
+pub const CHUNK_USERS: u64 = 32_768;
 /// Chunks generated in parallel before being appended (bounds memory).
-const CHUNKS_IN_FLIGHT: usize = 8;
+const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +202,7 @@ pub fn arrow_schema() -> SchemaRef {
                 ColumnType::I64 => DataType::Int64,
                 ColumnType::Bool => DataType::Boolean,
                 ColumnType::Utf8 => DataType::Utf8,
+                ColumnType::Sha256 => DataType::FixedSizeBinary(32),
                 ColumnType::F64 => DataType::Float64,
             };
             Field::new(c.name, dt, false)
@@ -210,14 +211,12 @@ pub fn arrow_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn hex_column(users: &[User], f: impl Fn(&User) -> &[u8; 32]) -> ArrayRef {
-    let mut b = StringBuilder::with_capacity(users.len(), users.len() * 64);
-    let mut buf = [0u8; 64];
+fn digest_column(users: &[User], f: impl Fn(&User) -> &[u8; 32]) -> ArrayRef {
+    let mut bytes = Vec::with_capacity(users.len() * 32);
     for u in users {
-        hex::encode_to_slice(f(u), &mut buf).expect("64-byte buffer");
-        b.append_value(std::str::from_utf8(&buf).expect("hex is ASCII"));
+        bytes.extend_from_slice(f(u));
     }
-    Arc::new(b.finish())
+    Arc::new(FixedSizeBinaryArray::new(32, Buffer::from_vec(bytes), None))
 }
 
 /// One column of a chunk as an Arrow array (panics on a name not in the schema;
@@ -237,8 +236,8 @@ fn column_array(name: &str, us: &[User]) -> ArrayRef {
         "user_id" => prim!(UInt64Array, user_id),
         "account_id" => prim!(UInt64Array, account_id),
         "customer_no" => prim!(UInt64Array, customer_no),
-        "phone_sha256" => hex_column(us, |u| &u.phone_sha256),
-        "email_sha256" => hex_column(us, |u| &u.email_sha256),
+        "phone_sha256" => digest_column(us, |u| &u.phone_sha256),
+        "email_sha256" => digest_column(us, |u| &u.email_sha256),
         "account_age_days" => prim!(UInt32Array, account_age_days),
         "age_years" => prim!(UInt8Array, age_years),
         "region" => Arc::new(StringArray::from_iter_values(
@@ -312,46 +311,62 @@ pub fn run(
     let cal = calibrate(p, p.seed);
     let schema = arrow_schema();
     let data_path = staged.path(opts.format.file_name());
-    let mut table = match opts.format {
+    let (mut table, factory) = match opts.format {
         Format::Parquet => {
             TableWriter::parquet(&data_path, Arc::clone(&schema), CHUNK_USERS as usize)?
         }
         Format::Csv => TableWriter::csv(&data_path)?,
     };
     let n_chunks = p.users.div_ceil(CHUNK_USERS) as usize;
-    let mut tally = Tally::default();
-    let mut done = 0u64;
-    for first in (0..n_chunks).step_by(CHUNKS_IN_FLIGHT) {
-        let last = (first + CHUNKS_IN_FLIGHT).min(n_chunks);
-        let encoders = (first..last)
-            .map(|c| table.encoder(c))
-            .collect::<Result<Vec<_>>>()?;
-        let encoded: Vec<_> = encoders
-            .into_par_iter()
-            .enumerate()
-            .map(|(i, enc)| {
-                let c = (first + i) as u64;
-                let start = c * CHUNK_USERS;
-                let end = (start + CHUNK_USERS).min(p.users);
-                let users = generate_range(p, &cal, start, end);
-                let t = Tally::of(&users);
-                let batch = to_record_batch(&schema, &users);
-                drop(users);
-                enc.encode(&batch).map(|e| (e, t, end - start))
-            })
-            .collect();
-        for r in encoded {
-            let (chunk, t, rows) = r.map_err(|message| NsfError::Parquet {
-                path: data_path.clone(),
-                message,
-            })?;
-            table.append(chunk, rows)?;
-            tally.add(&t);
-            done += rows;
-            progress(done);
+    type Encoded = std::result::Result<(EncodedChunk, Tally, u64), String>;
+    // Workers generate and encode batch k+1 while a writer thread appends
+    // batch k, in order.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Encoded>>(1);
+    let (record, tally) = std::thread::scope(|scope| -> Result<(FileRecord, Tally)> {
+        let data_path = &data_path;
+        let writer = scope.spawn(move || -> Result<(FileRecord, Tally)> {
+            let mut tally = Tally::default();
+            let mut done = 0u64;
+            for batch in rx {
+                for r in batch {
+                    let (chunk, t, rows) = r.map_err(|message| NsfError::Parquet {
+                        path: data_path.clone(),
+                        message,
+                    })?;
+                    table.append(chunk, rows)?;
+                    tally.add(&t);
+                    done += rows;
+                    progress(done);
+                }
+            }
+            Ok((table.finish()?, tally))
+        });
+        for first in (0..n_chunks).step_by(CHUNKS_IN_FLIGHT) {
+            let last = (first + CHUNKS_IN_FLIGHT).min(n_chunks);
+            let encoders = (first..last)
+                .map(|c| factory.encoder(c))
+                .collect::<Result<Vec<_>>>()?;
+            let encoded: Vec<Encoded> = encoders
+                .into_par_iter()
+                .enumerate()
+                .map(|(i, enc)| {
+                    let c = (first + i) as u64;
+                    let start = c * CHUNK_USERS;
+                    let end = (start + CHUNK_USERS).min(p.users);
+                    let users = generate_range(p, &cal, start, end);
+                    let t = Tally::of(&users);
+                    let batch = to_record_batch(&schema, &users);
+                    drop(users);
+                    enc.encode(&batch).map(|e| (e, t, end - start))
+                })
+                .collect();
+            if tx.send(encoded).is_err() {
+                break; // the writer stopped on an error, reported by join
+            }
         }
-    }
-    let record = table.finish()?;
+        drop(tx);
+        writer.join().expect("writer thread panicked")
+    })?;
     let manifest = PopulationManifest {
         kind: "population".into(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),

@@ -115,6 +115,22 @@ pub fn phone_string(number: u64) -> [u8; 11] {
     s
 }
 
+/// The user's synthetic email address, "w" + the 10-digit account ID + "@"
+/// + a reserved domain (example.com/.net/.org); returns the bytes and length.
+pub fn email_address(account_id: u64, user_id: u64) -> ([u8; 32], usize) {
+    let mut buf = [0u8; 32];
+    buf[0] = b'w';
+    let mut n = account_id;
+    for i in (1..=10).rev() {
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    buf[11] = b'@';
+    let domain = EMAIL_DOMAINS[(user_id % 3) as usize].as_bytes();
+    buf[12..12 + domain.len()].copy_from_slice(domain);
+    (buf, 12 + domain.len())
+}
+
 fn round_to(x: f64, step: f64) -> i64 {
     ((x / step).round() * step) as i64
 }
@@ -215,14 +231,7 @@ pub fn draw_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) ->
     let account_id = 1_000_000_000 + affine(cal.account_a, cal.account_b, user_id, ACCOUNT_SPACE);
     let customer_no = 100_000_000 + user_id;
     let phone_sha256: [u8; 32] = Sha256::digest(phone_string(phone_number(cal, user_id))).into();
-    let mut email = [0u8; 32];
-    let domain = EMAIL_DOMAINS[(user_id % 3) as usize];
-    let email_len = {
-        use std::io::Write;
-        let mut cur = std::io::Cursor::new(&mut email[..]);
-        let _ = write!(cur, "w{account_id}@{domain}");
-        cur.position() as usize
-    };
+    let (email, email_len) = email_address(account_id, user_id);
     let email_sha256: [u8; 32] = Sha256::digest(&email[..email_len]).into();
 
     // Profile.

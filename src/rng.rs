@@ -3,7 +3,8 @@
 //! thread count, chunk size or the order users are processed in.
 
 use rand::RngCore;
-use rand_pcg::Pcg64Mcg;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Purposes of a user's streams. Each has its own stream so that changing one
 /// part of a preset (say, the consent rate) leaves the other columns intact.
@@ -29,13 +30,16 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The named generator for a user's stream: PCG-64 MCG (rand_pcg), seeded from
-/// (seed, user_id, purpose, index) through SplitMix64.
+/// The generator type of every stream.
+pub type StreamRng = Xoshiro256PlusPlus;
+
+/// The named generator for a user's stream: xoshiro256++ (rand_xoshiro),
+/// its state filled by SplitMix64 from a key mixed out of (seed, user_id,
+/// purpose, index).
 #[inline]
-pub fn user_stream(seed: u64, user_id: u64, stream: Stream, index: u64) -> Pcg64Mcg {
-    let a = mix64(seed ^ mix64(user_id ^ mix64((stream as u64) << 32 | index)));
-    let b = mix64(a ^ 0xD1B5_4A32_D192_ED03);
-    Pcg64Mcg::new(((a as u128) << 64) | (b as u128) | 1)
+pub fn user_stream(seed: u64, user_id: u64, stream: Stream, index: u64) -> StreamRng {
+    let key = mix64(seed ^ mix64(user_id ^ mix64(((stream as u64) << 32) | index)));
+    Xoshiro256PlusPlus::seed_from_u64(key)
 }
 
 /// A uniform in [0, 1) with 53 bits.

@@ -20,6 +20,8 @@ pub enum ColumnType {
     Bool,
     /// UTF-8 string.
     Utf8,
+    /// A SHA-256 digest: 32 raw bytes in Parquet, lowercase hex in CSV.
+    Sha256,
     /// 64-bit float.
     F64,
 }
@@ -34,6 +36,7 @@ impl ColumnType {
             ColumnType::I64 => "i64",
             ColumnType::Bool => "bool",
             ColumnType::Utf8 => "utf8",
+            ColumnType::Sha256 => "sha256",
             ColumnType::F64 => "f64",
         }
     }
@@ -111,19 +114,19 @@ pub const ATTRIBUTES: [Column; 24] = [
     ),
     col(
         "phone_sha256",
-        Utf8,
-        "hex",
+        Sha256,
+        "digest",
         "mobile phone number",
         Identifier,
-        "unsalted SHA-256 of \"010XXXXXXXX\", lowercase hex, as sent in the case",
+        "unsalted SHA-256 of \"010XXXXXXXX\", as sent in the case",
     ),
     col(
         "email_sha256",
-        Utf8,
-        "hex",
+        Sha256,
+        "digest",
         "email address",
         Identifier,
-        "unsalted SHA-256 of a synthetic address on example.com/.net/.org, lowercase hex",
+        "unsalted SHA-256 of a synthetic address on example.com/.net/.org",
     ),
     col(
         "account_age_days",
