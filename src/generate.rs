@@ -26,6 +26,10 @@ pub const CHUNK_USERS: u64 = 32_768;
 /// Chunks generated in parallel before being appended (bounds memory).
 const CHUNKS_IN_FLIGHT: usize = 16;
 
+thread_local! {
+    static USER_BUFFER: std::cell::RefCell<Vec<User>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Output file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -353,11 +357,14 @@ pub fn run(
                     let c = (first + i) as u64;
                     let start = c * CHUNK_USERS;
                     let end = (start + CHUNK_USERS).min(p.users);
-                    let users = generate_range(p, &cal, start, end);
-                    let t = Tally::of(&users);
-                    let batch = to_record_batch(&schema, &users);
-                    drop(users);
-                    enc.encode(&batch).map(|e| (e, t, end - start))
+                    // Each worker reuses one user buffer: no fresh pages per chunk.
+                    USER_BUFFER.with_borrow_mut(|users| {
+                        users.clear();
+                        users.extend((start..end).map(|u| generate_user(p, &cal, p.seed, u)));
+                        let t = Tally::of(users);
+                        let batch = to_record_batch(&schema, users);
+                        enc.encode(&batch).map(|e| (e, t, end - start))
+                    })
                 })
                 .collect();
             if tx.send(encoded).is_err() {

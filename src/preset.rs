@@ -151,7 +151,13 @@ pub struct ValidPreset {
     preset: Preset,
     /// Days from launch to snapshot.
     pub tenure_span_days: u32,
+    /// Price of a purchase by a 12-bit random code: the tier weights resolved
+    /// at 1/4096 (`PRICE_CODES` entries).
+    pub price_by_code: Vec<f64>,
 }
+
+/// Entries of `ValidPreset::price_by_code`.
+pub const PRICE_CODES: usize = 4096;
 
 impl ValidPreset {
     /// The validated parameters.
@@ -380,9 +386,23 @@ impl Preset {
             ));
         }
         let tenure_span_days = (as_of - launch) as u32;
+        let price_by_code = (0..PRICE_CODES)
+            .map(|i| {
+                let u = (i as f64 + 0.5) / PRICE_CODES as f64;
+                let mut acc = 0.0;
+                for (t, w) in o.price_tiers_krw.iter().zip(&o.price_tier_weights) {
+                    acc += w;
+                    if u < acc {
+                        return *t as f64;
+                    }
+                }
+                *o.price_tiers_krw.last().expect("checked non-empty") as f64
+            })
+            .collect();
         Ok(ValidPreset {
             preset: self,
             tenure_span_days,
+            price_by_code,
         })
     }
 }
