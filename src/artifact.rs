@@ -266,14 +266,24 @@ impl ChunkEncoder {
     }
 }
 
-/// Columns that hold unique values: dictionary encoding only costs there.
-const NO_DICTIONARY: [&str; 6] = [
+/// Columns with (nearly) unique values — identifiers, KRW amounts, the
+/// probability: a dictionary never pays there and trying one costs time.
+const NO_DICTIONARY: [&str; 15] = [
     "user_id",
     "account_id",
     "customer_no",
     "phone_sha256",
     "email_sha256",
+    "balance_krw",
+    "balance_avg_30d_krw",
+    "balance_min_30d_krw",
+    "withdrawal_amount_30d_krw",
+    "payment_amount_30d_krw",
+    "remit_sent_amount_30d_krw",
+    "remit_received_amount_30d_krw",
+    "card_payment_amount_30d_krw",
     "nsf_prob",
+    "account_age_days",
 ];
 
 /// SHA-256 digests: random bytes, so compression and min/max statistics

@@ -24,7 +24,7 @@ use crate::schema::{ATTRIBUTES, ColumnRecord, ColumnType, REGIONS, all_columns};
 /// so that files are byte-identical at any thread count.
 pub const CHUNK_USERS: u64 = 32_768;
 /// Chunks generated in parallel before being appended (bounds memory).
-const CHUNKS_IN_FLIGHT: usize = 16;
+const CHUNKS_IN_FLIGHT: usize = 64;
 
 thread_local! {
     static USER_BUFFER: std::cell::RefCell<Vec<User>> = const { std::cell::RefCell::new(Vec::new()) };

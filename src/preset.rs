@@ -151,13 +151,13 @@ pub struct ValidPreset {
     preset: Preset,
     /// Days from launch to snapshot.
     pub tenure_span_days: u32,
-    /// Price of a purchase by a 12-bit random code: the tier weights resolved
-    /// at 1/4096 (`PRICE_CODES` entries).
+    /// Price of a purchase by a 10-bit random code: the tier weights resolved
+    /// at 1/1024 (`PRICE_CODES` entries).
     pub price_by_code: Vec<f64>,
 }
 
 /// Entries of `ValidPreset::price_by_code`.
-pub const PRICE_CODES: usize = 4096;
+pub const PRICE_CODES: usize = 1024;
 
 impl ValidPreset {
     /// The validated parameters.
