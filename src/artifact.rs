@@ -292,7 +292,7 @@ const DIGESTS: [&str; 2] = ["phone_sha256", "email_sha256"];
 
 fn create_file(path: &Path) -> Result<HashingWriter<BufWriter<File>>> {
     let f = File::create(path).map_err(|e| NsfError::io(path, e))?;
-    Ok(HashingWriter::new(BufWriter::with_capacity(1 << 22, f)))
+    Ok(HashingWriter::new(BufWriter::with_capacity(1 << 16, f)))
 }
 
 impl TableWriter {

@@ -11,10 +11,12 @@ use arrow_array::{
 };
 use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
-use crate::artifact::{EncodedChunk, FileRecord, StagedDir, TableWriter};
+use crate::artifact::{EncodedChunk, EncoderFactory, FileRecord, StagedDir, TableWriter};
 use crate::error::{NsfError, Result};
 use crate::population::{Calibration, User, calibrate, generate_user};
 use crate::preset::{Preset, ValidPreset};
@@ -22,12 +24,42 @@ use crate::schema::{ATTRIBUTES, ColumnRecord, ColumnType, REGIONS, all_columns};
 
 /// Users per chunk and per Parquet row group. Part of the file format: fixed
 /// so that files are byte-identical at any thread count.
-pub const CHUNK_USERS: u64 = 32_768;
-/// Chunks generated in parallel before being appended (bounds memory).
-const CHUNKS_IN_FLIGHT: usize = 64;
+pub const CHUNK_USERS: u64 = 131_072;
+/// How many chunks workers may run ahead of the writer (bounds memory).
+const CHUNKS_AHEAD: usize = 8;
 
 thread_local! {
     static USER_BUFFER: std::cell::RefCell<Vec<User>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// How far the writer got, shared with the workers.
+#[derive(Default)]
+struct Written {
+    appended: usize,
+    failed: bool,
+}
+
+type Encoded = std::result::Result<(EncodedChunk, Tally, u64), String>;
+
+/// Generates chunk `c` and encodes it in memory.
+fn encode_chunk(
+    p: &ValidPreset,
+    cal: &Calibration,
+    schema: &SchemaRef,
+    factory: &EncoderFactory,
+    c: usize,
+) -> Encoded {
+    let start = c as u64 * CHUNK_USERS;
+    let end = (start + CHUNK_USERS).min(p.users);
+    let enc = factory.encoder(c).map_err(|e| e.to_string())?;
+    // Each worker reuses one user buffer: no fresh pages per chunk.
+    USER_BUFFER.with_borrow_mut(|users| {
+        users.clear();
+        users.extend((start..end).map(|u| generate_user(p, cal, p.seed, u)));
+        let t = Tally::of(users);
+        let batch = to_record_batch(schema, users);
+        enc.encode(&batch).map(|e| (e, t, end - start))
+    })
 }
 
 /// Output file format.
@@ -322,55 +354,73 @@ pub fn run(
         Format::Csv => TableWriter::csv(&data_path)?,
     };
     let n_chunks = p.users.div_ceil(CHUNK_USERS) as usize;
-    type Encoded = std::result::Result<(EncodedChunk, Tally, u64), String>;
-    // Workers generate and encode batch k+1 while a writer thread appends
-    // batch k, in order.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Encoded>>(1);
+    // Worker threads take chunks in order from a counter, generate and encode
+    // them, and send them to a writer thread that appends them in chunk
+    // order. A worker may run at most CHUNKS_AHEAD chunks ahead of the
+    // writer, which bounds memory; no batch barrier leaves a core idle.
+    let next_chunk = AtomicUsize::new(0);
+    let progress_state = (Mutex::new(Written::default()), Condvar::new());
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Encoded)>();
     let (record, tally) = std::thread::scope(|scope| -> Result<(FileRecord, Tally)> {
         let data_path = &data_path;
+        let state = &progress_state;
         let writer = scope.spawn(move || -> Result<(FileRecord, Tally)> {
-            let mut tally = Tally::default();
-            let mut done = 0u64;
-            for batch in rx {
-                for r in batch {
-                    let (chunk, t, rows) = r.map_err(|message| NsfError::Parquet {
-                        path: data_path.clone(),
-                        message,
-                    })?;
-                    table.append(chunk, rows)?;
-                    tally.add(&t);
-                    done += rows;
-                    progress(done);
+            let result = (|| {
+                let mut tally = Tally::default();
+                let mut waiting = BTreeMap::new();
+                let mut wanted = 0usize;
+                let mut done = 0u64;
+                for (c, encoded) in rx {
+                    waiting.insert(c, encoded);
+                    while let Some(encoded) = waiting.remove(&wanted) {
+                        let (chunk, t, rows) = encoded.map_err(|message| NsfError::Parquet {
+                            path: data_path.clone(),
+                            message,
+                        })?;
+                        table.append(chunk, rows)?;
+                        tally.add(&t);
+                        done += rows;
+                        wanted += 1;
+                        state.0.lock().expect("lock").appended = wanted;
+                        state.1.notify_all();
+                        progress(done);
+                    }
                 }
+                Ok((table.finish()?, tally))
+            })();
+            if result.is_err() {
+                state.0.lock().expect("lock").failed = true;
+                state.1.notify_all();
             }
-            Ok((table.finish()?, tally))
+            result
         });
-        for first in (0..n_chunks).step_by(CHUNKS_IN_FLIGHT) {
-            let last = (first + CHUNKS_IN_FLIGHT).min(n_chunks);
-            let encoders = (first..last)
-                .map(|c| factory.encoder(c))
-                .collect::<Result<Vec<_>>>()?;
-            let encoded: Vec<Encoded> = encoders
-                .into_par_iter()
-                .enumerate()
-                .map(|(i, enc)| {
-                    let c = (first + i) as u64;
-                    let start = c * CHUNK_USERS;
-                    let end = (start + CHUNK_USERS).min(p.users);
-                    // Each worker reuses one user buffer: no fresh pages per chunk.
-                    USER_BUFFER.with_borrow_mut(|users| {
-                        users.clear();
-                        users.extend((start..end).map(|u| generate_user(p, &cal, p.seed, u)));
-                        let t = Tally::of(users);
-                        let batch = to_record_batch(&schema, users);
-                        enc.encode(&batch).map(|e| (e, t, end - start))
-                    })
-                })
-                .collect();
-            if tx.send(encoded).is_err() {
-                break; // the writer stopped on an error, reported by join
+        rayon::scope(|workers| {
+            for _ in 0..rayon::current_num_threads() {
+                let tx = tx.clone();
+                let (next_chunk, factory, schema, cal) = (&next_chunk, &factory, &schema, &cal);
+                workers.spawn(move |_| {
+                    loop {
+                        let c = next_chunk.fetch_add(1, Ordering::Relaxed);
+                        if c >= n_chunks {
+                            break;
+                        }
+                        {
+                            let mut w = state.0.lock().expect("lock");
+                            while c >= w.appended + CHUNKS_AHEAD && !w.failed {
+                                w = state.1.wait(w).expect("lock");
+                            }
+                            if w.failed {
+                                break;
+                            }
+                        }
+                        let encoded = encode_chunk(p, cal, schema, factory, c);
+                        if tx.send((c, encoded)).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-        }
+        });
         drop(tx);
         writer.join().expect("writer thread panicked")
     })?;
