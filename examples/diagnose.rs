@@ -69,8 +69,7 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         )
     );
-    let mean =
-        |f: &dyn Fn(&nsfsim::population::User) -> f64| us.iter().map(|u| f(u)).sum::<f64>() / n;
+    let mean = |f: &dyn Fn(&nsfsim::population::User) -> f64| us.iter().map(f).sum::<f64>() / n;
     println!(
         "mean balance {:.0} avg {:.0} pay_amt {:.0} pay_cnt {:.2} remit_sent {:.0} topup_amt {:.0} cards {:.2}",
         mean(&|u| u.balance_krw as f64),
@@ -82,7 +81,8 @@ fn main() -> anyhow::Result<()> {
         mean(&|u| u.registered_cards as f64)
     );
     // Single-attribute AUCs: how much each observed column says.
-    let cols: Vec<(&str, Box<dyn Fn(&nsfsim::population::User) -> f64>)> = vec![
+    type Column = Box<dyn Fn(&nsfsim::population::User) -> f64>;
+    let cols: Vec<(&str, Column)> = vec![
         ("balance", Box::new(|u| -(u.balance_krw as f64))),
         ("bal_min", Box::new(|u| -(u.balance_min_30d_krw as f64))),
         ("auto_off", Box::new(|u| !u.auto_topup as u8 as f64)),
@@ -95,7 +95,7 @@ fn main() -> anyhow::Result<()> {
         ("age", Box::new(|u| -(u.age_years as f64))),
     ];
     for (name, f) in cols {
-        let s: Vec<f64> = us.iter().map(|u| f(u)).collect();
+        let s: Vec<f64> = us.iter().map(&f).collect();
         print!("{name} {:.3}  ", auc(&s, &y));
     }
     println!();

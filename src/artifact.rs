@@ -440,3 +440,39 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     }
     Ok(hex::encode(h.finalize()))
 }
+
+/// Reads the named columns of a Parquet data file as record batches, in row
+/// order. Missing columns are an error naming the file.
+pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let input_err = |message: String| NsfError::Input {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| input_err(format!("cannot open: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| input_err(format!("not a Parquet file: {e}")))?;
+    let present: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    for c in columns {
+        if !present.iter().any(|p| p == c) {
+            return Err(input_err(format!(
+                "has no column `{c}` (not an nsfsim population?)"
+            )));
+        }
+    }
+    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| input_err(e.to_string()))?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| input_err(format!("unreadable: {e}")))
+}

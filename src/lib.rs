@@ -8,8 +8,10 @@
 pub mod artifact;
 pub mod cli;
 pub mod error;
+pub mod features;
 pub mod generate;
 pub mod metrics;
+pub mod models;
 pub mod outcome;
 pub mod population;
 pub mod preset;

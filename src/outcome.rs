@@ -44,54 +44,15 @@ fn lognormal_table() -> &'static [f64; SPREAD_CODES] {
     })
 }
 
-/// Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9).
+/// Inverse standard normal CDF (statrs' inverse complementary error function).
 pub fn inverse_normal_cdf(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969683028665376e1,
-        2.209460984245205e2,
-        -2.759285104469687e2,
-        1.383577518672690e2,
-        -3.066479806614716e1,
-        2.506628277459239,
-    ];
-    const B: [f64; 5] = [
-        -5.447609879822406e1,
-        1.615858368580409e2,
-        -1.556989798598866e2,
-        6.680131188771972e1,
-        -1.328068155288572e1,
-    ];
-    const C: [f64; 6] = [
-        -7.784894002430293e-3,
-        -3.223964580411365e-1,
-        -2.400758277161838,
-        -2.549732539343734,
-        4.374664141464968,
-        2.938163982698783,
-    ];
-    const D: [f64; 4] = [
-        7.784695709041462e-3,
-        3.224671290700398e-1,
-        2.445134137142996,
-        3.754408661907416,
-    ];
-    let pl = 0.02425;
-    if p < pl {
-        let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    } else if p <= 1.0 - pl {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    } else {
-        -inverse_normal_cdf(1.0 - p)
-    }
+    -std::f64::consts::SQRT_2 * statrs::function::erf::erfc_inv(2.0 * p)
 }
 
 impl OutcomeState {
-    /// Builds the state from the user's latent traits, rates and attributes.
+    /// Builds the state from the user's latent traits, rates and attributes;
+    /// `shift_noise` is two independent N(0,1) draws used by the concept shift.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: &ValidPreset,
         lat: &Latent,
@@ -100,34 +61,34 @@ impl OutcomeState {
         registered: bool,
         auto_topup: bool,
         balance0: f64,
+        shift_noise: (f64, f64),
     ) -> OutcomeState {
         let w = &p.wallet;
         let o = &p.outcome;
         // Inactive users mostly stay inactive: a tenth of their latent rates.
         let act = if active { 1.0 } else { 0.1 };
-        let gap = |per_day: f64| {
-            if per_day > 0.0 {
-                1.0 / per_day
-            } else {
-                f64::INFINITY
-            }
-        };
-        let daily = |per30: f64| gap(act * per30 / 30.0);
+        // A Poisson process at `rate` per day has an event on a given day with
+        // probability 1 - exp(-rate) (at most one counted per day).
+        let daily = |per_day: f64| 1.0 - (-per_day).exp();
         let income_mult = (0.5 * lat.z_inc).exp();
-        let k = if registered {
-            1.0
+        // Concept shift: for unregistered users the traits that drive failure
+        // are k * (their own stress, income) + sqrt(1 - k^2) * independent
+        // noise, k = 1 - registered_shift: the same spread of risk, but less
+        // (shift 1: none; shift > 1: reversed) of it visible in their data.
+        let (z_str, z_inc) = if registered {
+            (lat.z_str, lat.z_inc)
         } else {
-            1.0 - o.registered_shift
+            let k = 1.0 - o.registered_shift;
+            let rest = (1.0 - k * k).max(0.0).sqrt();
+            (
+                k * lat.z_str + rest * shift_noise.0,
+                k * lat.z_inc + rest * shift_noise.1,
+            )
         };
         let fail_prob = if auto_topup {
-            sigmoid(
-                o.bank_fail_logit
-                    + k * (o.bank_fail_stress * lat.z_str - o.bank_fail_income * lat.z_inc),
-            )
+            sigmoid(o.bank_fail_logit + o.bank_fail_stress * z_str - o.bank_fail_income * z_inc)
         } else {
-            1.0 - sigmoid(
-                o.rescue_logit + k * (o.rescue_income * lat.z_inc - o.rescue_stress * lat.z_str),
-            )
+            1.0 - sigmoid(o.rescue_logit + o.rescue_income * z_inc - o.rescue_stress * z_str)
         };
         let in_rate = rates.remit_received + rates.topup;
         let out_rate = rates.payment + rates.remit_sent + rates.withdrawal;

@@ -89,7 +89,7 @@ const MAX_BALANCE: f64 = 2_000_000.0;
 /// derived from the seed: makes (a*u + b) mod m a bijection.
 fn coprime_multiplier(seed: u64, salt: u64, modulus: u64) -> u64 {
     let mut a = crate::rng::mix64(seed ^ salt) % modulus;
-    while a < 2 || a % 2 == 0 || a % 3 == 0 || a % 5 == 0 {
+    while a < 2 || a.is_multiple_of(2) || a.is_multiple_of(3) || a.is_multiple_of(5) {
         a = (a + 1) % modulus;
     }
     a
@@ -341,6 +341,7 @@ pub fn draw_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) ->
         registered,
         auto_topup,
         balance_krw as f64,
+        (normal(&mut rng), normal(&mut rng)),
     );
     let nsf = outcome::realized_nsf(
         p,
@@ -496,4 +497,150 @@ fn bisect(mut lo: f64, mut hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 
         }
     }
     0.5 * (lo + hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preset::load;
+
+    fn preset(sets: &[&str]) -> ValidPreset {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        let mut p = load("small", &sets).unwrap();
+        p.users = 20_000;
+        p.check().unwrap()
+    }
+
+    #[test]
+    fn attributes_are_internally_consistent() {
+        let p = preset(&[]);
+        let cal = calibrate(&p, p.seed);
+        for u in (0..p.users).map(|u| generate_user(&p, &cal, p.seed, u)) {
+            assert!(
+                u.balance_min_30d_krw <= u.balance_krw
+                    && u.balance_min_30d_krw <= u.balance_avg_30d_krw
+            );
+            assert!((0..=2_000_000).contains(&u.balance_krw));
+            assert!(u.balance_min_30d_krw >= 0);
+            assert!(
+                u.topup_count_7d <= u.topup_count_30d && u.payment_count_7d <= u.payment_count_30d
+            );
+            assert_eq!(u.topup_amount_30d_krw % 10_000, 0);
+            assert!(u.topup_amount_30d_krw >= 10_000 * u.topup_count_30d as i64);
+            assert!(u.registered_cards <= 5);
+            assert!(u.registered_cards > 0 || u.card_payment_amount_30d_krw == 0);
+            assert!((14..80).contains(&u.age_years));
+            assert!((0.0..=1.0).contains(&u.nsf_prob));
+            assert!((1_000_000_000..10_000_000_000).contains(&u.account_id));
+        }
+    }
+
+    #[test]
+    fn identifiers_are_unique_and_synthetic() {
+        let p = preset(&[]);
+        let cal = calibrate(&p, p.seed);
+        let mut phones: Vec<u64> = (0..200_000).map(|u| phone_number(&cal, u)).collect();
+        phones.sort_unstable();
+        phones.dedup();
+        assert_eq!(phones.len(), 200_000, "phone numbers are a bijection");
+        assert!(phones.iter().all(|&n| n < 100_000_000));
+        let u = generate_user(&p, &cal, p.seed, 42);
+        let (email, len) = email_address(u.account_id, 42);
+        let email = std::str::from_utf8(&email[..len]).unwrap();
+        assert!(
+            email.ends_with("@example.com")
+                || email.ends_with("@example.net")
+                || email.ends_with("@example.org")
+        );
+        let digest: [u8; 32] = Sha256::digest(email.as_bytes()).into();
+        assert_eq!(digest, u.email_sha256);
+        let phone: [u8; 32] = Sha256::digest(phone_string(phone_number(&cal, 42))).into();
+        assert_eq!(phone, u.phone_sha256);
+        assert_eq!(&phone_string(1234)[..], b"01000001234");
+    }
+
+    #[test]
+    fn consent_settings_change_only_consent() {
+        let a = preset(&[]);
+        let b = preset(&["consent.rate=0.8", "consent.mechanism=\"random\""]);
+        let (ca, cb) = (calibrate(&a, a.seed), calibrate(&b, b.seed));
+        let mut differ = 0;
+        for u in 0..5_000 {
+            let (x, y) = (
+                generate_user(&a, &ca, a.seed, u),
+                generate_user(&b, &cb, b.seed, u),
+            );
+            differ += (x.consented != y.consented) as u32;
+            assert_eq!(
+                User {
+                    consented: false,
+                    ..x
+                },
+                User {
+                    consented: false,
+                    ..y
+                }
+            );
+        }
+        assert!(differ > 1_000, "consent must change: {differ}");
+    }
+
+    #[test]
+    fn consent_mechanisms_select_as_documented() {
+        let share = |sets: &[&str], pick: &dyn Fn(&User) -> bool| {
+            let p = preset(sets);
+            let cal = calibrate(&p, p.seed);
+            let us: Vec<User> = (0..20_000)
+                .map(|u| generate_user(&p, &cal, p.seed, u))
+                .collect();
+            let (sel, rest): (Vec<&User>, Vec<&User>) = us.iter().partition(|u| pick(u));
+            let rate =
+                |v: &[&User]| v.iter().filter(|u| u.consented).count() as f64 / v.len() as f64;
+            (rate(&sel), rate(&rest))
+        };
+        // Younger users consent more under "attributes".
+        let (young, old) = share(
+            &["consent.mechanism=\"attributes\"", "consent.strength=1.5"],
+            &|u| u.age_years < 30,
+        );
+        assert!(young > old + 0.1, "{young} vs {old}");
+        // Riskier users consent less under "risk".
+        let (risky, safe) = share(
+            &["consent.mechanism=\"risk\"", "consent.strength=1.5"],
+            &|u| u.nsf_prob > 0.1,
+        );
+        assert!(risky + 0.1 < safe, "{risky} vs {safe}");
+        // No selection at random.
+        let (a, b) = share(&["consent.mechanism=\"random\""], &|u| u.nsf_prob > 0.1);
+        assert!((a - b).abs() < 0.05, "{a} vs {b}");
+    }
+
+    #[test]
+    fn registered_users_differ_and_shift_weakens_the_link() {
+        let p = preset(&[]);
+        let cal = calibrate(&p, p.seed);
+        let us: Vec<User> = (0..20_000)
+            .map(|u| generate_user(&p, &cal, p.seed, u))
+            .collect();
+        let reg: Vec<&User> = us.iter().filter(|u| u.apple_registered).collect();
+        assert!(reg.iter().filter(|u| u.ios).count() as f64 / reg.len() as f64 > 0.95);
+        let mean_age =
+            |v: &[&User]| v.iter().map(|u| u.age_years as f64).sum::<f64>() / v.len() as f64;
+        let all: Vec<&User> = us.iter().collect();
+        assert!(mean_age(&reg) + 5.0 < mean_age(&all));
+        // Among unregistered users, how well withdrawals (a trace of stress) rank risk
+        // falls when registered_shift removes the stress link for them.
+        let link = |shift: &str| {
+            let q = preset(&[&format!("outcome.registered_shift={shift}")]);
+            let cq = calibrate(&q, q.seed);
+            let (score, label): (Vec<f64>, Vec<bool>) = (0..20_000)
+                .map(|u| generate_user(&q, &cq, q.seed, u))
+                .filter(|u| !u.apple_registered)
+                .map(|u| (u.withdrawal_amount_30d_krw as f64, u.nsf_prob > 0.05))
+                .unzip();
+            (crate::metrics::auc(&score, &label) - 0.5).abs()
+        };
+        let (same, shifted) = (link("0.0"), link("1.0"));
+        assert!(same > shifted + 0.02, "{same} vs {shifted}");
+    }
 }

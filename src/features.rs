@@ -1,0 +1,222 @@
+//! Features: which attributes a model may use (identifiers never), and how
+//! they become a numeric design matrix (log1p of amounts and counts, 0/1
+//! flags, one-hot regions). Plain data in, plain data out.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, UInt8Type, UInt32Type};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NsfError, Result};
+use crate::schema::{ATTRIBUTES, REGIONS, Role};
+
+/// The attributes a settlement needs: balance and top-up state, payments,
+/// account age. No identifiers, no profile, no remittance or card history.
+pub const MINIMAL: [&str; 11] = [
+    "account_age_days",
+    "balance_krw",
+    "balance_avg_30d_krw",
+    "balance_min_30d_krw",
+    "topup_count_30d",
+    "topup_amount_30d_krw",
+    "auto_topup",
+    "payment_count_30d",
+    "payment_amount_30d_krw",
+    "topup_count_7d",
+    "payment_count_7d",
+];
+
+/// Which attributes a model uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureSet {
+    /// Every non-identifier attribute (20).
+    Full,
+    /// `MINIMAL`.
+    Minimal,
+    /// An explicit list of attribute names.
+    List(Vec<String>),
+}
+
+impl FeatureSet {
+    /// Parses `full`, `minimal` or a comma-separated list of attributes.
+    pub fn parse(s: &str) -> Result<FeatureSet> {
+        let set = match s {
+            "full" => FeatureSet::Full,
+            "minimal" => FeatureSet::Minimal,
+            list => FeatureSet::List(list.split(',').map(|x| x.trim().to_string()).collect()),
+        };
+        set.attributes()?;
+        Ok(set)
+    }
+
+    /// The attribute names, in schema order, validated.
+    pub fn attributes(&self) -> Result<Vec<String>> {
+        let names: Vec<String> = match self {
+            FeatureSet::Full => ATTRIBUTES
+                .iter()
+                .filter(|c| c.role != Role::Identifier)
+                .map(|c| c.name.to_string())
+                .collect(),
+            FeatureSet::Minimal => MINIMAL.iter().map(|s| s.to_string()).collect(),
+            FeatureSet::List(v) => {
+                for n in v {
+                    match ATTRIBUTES.iter().find(|c| c.name == n) {
+                        None => {
+                            return Err(NsfError::param(
+                                "--features",
+                                format!(
+                                    "`{n}` is not one of the 24 attributes (see `nsfsim schema`)"
+                                ),
+                            ));
+                        }
+                        Some(c) if c.role == Role::Identifier => {
+                            return Err(NsfError::param(
+                                "--features",
+                                format!("`{n}` is an identifier and never a feature"),
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                if v.is_empty() {
+                    return Err(NsfError::param("--features", "the list is empty"));
+                }
+                ATTRIBUTES
+                    .iter()
+                    .filter(|c| v.iter().any(|n| n == c.name))
+                    .map(|c| c.name.to_string())
+                    .collect()
+            }
+        };
+        Ok(names)
+    }
+}
+
+/// A numeric design matrix: one row per user, one column per derived feature.
+#[derive(Debug, Clone)]
+pub struct Design {
+    /// Rows × features (not standardized).
+    pub x: Array2<f64>,
+    /// Feature names (`log1p(balance_krw)`, `region=Busan`, ...).
+    pub names: Vec<String>,
+}
+
+/// How one attribute becomes feature columns.
+fn transform_names(attr: &str) -> Vec<String> {
+    match attr {
+        "region" => REGIONS[1..].iter().map(|r| format!("region={r}")).collect(),
+        "device_os" => vec!["device_os=ios".into()],
+        "auto_topup" | "age_years" | "account_age_days" => vec![attr.into()],
+        _ => vec![format!("log1p({attr})")],
+    }
+}
+
+fn column_f64(batch: &RecordBatch, name: &str) -> Result<Vec<f64>> {
+    let col = batch.column_by_name(name).ok_or_else(|| NsfError::Input {
+        path: Default::default(),
+        message: format!("column `{name}` missing from the data"),
+    })?;
+    let v: Vec<f64> = match col.data_type() {
+        DataType::Int64 => col
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DataType::UInt32 => col
+            .as_primitive::<UInt32Type>()
+            .values()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DataType::UInt8 => col
+            .as_primitive::<UInt8Type>()
+            .values()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DataType::Float64 => col.as_primitive::<Float64Type>().values().to_vec(),
+        DataType::Boolean => {
+            let b = col.as_boolean();
+            (0..b.len()).map(|i| b.value(i) as u8 as f64).collect()
+        }
+        other => {
+            return Err(NsfError::Input {
+                path: Default::default(),
+                message: format!("column `{name}` has type {other}, not numeric"),
+            });
+        }
+    };
+    Ok(v)
+}
+
+/// Builds the design matrix of `attributes` from record batches.
+pub fn design_matrix(batches: &[RecordBatch], attributes: &[String]) -> Result<Design> {
+    let names: Vec<String> = attributes.iter().flat_map(|a| transform_names(a)).collect();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let mut x = Array2::<f64>::zeros((rows, names.len()));
+    let mut row0 = 0;
+    for batch in batches {
+        let n = batch.num_rows();
+        let mut j = 0;
+        for attr in attributes {
+            match attr.as_str() {
+                "region" | "device_os" => {
+                    let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
+                        path: Default::default(),
+                        message: format!("column `{attr}` missing from the data"),
+                    })?;
+                    let s = col.as_string::<i32>();
+                    if attr == "region" {
+                        for i in 0..n {
+                            if let Some(k) = REGIONS[1..].iter().position(|r| *r == s.value(i)) {
+                                x[[row0 + i, j + k]] = 1.0;
+                            }
+                        }
+                        j += REGIONS.len() - 1;
+                    } else {
+                        for i in 0..n {
+                            x[[row0 + i, j]] = (s.value(i) == "ios") as u8 as f64;
+                        }
+                        j += 1;
+                    }
+                }
+                "auto_topup" | "age_years" | "account_age_days" => {
+                    for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
+                        x[[row0 + i, j]] = v;
+                    }
+                    j += 1;
+                }
+                _ => {
+                    for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
+                        x[[row0 + i, j]] = v.max(0.0).ln_1p();
+                    }
+                    j += 1;
+                }
+            }
+        }
+        row0 += n;
+    }
+    Ok(Design { x, names })
+}
+
+/// A boolean or 0/1 column (labels, flags) as `Vec<bool>`.
+pub fn flag_column(batches: &[RecordBatch], name: &str) -> Result<Vec<bool>> {
+    let mut out = Vec::new();
+    for b in batches {
+        out.extend(column_f64(b, name)?.into_iter().map(|v| v != 0.0));
+    }
+    Ok(out)
+}
+
+/// A numeric column as `Vec<f64>`.
+pub fn numeric_column(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for b in batches {
+        out.extend(column_f64(b, name)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+//! NSF score models. Each family fits on a design matrix and labels and
+//! predicts calibrated probabilities; no I/O here.
+
+pub mod logistic;
