@@ -476,3 +476,74 @@ pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordB
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| input_err(format!("unreadable: {e}")))
 }
+
+/// Writes JSON to `path` through a temporary name and a rename.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let tmp = partial_path(path);
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| NsfError::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    fs::write(&tmp, text).map_err(|e| NsfError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(format!(".partial-{}", std::process::id()));
+    PathBuf::from(s)
+}
+
+/// Writes a score file (Parquet: `user_id` u64, `score` u8, `prob` f64)
+/// through a temporary name and a rename; returns its record.
+pub fn write_scores(
+    path: &Path,
+    user_id: &[u64],
+    score: &[u8],
+    prob: &[f64],
+) -> Result<FileRecord> {
+    use arrow_array::{Float64Array, UInt8Array, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| NsfError::Output {
+            path: path.to_path_buf(),
+            message: format!("cannot create the folder: {e}"),
+        })?;
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::UInt64, false),
+        Field::new("score", DataType::UInt8, false),
+        Field::new("prob", DataType::Float64, false),
+    ]));
+    let tmp = partial_path(path);
+    let rows_per_group = 1 << 20;
+    let (mut table, factory) = TableWriter::parquet(&tmp, Arc::clone(&schema), rows_per_group)?;
+    for (g, start) in (0..user_id.len()).step_by(rows_per_group).enumerate() {
+        let end = (start + rows_per_group).min(user_id.len());
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(UInt64Array::from(user_id[start..end].to_vec())),
+                Arc::new(UInt8Array::from(score[start..end].to_vec())),
+                Arc::new(Float64Array::from(prob[start..end].to_vec())),
+            ],
+        )
+        .expect("columns match");
+        let enc = factory
+            .encoder(g)?
+            .encode(&batch)
+            .map_err(|message| NsfError::Parquet {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        table.append(enc, (end - start) as u64)?;
+    }
+    let mut record = table.finish()?;
+    fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))?;
+    record.name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok(record)
+}

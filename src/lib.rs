@@ -15,7 +15,9 @@ pub mod models;
 pub mod outcome;
 pub mod population;
 pub mod preset;
+pub mod registry;
 pub mod rng;
 pub mod schema;
+pub mod train;
 
 pub use error::{NsfError, Result};

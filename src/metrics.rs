@@ -41,6 +41,175 @@ pub fn brier(prob: &[f64], label: &[bool]) -> f64 {
     s / prob.len() as f64
 }
 
+/// Kolmogorov–Smirnov statistic: the largest gap between the score
+/// distributions of positives and negatives (ties processed together).
+pub fn ks(score: &[f64], label: &[bool]) -> f64 {
+    let mut idx: Vec<u32> = (0..score.len() as u32).collect();
+    idx.sort_unstable_by(|&a, &b| score[a as usize].total_cmp(&score[b as usize]));
+    let pos = label.iter().filter(|&&y| y).count() as f64;
+    let neg = label.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return f64::NAN;
+    }
+    let (mut cp, mut cn, mut best) = (0.0f64, 0.0f64, 0.0f64);
+    let mut i = 0;
+    while i < idx.len() {
+        let v = score[idx[i] as usize];
+        while i < idx.len() && score[idx[i] as usize] == v {
+            if label[idx[i] as usize] {
+                cp += 1.0;
+            } else {
+                cn += 1.0;
+            }
+            i += 1;
+        }
+        best = best.max((cp / pos - cn / neg).abs());
+    }
+    best
+}
+
+/// Mean log loss of probabilities (clipped to [1e-15, 1 − 1e-15], as scikit-learn).
+pub fn log_loss(prob: &[f64], label: &[bool]) -> f64 {
+    let s: f64 = prob
+        .iter()
+        .zip(label)
+        .map(|(&p, &y)| {
+            let p = p.clamp(1e-15, 1.0 - 1e-15);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum();
+    s / prob.len() as f64
+}
+
+/// Expected calibration error over `bins` equal-width probability bins:
+/// sum over bins of (share of users) × |mean predicted − observed rate|.
+pub fn expected_calibration_error(prob: &[f64], label: &[bool], bins: usize) -> f64 {
+    let mut n = vec![0u64; bins];
+    let mut sp = vec![0.0f64; bins];
+    let mut sy = vec![0u64; bins];
+    for (&p, &y) in prob.iter().zip(label) {
+        let b = ((p * bins as f64) as usize).min(bins - 1);
+        n[b] += 1;
+        sp[b] += p;
+        sy[b] += y as u64;
+    }
+    let total = prob.len() as f64;
+    (0..bins)
+        .filter(|&b| n[b] > 0)
+        .map(|b| n[b] as f64 / total * (sp[b] / n[b] as f64 - sy[b] as f64 / n[b] as f64).abs())
+        .sum()
+}
+
+/// Population stability index of `actual` against `expected` score
+/// distributions over the given score bands (a small floor avoids log 0).
+pub fn psi(expected: &[u8], actual: &[u8], bands: &[(u8, u8)]) -> f64 {
+    let share = |v: &[u8], (lo, hi): (u8, u8)| {
+        (v.iter().filter(|&&s| s >= lo && s <= hi).count() as f64 / v.len().max(1) as f64).max(1e-4)
+    };
+    bands
+        .iter()
+        .map(|&b| {
+            let (e, a) = (share(expected, b), share(actual, b));
+            (a - e) * (a / e).ln()
+        })
+        .sum()
+}
+
+/// Score bands of the 0–100 NSF score used in every evaluation table.
+pub const SCORE_BANDS: [(u8, u8); 8] = [
+    (0, 0),
+    (1, 1),
+    (2, 3),
+    (4, 6),
+    (7, 10),
+    (11, 20),
+    (21, 50),
+    (51, 100),
+];
+
+/// One row of a score-band table.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct BandRow {
+    /// Lowest score in the band.
+    pub score_from: u8,
+    /// Highest score in the band.
+    pub score_to: u8,
+    /// Users in the band.
+    pub users: u64,
+    /// Observed NSF rate.
+    pub observed_nsf_rate: f64,
+    /// Mean predicted probability.
+    pub predicted_nsf_rate: f64,
+}
+
+/// The score-band table: users, observed and predicted NSF rate per band.
+pub fn score_bands(score: &[u8], prob: &[f64], label: &[bool]) -> Vec<BandRow> {
+    SCORE_BANDS
+        .iter()
+        .map(|&(lo, hi)| {
+            let (mut n, mut y, mut p) = (0u64, 0u64, 0.0f64);
+            for i in 0..score.len() {
+                if score[i] >= lo && score[i] <= hi {
+                    n += 1;
+                    y += label[i] as u64;
+                    p += prob[i];
+                }
+            }
+            let d = n.max(1) as f64;
+            BandRow {
+                score_from: lo,
+                score_to: hi,
+                users: n,
+                observed_nsf_rate: y as f64 / d,
+                predicted_nsf_rate: p / d,
+            }
+        })
+        .collect()
+}
+
+/// Every metric of an evaluation.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Evaluation {
+    /// Users evaluated.
+    pub users: u64,
+    /// Their NSF rate.
+    pub nsf_rate: f64,
+    /// ROC AUC of the probability.
+    pub auc: f64,
+    /// Gini = 2·AUC − 1.
+    pub gini: f64,
+    /// Kolmogorov–Smirnov statistic.
+    pub ks: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Mean log loss.
+    pub log_loss: f64,
+    /// Expected calibration error (20 equal-width bins).
+    pub ece: f64,
+    /// AUC of the ground truth `nsf_prob` on the same users: the ceiling.
+    pub oracle_auc: f64,
+    /// Score bands.
+    pub bands: Vec<BandRow>,
+}
+
+/// Computes every metric for probabilities `prob`, scores, labels and the
+/// ground-truth probabilities.
+pub fn evaluate(prob: &[f64], score: &[u8], label: &[bool], truth: &[f64]) -> Evaluation {
+    let a = auc(prob, label);
+    Evaluation {
+        users: prob.len() as u64,
+        nsf_rate: label.iter().filter(|&&y| y).count() as f64 / prob.len().max(1) as f64,
+        auc: a,
+        gini: 2.0 * a - 1.0,
+        ks: ks(prob, label),
+        brier: brier(prob, label),
+        log_loss: log_loss(prob, label),
+        ece: expected_calibration_error(prob, label, 20),
+        oracle_auc: auc(truth, label),
+        bands: score_bands(score, prob, label),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +236,19 @@ mod tests {
         }
         assert!((auc(&s, &y) - num / den).abs() < 1e-12);
         assert!(auc(&[1.0, 2.0], &[true, true]).is_nan());
+    }
+
+    #[test]
+    fn ks_logloss_ece_against_hand_computation() {
+        let p = [0.1, 0.2, 0.8, 0.9];
+        let y = [false, true, false, true];
+        // CDFs: after 0.1 neg 1/2 pos 0 → .5; after 0.2 .5/.5 → 0; after 0.8 1/.5 → .5; end 0.
+        assert!((ks(&p, &y) - 0.5).abs() < 1e-12);
+        let want = -((0.9f64).ln() + (0.2f64).ln() + (0.2f64).ln() + (0.9f64).ln()) / 4.0;
+        assert!((log_loss(&p, &y) - want).abs() < 1e-12);
+        // Two bins: [0,.5): mean p .15, rate .5 → .35; [.5,1]: .85 vs .5 → .35.
+        assert!((expected_calibration_error(&p, &y, 2) - 0.35).abs() < 1e-12);
+        assert!(psi(&[1, 1, 2, 2], &[1, 1, 2, 2], &SCORE_BANDS).abs() < 1e-12);
+        assert!(psi(&[1, 1, 1, 1], &[60, 60, 60, 60], &SCORE_BANDS) > 0.25);
     }
 }

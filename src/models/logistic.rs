@@ -80,13 +80,13 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 /// Column means and standard deviations, reduced in block order.
-pub fn standardization(x: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
+pub fn standardization(x: ArrayView2<f32>) -> (Vec<f64>, Vec<f64>) {
     let n = x.nrows();
     let d = x.ncols();
     let sums: Vec<(Array1<f64>, Array1<f64>)> = blocks(n)
         .par_iter()
         .map(|&(a, b)| {
-            let v = x.slice(s![a..b, ..]);
+            let v = x.slice(s![a..b, ..]).mapv(|t| t as f64);
             (v.sum_axis(Axis(0)), v.mapv(|t| t * t).sum_axis(Axis(0)))
         })
         .collect();
@@ -106,27 +106,28 @@ pub fn standardization(x: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
     (mean, scale)
 }
 
-/// Standardized copy of `x` with a leading column of ones.
-fn augmented(x: ArrayView2<f64>, mean: &[f64], scale: &[f64]) -> Array2<f64> {
-    let (n, d) = x.dim();
-    let mut z = Array2::<f64>::ones((n, d + 1));
-    z.axis_chunks_iter_mut(Axis(0), BLOCK_ROWS)
-        .into_par_iter()
-        .zip(x.axis_chunks_iter(Axis(0), BLOCK_ROWS).into_par_iter())
-        .for_each(|(mut zb, xb)| {
-            for (mut zr, xr) in zb.rows_mut().into_iter().zip(xb.rows()) {
-                for j in 0..d {
-                    zr[j + 1] = (xr[j] - mean[j]) / scale[j];
-                }
-            }
-        });
+/// Standardized block of rows [a, b) of `x` with a leading column of ones.
+fn augmented_block(
+    x: ArrayView2<f32>,
+    a: usize,
+    b: usize,
+    mean: &[f64],
+    scale: &[f64],
+) -> Array2<f64> {
+    let d = x.ncols();
+    let mut z = Array2::<f64>::ones((b - a, d + 1));
+    for (mut zr, xr) in z.rows_mut().into_iter().zip(x.slice(s![a..b, ..]).rows()) {
+        for j in 0..d {
+            zr[j + 1] = (xr[j] as f64 - mean[j]) / scale[j];
+        }
+    }
     z
 }
 
 /// Fits the model on features `x` (rows × d) and labels `y`, with optional
 /// per-row weights (inverse-probability weights, ...).
 pub fn fit(
-    x: ArrayView2<f64>,
+    x: ArrayView2<f32>,
     y: &[bool],
     weights: Option<&[f64]>,
     params: &LogisticParams,
@@ -146,7 +147,6 @@ pub fn fit(
         ));
     }
     let (mean, scale) = standardization(x);
-    let z = augmented(x, &mean, &scale);
     let k = d + 1;
     let mut beta = Array1::<f64>::zeros(k);
     // Start at the base rate: fewer Newton steps.
@@ -158,10 +158,10 @@ pub fn fit(
         let parts: Vec<(Array1<f64>, Array2<f64>)> = blocks(n)
             .par_iter()
             .map(|&(a, b)| {
-                let zb = z.slice(s![a..b, ..]);
+                let zb = augmented_block(x, a, b, &mean, &scale);
                 let eta = zb.dot(&beta);
                 let mut r = Array1::<f64>::zeros(b - a);
-                let mut zw = zb.to_owned();
+                let mut zw = zb.clone();
                 for i in 0..(b - a) {
                     let p = sigmoid(eta[i]);
                     let w = weights.map_or(1.0, |w| w[a + i]);
@@ -202,7 +202,7 @@ pub fn fit(
 
 impl LogisticModel {
     /// P(nsf = 1) for each row of `x`.
-    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Vec<f64> {
+    pub fn predict_proba(&self, x: ArrayView2<f32>) -> Vec<f64> {
         let d = self.coef.len();
         let mut out = vec![0.0; x.nrows()];
         out.par_chunks_mut(BLOCK_ROWS)
@@ -211,7 +211,7 @@ impl LogisticModel {
                 for (oi, xr) in o.iter_mut().zip(xb.rows()) {
                     let mut eta = self.intercept;
                     for j in 0..d {
-                        eta += self.coef[j] * (xr[j] - self.mean[j]) / self.scale[j];
+                        eta += self.coef[j] * (xr[j] as f64 - self.mean[j]) / self.scale[j];
                     }
                     *oi = sigmoid(eta);
                 }
@@ -226,15 +226,15 @@ mod tests {
     use crate::rng::{Stream, normal, uniform, user_stream};
 
     /// Data from a known logistic model with a rare positive class.
-    fn synthetic(n: usize) -> (Array2<f64>, Vec<bool>) {
+    fn synthetic(n: usize) -> (Array2<f32>, Vec<bool>) {
         let mut rng = user_stream(11, 0, Stream::Attributes, 0);
-        let mut x = Array2::<f64>::zeros((n, 3));
+        let mut x = Array2::<f32>::zeros((n, 3));
         let mut y = vec![false; n];
         for i in 0..n {
             for j in 0..3 {
-                x[[i, j]] = normal(&mut rng) * (j + 1) as f64 + 5.0;
+                x[[i, j]] = (normal(&mut rng) * (j + 1) as f64 + 5.0) as f32;
             }
-            let eta = -3.0 + 1.0 * (x[[i, 0]] - 5.0) - 0.5 * (x[[i, 1]] - 5.0) / 2.0;
+            let eta = -3.0 + 1.0 * (x[[i, 0]] as f64 - 5.0) - 0.5 * (x[[i, 1]] as f64 - 5.0) / 2.0;
             y[i] = uniform(&mut rng) < sigmoid(eta);
         }
         (x, y)

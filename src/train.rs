@@ -1,0 +1,383 @@
+//! Training, scoring and evaluation of NSF score models against a generated
+//! data set: selects the training population, holds out a fixed share of
+//! users from every training set, fits a model family, measures it on the
+//! held-out users and registers it with its lineage.
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt64Type;
+use ndarray::Axis;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::artifact::{self, FileRecord};
+use crate::error::{NsfError, Result};
+use crate::features::{Design, FeatureSet, design_matrix, flag_column, numeric_column};
+use crate::generate::{Format, PopulationManifest, read_manifest};
+use crate::metrics::{Evaluation, evaluate};
+use crate::models::logistic::{self, LogisticModel, LogisticParams};
+use crate::registry::{self, DataRef, ModelManifest, TrainingMembers};
+
+/// Share of users held out of every training set, chosen by a hash of
+/// (data seed, user_id): the same users for every model of a data set.
+pub const HOLDOUT_FRACTION: f64 = 0.2;
+
+/// Who a model is trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PopulationRule {
+    /// Every user (what the case did).
+    All,
+    /// Users registered with Apple (those who need a score).
+    Registered,
+    /// Users who consented to the overseas transfer.
+    Consented,
+}
+
+impl PopulationRule {
+    /// Parses `all`, `registered` or `consented`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "all" => Ok(Self::All),
+            "registered" => Ok(Self::Registered),
+            "consented" => Ok(Self::Consented),
+            other => Err(NsfError::param(
+                "--population",
+                format!("`{other}` is not one of all, registered, consented"),
+            )),
+        }
+    }
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Registered => "registered",
+            Self::Consented => "consented",
+        }
+    }
+}
+
+/// A model family with its hyperparameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum ModelSpec {
+    /// L2 logistic regression.
+    Logistic(LogisticParams),
+}
+
+impl ModelSpec {
+    /// Parses a family name with default hyperparameters.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "logistic" => Ok(Self::Logistic(LogisticParams::default())),
+            other => Err(NsfError::param(
+                "--model",
+                format!("`{other}` is not an available model family (logistic)"),
+            )),
+        }
+    }
+}
+
+/// The content of `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum StoredModel {
+    /// A fitted logistic regression.
+    Logistic {
+        /// Attributes used.
+        features: Vec<String>,
+        /// Derived feature columns.
+        feature_columns: Vec<String>,
+        /// The fit.
+        model: LogisticModel,
+    },
+}
+
+impl StoredModel {
+    /// Attributes the model reads.
+    pub fn features(&self) -> &[String] {
+        match self {
+            StoredModel::Logistic { features, .. } => features,
+        }
+    }
+
+    /// P(nsf = 1) for every row of the design.
+    pub fn predict(&self, design: &Design) -> Vec<f64> {
+        match self {
+            StoredModel::Logistic { model, .. } => model.predict_proba(design.x.view()),
+        }
+    }
+}
+
+/// The 0–100 score of a probability (see `registry::SCORE_MAPPING`).
+pub fn score_of(prob: f64) -> u8 {
+    (100.0 * prob).round().clamp(0.0, 100.0) as u8
+}
+
+/// True when `user_id` is in the held-out set of data sets with `data_seed`.
+pub fn is_holdout(data_seed: u64, user_id: u64) -> bool {
+    use crate::rng::mix64;
+    let h = mix64(data_seed ^ 0x686F_6C64_6F75_7400 ^ mix64(user_id));
+    ((h >> 11) as f64 / (1u64 << 53) as f64) < HOLDOUT_FRACTION
+}
+
+/// A data set loaded for modelling.
+pub struct LoadedData {
+    /// Its manifest.
+    pub manifest: PopulationManifest,
+    /// Reference recorded in model lineage.
+    pub data_ref: DataRef,
+    /// `user_id` per row.
+    pub user_id: Vec<u64>,
+    /// Flags and outcome per row.
+    pub registered: Vec<bool>,
+    /// Consent per row.
+    pub consented: Vec<bool>,
+    /// Outcome per row.
+    pub nsf: Vec<bool>,
+    /// Ground truth per row.
+    pub nsf_prob: Vec<f64>,
+    /// Design matrix of the requested attributes.
+    pub design: Design,
+}
+
+impl LoadedData {
+    /// Rows in the data set.
+    pub fn rows(&self) -> usize {
+        self.user_id.len()
+    }
+
+    /// Whether row `i` belongs to population `rule`.
+    pub fn in_population(&self, rule: PopulationRule, i: usize) -> bool {
+        match rule {
+            PopulationRule::All => true,
+            PopulationRule::Registered => self.registered[i],
+            PopulationRule::Consented => self.consented[i],
+        }
+    }
+}
+
+/// Reads a generated data set's manifest, checks the attributes against the
+/// schema the model needs, and loads the columns.
+pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
+    let manifest = read_manifest(dir)?;
+    if manifest.format != Format::Parquet {
+        return Err(NsfError::Input {
+            path: dir.to_path_buf(),
+            message: "models read Parquet data sets (generate without --format csv)".into(),
+        });
+    }
+    for a in attributes {
+        if !manifest.attributes.iter().any(|c| &c.name == a) {
+            return Err(NsfError::Input {
+                path: dir.join("manifest.json"),
+                message: format!("data set has another schema: no attribute `{a}`"),
+            });
+        }
+    }
+    let data_path = dir.join(&manifest.files[0].name);
+    let mut cols: Vec<&str> = vec![
+        "user_id",
+        "apple_registered",
+        "consented",
+        "nsf",
+        "nsf_prob",
+    ];
+    cols.extend(attributes.iter().map(|s| s.as_str()));
+    let batches: Vec<RecordBatch> = artifact::read_parquet_columns(&data_path, &cols)?;
+    let mut user_id = Vec::new();
+    for b in &batches {
+        let col = b.column_by_name("user_id").expect("projected");
+        user_id.extend_from_slice(col.as_primitive::<UInt64Type>().values());
+    }
+    let manifest_bytes = std::fs::read(dir.join("manifest.json"))
+        .map_err(|e| NsfError::io(dir.join("manifest.json"), e))?;
+    let data_ref = DataRef {
+        dir: dir.display().to_string(),
+        manifest_sha256: hex::encode(Sha256::digest(&manifest_bytes)),
+        data_sha256: manifest.files[0].sha256.clone(),
+        preset: manifest.preset.name.clone(),
+        seed: manifest.seed,
+        users: manifest.users,
+    };
+    Ok(LoadedData {
+        registered: flag_column(&batches, "apple_registered")?,
+        consented: flag_column(&batches, "consented")?,
+        nsf: flag_column(&batches, "nsf")?,
+        nsf_prob: numeric_column(&batches, "nsf_prob")?,
+        design: design_matrix(&batches, attributes)?,
+        user_id,
+        manifest,
+        data_ref,
+    })
+}
+
+/// Evaluates predictions on the rows `idx`.
+pub fn evaluate_rows(data: &LoadedData, prob: &[f64], idx: &[usize]) -> Evaluation {
+    let p: Vec<f64> = idx.iter().map(|&i| prob[i]).collect();
+    let s: Vec<u8> = p.iter().map(|&v| score_of(v)).collect();
+    let y: Vec<bool> = idx.iter().map(|&i| data.nsf[i]).collect();
+    let t: Vec<f64> = idx.iter().map(|&i| data.nsf_prob[i]).collect();
+    evaluate(&p, &s, &y, &t)
+}
+
+/// Held-out rows of a population.
+pub fn holdout_rows(data: &LoadedData, rule: PopulationRule) -> Vec<usize> {
+    (0..data.rows())
+        .filter(|&i| is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i))
+        .collect()
+}
+
+/// What `train` produced.
+pub struct Trained {
+    /// Registry ID.
+    pub model_id: String,
+    /// Its manifest.
+    pub manifest: ModelManifest,
+}
+
+/// Trains a model on the non-held-out users of `rule` and registers it.
+pub fn train(
+    data_dir: &Path,
+    rule: PopulationRule,
+    features: &FeatureSet,
+    spec: &ModelSpec,
+    seed: u64,
+    registry: &Path,
+) -> Result<Trained> {
+    let attributes = features.attributes()?;
+    let data = load_data(data_dir, &attributes)?;
+    let members: Vec<usize> = (0..data.rows())
+        .filter(|&i| {
+            !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
+        })
+        .collect();
+    let x = data.design.x.select(Axis(0), &members);
+    let y: Vec<bool> = members.iter().map(|&i| data.nsf[i]).collect();
+    let (stored, hyper) = match spec {
+        ModelSpec::Logistic(params) => {
+            let model = logistic::fit(x.view(), &y, None, params)?;
+            (
+                StoredModel::Logistic {
+                    features: attributes.clone(),
+                    feature_columns: data.design.names.clone(),
+                    model,
+                },
+                serde_json::to_value(params).expect("params serialize"),
+            )
+        }
+    };
+    drop(x);
+    let prob = stored.predict(&data.design);
+    let metrics = evaluate_rows(
+        &data,
+        &prob,
+        &holdout_rows(&data, PopulationRule::Registered),
+    );
+    let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
+    let manifest = ModelManifest {
+        kind: "model".into(),
+        model_id: String::new(),
+        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+        family: match spec {
+            ModelSpec::Logistic(_) => "logistic".into(),
+        },
+        hyperparameters: hyper,
+        training_seed: seed,
+        data: data.data_ref.clone(),
+        population_rule: rule.as_str().into(),
+        holdout_fraction: HOLDOUT_FRACTION,
+        training_members: TrainingMembers {
+            count: ids.len() as u64,
+            digest: registry::member_digest(&mut ids),
+        },
+        features: attributes,
+        feature_columns: data.design.names.clone(),
+        score_mapping: registry::SCORE_MAPPING.into(),
+        metrics,
+        files: Vec::new(),
+        parents: Vec::new(),
+    };
+    let model_json = serde_json::to_vec_pretty(&stored).expect("model serializes");
+    let model_id = registry::register(registry, &model_json, manifest)?;
+    let (manifest, _) = registry::load(registry, &model_id)?;
+    Ok(Trained { model_id, manifest })
+}
+
+/// Loads a registered model (checksum verified).
+pub fn load_model(registry: &Path, id: &str) -> Result<(ModelManifest, StoredModel)> {
+    let (manifest, bytes) = registry::load(registry, id)?;
+    let model: StoredModel = serde_json::from_slice(&bytes).map_err(|e| NsfError::Input {
+        path: registry.join(id).join("model.json"),
+        message: format!("not a model file: {e}"),
+    })?;
+    Ok((manifest, model))
+}
+
+/// `manifest.json` of a score file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScoresManifest {
+    /// Always "scores".
+    pub kind: String,
+    /// nsfsim version.
+    pub nsfsim_version: String,
+    /// The model that produced the scores.
+    pub model_id: String,
+    /// The data set scored.
+    pub data: DataRef,
+    /// The score mapping.
+    pub score_mapping: String,
+    /// The score file.
+    pub files: Vec<FileRecord>,
+}
+
+/// Scores every user of a data set with a registered model: writes `out`
+/// (Parquet: user_id, score, prob) and `<out>.manifest.json`, and records the
+/// derived artifact in the registry.
+pub fn score(registry: &Path, id: &str, data_dir: &Path, out: &Path) -> Result<ScoresManifest> {
+    let (_, model) = load_model(registry, id)?;
+    let data = load_data(data_dir, model.features())?;
+    let prob = model.predict(&data.design);
+    let scores: Vec<u8> = prob.iter().map(|&p| score_of(p)).collect();
+    let record = artifact::write_scores(out, &data.user_id, &scores, &prob)?;
+    let manifest = ScoresManifest {
+        kind: "scores".into(),
+        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+        model_id: id.into(),
+        data: data.data_ref.clone(),
+        score_mapping: registry::SCORE_MAPPING.into(),
+        files: vec![record],
+    };
+    let mpath = scores_manifest_path(out);
+    artifact::write_json_atomic(&mpath, &manifest)?;
+    registry::record_derived(
+        registry,
+        "scores",
+        &[out.to_path_buf(), mpath],
+        &[id.to_string()],
+    )?;
+    Ok(manifest)
+}
+
+/// Where the manifest of a score file goes: `<out>.manifest.json`.
+pub fn scores_manifest_path(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_os_string();
+    s.push(".manifest.json");
+    PathBuf::from(s)
+}
+
+/// Evaluates a registered model on the held-out users of `rule`.
+pub fn evaluate_model(
+    registry: &Path,
+    id: &str,
+    data_dir: &Path,
+    rule: PopulationRule,
+) -> Result<Evaluation> {
+    let (_, model) = load_model(registry, id)?;
+    let data = load_data(data_dir, model.features())?;
+    let prob = model.predict(&data.design);
+    Ok(evaluate_rows(&data, &prob, &holdout_rows(&data, rule)))
+}
