@@ -281,12 +281,15 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
         pool.install(|| train::train(&a.data, rule, &features, &spec, a.seed, &a.registry.path()))?;
     let m = &t.manifest;
     eprintln!(
-        "trained {} on {} {} users ({} features) in {:.1} s; held-out registered users: AUC {:.4} (oracle {:.4})",
+        "trained {} on {} {} users ({} features) in {:.1} s (read {:.1} s, fit {:.1} s, evaluate+register {:.1} s); held-out registered users: AUC {:.4} (oracle {:.4})",
         m.family,
         m.training_members.count,
         m.population_rule,
         m.feature_columns.len(),
         started.elapsed().as_secs_f64(),
+        t.seconds[0],
+        t.seconds[1],
+        t.seconds[2],
         m.metrics.auc,
         m.metrics.oracle_auc
     );

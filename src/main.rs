@@ -11,7 +11,8 @@ fn tune_allocator() {
     // SAFETY: mallopt only changes glibc allocator thresholds; it is called
     // before any other thread exists.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 20);
+        // 32 MiB is the largest threshold glibc accepts (HEAP_MAX_SIZE / 2).
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
     }
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt64Type;
-use ndarray::Axis;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -237,6 +236,8 @@ pub struct Trained {
     pub model_id: String,
     /// Its manifest.
     pub manifest: ModelManifest,
+    /// Seconds spent reading the data, fitting, and evaluating + registering.
+    pub seconds: [f64; 3],
 }
 
 /// Trains a model on the non-held-out users of `rule` and registers it.
@@ -249,17 +250,18 @@ pub fn train(
     registry: &Path,
 ) -> Result<Trained> {
     let attributes = features.attributes()?;
+    let clock = std::time::Instant::now();
     let data = load_data(data_dir, &attributes)?;
+    let read_s = clock.elapsed().as_secs_f64();
     let members: Vec<usize> = (0..data.rows())
         .filter(|&i| {
             !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
         })
         .collect();
-    let x = data.design.x.select(Axis(0), &members);
     let y: Vec<bool> = members.iter().map(|&i| data.nsf[i]).collect();
     let (stored, hyper) = match spec {
         ModelSpec::Logistic(params) => {
-            let model = logistic::fit(x.view(), &y, None, params)?;
+            let model = logistic::fit_rows(data.design.x.view(), &members, &y, None, params)?;
             (
                 StoredModel::Logistic {
                     features: attributes.clone(),
@@ -270,7 +272,7 @@ pub fn train(
             )
         }
     };
-    drop(x);
+    let fit_s = clock.elapsed().as_secs_f64() - read_s;
     let prob = stored.predict(&data.design);
     let metrics = evaluate_rows(
         &data,
@@ -304,7 +306,12 @@ pub fn train(
     let model_json = serde_json::to_vec_pretty(&stored).expect("model serializes");
     let model_id = registry::register(registry, &model_json, manifest)?;
     let (manifest, _) = registry::load(registry, &model_id)?;
-    Ok(Trained { model_id, manifest })
+    let rest_s = clock.elapsed().as_secs_f64() - read_s - fit_s;
+    Ok(Trained {
+        model_id,
+        manifest,
+        seconds: [read_s, fit_s, rest_s],
+    })
 }
 
 /// Loads a registered model (checksum verified).
