@@ -153,54 +153,73 @@ fn column_f64(batch: &RecordBatch, name: &str) -> Result<Vec<f64>> {
     Ok(v)
 }
 
-/// Builds the design matrix of `attributes` from record batches.
+/// Builds the design matrix of `attributes` from record batches; batches
+/// fill disjoint row ranges in parallel.
 pub fn design_matrix(batches: &[RecordBatch], attributes: &[String]) -> Result<Design> {
+    use rayon::prelude::*;
     let names: Vec<String> = attributes.iter().flat_map(|a| transform_names(a)).collect();
+    let d = names.len();
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut x = Array2::<f32>::zeros((rows, names.len()));
-    let mut row0 = 0;
+    let mut x = Array2::<f32>::zeros((rows, d));
+    let mut chunks: Vec<(&RecordBatch, ndarray::ArrayViewMut2<f32>)> = Vec::new();
+    let mut rest = x.view_mut();
     for batch in batches {
-        let n = batch.num_rows();
-        let mut j = 0;
-        for attr in attributes {
-            match attr.as_str() {
-                "region" | "device_os" => {
-                    let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
-                        path: Default::default(),
-                        message: format!("column `{attr}` missing from the data"),
-                    })?;
-                    let s = col.as_string::<i32>();
-                    if attr == "region" {
-                        for i in 0..n {
-                            if let Some(k) = REGIONS[1..].iter().position(|r| *r == s.value(i)) {
-                                x[[row0 + i, j + k]] = 1.0;
-                            }
+        let (head, tail) = rest.split_at(ndarray::Axis(0), batch.num_rows());
+        chunks.push((batch, head));
+        rest = tail;
+    }
+    chunks
+        .into_par_iter()
+        .map(|(batch, mut xb)| fill_batch(batch, attributes, &mut xb))
+        .collect::<Result<Vec<()>>>()?;
+    Ok(Design { x, names })
+}
+
+/// Fills one batch's rows of the design matrix, column by column.
+fn fill_batch(
+    batch: &RecordBatch,
+    attributes: &[String],
+    x: &mut ndarray::ArrayViewMut2<f32>,
+) -> Result<()> {
+    let n = batch.num_rows();
+    let mut j = 0;
+    for attr in attributes {
+        match attr.as_str() {
+            "region" | "device_os" => {
+                let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
+                    path: Default::default(),
+                    message: format!("column `{attr}` missing from the data"),
+                })?;
+                let s = col.as_string::<i32>();
+                if attr == "region" {
+                    for i in 0..n {
+                        if let Some(k) = REGIONS[1..].iter().position(|r| *r == s.value(i)) {
+                            x[[i, j + k]] = 1.0;
                         }
-                        j += REGIONS.len() - 1;
-                    } else {
-                        for i in 0..n {
-                            x[[row0 + i, j]] = (s.value(i) == "ios") as u8 as f32;
-                        }
-                        j += 1;
                     }
-                }
-                "auto_topup" | "age_years" | "account_age_days" => {
-                    for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
-                        x[[row0 + i, j]] = v as f32;
-                    }
-                    j += 1;
-                }
-                _ => {
-                    for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
-                        x[[row0 + i, j]] = v.max(0.0).ln_1p() as f32;
+                    j += REGIONS.len() - 1;
+                } else {
+                    for i in 0..n {
+                        x[[i, j]] = (s.value(i) == "ios") as u8 as f32;
                     }
                     j += 1;
                 }
             }
+            "auto_topup" | "age_years" | "account_age_days" => {
+                for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
+                    x[[i, j]] = v as f32;
+                }
+                j += 1;
+            }
+            _ => {
+                for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
+                    x[[i, j]] = v.max(0.0).ln_1p() as f32;
+                }
+                j += 1;
+            }
         }
-        row0 += n;
     }
-    Ok(Design { x, names })
+    Ok(())
 }
 
 /// A boolean or 0/1 column (labels, flags) as `Vec<bool>`.
