@@ -103,6 +103,13 @@ enum ModelsAction {
         #[command(flatten)]
         registry: RegistryArg,
     },
+    /// A scorecard's points table (Markdown).
+    Points {
+        /// Model ID.
+        id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
     /// A model's manifest (JSON).
     Show {
         /// Model ID.
@@ -123,7 +130,7 @@ struct TrainArgs {
     /// Features: full, minimal or a comma-separated list of attributes.
     #[arg(long, default_value = "full")]
     features: String,
-    /// Model family: logistic.
+    /// Model family: logistic or scorecard.
     #[arg(long, default_value = "logistic")]
     model: String,
     /// Training seed (recorded; the logistic fit is deterministic).
@@ -349,6 +356,17 @@ pub fn run() -> anyhow::Result<()> {
                     );
                 }
                 Ok(())
+            }
+            ModelsAction::Points { id, registry } => {
+                match train::load_model(&registry.path(), &id)?.1 {
+                    train::StoredModel::Scorecard { scorecard, .. } => {
+                        print!("{}", scorecard.points_table());
+                        Ok(())
+                    }
+                    _ => {
+                        Err(NsfError::param("ID", format!("model {id} is not a scorecard")).into())
+                    }
+                }
             }
             ModelsAction::Show { id, registry } => {
                 let (m, _) = crate::registry::load(&registry.path(), &id)?;

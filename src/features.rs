@@ -104,8 +104,8 @@ pub struct Design {
     pub names: Vec<String>,
 }
 
-/// How one attribute becomes feature columns.
-fn transform_names(attr: &str) -> Vec<String> {
+/// How one attribute becomes feature columns (their names, in order).
+pub fn transform_names(attr: &str) -> Vec<String> {
     match attr {
         "region" => REGIONS[1..].iter().map(|r| format!("region={r}")).collect(),
         "device_os" => vec!["device_os=ios".into()],

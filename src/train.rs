@@ -17,6 +17,7 @@ use crate::features::{Design, FeatureSet, design_matrix, flag_column, numeric_co
 use crate::generate::{Format, PopulationManifest, read_manifest};
 use crate::metrics::{Evaluation, evaluate};
 use crate::models::logistic::{self, LogisticModel, LogisticParams};
+use crate::models::scorecard::{self, Scorecard, ScorecardParams};
 use crate::registry::{self, DataRef, ModelManifest, TrainingMembers};
 
 /// Share of users held out of every training set, chosen by a hash of
@@ -65,6 +66,8 @@ impl PopulationRule {
 pub enum ModelSpec {
     /// L2 logistic regression.
     Logistic(LogisticParams),
+    /// Monotone-binned WoE scorecard with a points table.
+    Scorecard(ScorecardParams),
 }
 
 impl ModelSpec {
@@ -72,9 +75,10 @@ impl ModelSpec {
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "logistic" => Ok(Self::Logistic(LogisticParams::default())),
+            "scorecard" => Ok(Self::Scorecard(ScorecardParams::default())),
             other => Err(NsfError::param(
                 "--model",
-                format!("`{other}` is not an available model family (logistic)"),
+                format!("`{other}` is not an available model family (logistic, scorecard)"),
             )),
         }
     }
@@ -93,13 +97,24 @@ pub enum StoredModel {
         /// The fit.
         model: LogisticModel,
     },
+    /// A fitted scorecard.
+    Scorecard {
+        /// Attributes used.
+        features: Vec<String>,
+        /// Derived feature columns.
+        feature_columns: Vec<String>,
+        /// Bins, WoE and points.
+        scorecard: Scorecard,
+    },
 }
 
 impl StoredModel {
     /// Attributes the model reads.
     pub fn features(&self) -> &[String] {
         match self {
-            StoredModel::Logistic { features, .. } => features,
+            StoredModel::Logistic { features, .. } | StoredModel::Scorecard { features, .. } => {
+                features
+            }
         }
     }
 
@@ -107,6 +122,7 @@ impl StoredModel {
     pub fn predict(&self, design: &Design) -> Vec<f64> {
         match self {
             StoredModel::Logistic { model, .. } => model.predict_proba(design.x.view()),
+            StoredModel::Scorecard { scorecard, .. } => scorecard.predict_proba(design.x.view()),
         }
     }
 }
@@ -271,6 +287,18 @@ pub fn train(
                 serde_json::to_value(params).expect("params serialize"),
             )
         }
+        ModelSpec::Scorecard(params) => {
+            let scorecard =
+                scorecard::fit(data.design.x.view(), &attributes, &members, &y, params)?;
+            (
+                StoredModel::Scorecard {
+                    features: attributes.clone(),
+                    feature_columns: data.design.names.clone(),
+                    scorecard,
+                },
+                serde_json::to_value(params).expect("params serialize"),
+            )
+        }
     };
     let fit_s = clock.elapsed().as_secs_f64() - read_s;
     let prob = stored.predict(&data.design);
@@ -286,6 +314,7 @@ pub fn train(
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
         family: match spec {
             ModelSpec::Logistic(_) => "logistic".into(),
+            ModelSpec::Scorecard(_) => "scorecard".into(),
         },
         hyperparameters: hyper,
         training_seed: seed,

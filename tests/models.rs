@@ -316,3 +316,53 @@ fn tampered_unknown_and_mismatched_models_are_refused() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn scorecard_has_monotone_bins_and_a_points_table() {
+    let d = tempfile::tempdir().unwrap();
+    let data = data(d.path());
+    let reg = d.path().join("registry");
+    let r = reg.to_str().unwrap();
+    let id = train(&data, &reg, &["--model", "scorecard"]);
+    let table = ok(&["models", "points", &id, "--registry", r]);
+    assert!(table.contains("| balance_krw |"), "{table}");
+    // Per numeric attribute, NSF rates of the bins are monotone.
+    let mut by_attr: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for line in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| attribute"))
+    {
+        let cells: Vec<&str> = line.split('|').map(|c| c.trim()).collect();
+        if cells[3].contains(" = ") {
+            continue; // categories are not ordered
+        }
+        by_attr
+            .entry(cells[1].to_string())
+            .or_default()
+            .push(cells[5].parse().unwrap());
+    }
+    assert!(by_attr.len() >= 10);
+    for (attr, rates) in &by_attr {
+        let up = rates.windows(2).all(|w| w[0] <= w[1]);
+        let down = rates.windows(2).all(|w| w[0] >= w[1]);
+        assert!(up || down, "{attr}: {rates:?}");
+    }
+    let e: serde_json::Value = serde_json::from_str(&ok(&[
+        "evaluate",
+        "--model",
+        &id,
+        "--data",
+        data.to_str().unwrap(),
+        "--registry",
+        r,
+        "--json",
+    ]))
+    .unwrap();
+    assert!(e["auc"].as_f64().unwrap() > 0.65, "{e}");
+    // A logistic model has no points table.
+    let lr = train(&data, &reg, &[]);
+    refused(
+        &["models", "points", &lr, "--registry", r],
+        "not a scorecard",
+    );
+}

@@ -2,3 +2,4 @@
 //! predicts calibrated probabilities; no I/O here.
 
 pub mod logistic;
+pub mod scorecard;
