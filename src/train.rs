@@ -16,6 +16,7 @@ use crate::error::{NsfError, Result};
 use crate::features::{Design, FeatureSet, design_matrix, flag_column, numeric_column};
 use crate::generate::{Format, PopulationManifest, read_manifest};
 use crate::metrics::{Evaluation, evaluate};
+use crate::models::gbdt::{self, GbdtParams};
 use crate::models::logistic::{self, LogisticModel, LogisticParams};
 use crate::models::scorecard::{self, Scorecard, ScorecardParams};
 use crate::registry::{self, DataRef, ModelManifest, TrainingMembers};
@@ -68,6 +69,8 @@ pub enum ModelSpec {
     Logistic(LogisticParams),
     /// Monotone-binned WoE scorecard with a points table.
     Scorecard(ScorecardParams),
+    /// Gradient-boosted trees (perpetual).
+    Gbdt(GbdtParams),
 }
 
 impl ModelSpec {
@@ -76,9 +79,10 @@ impl ModelSpec {
         match s {
             "logistic" => Ok(Self::Logistic(LogisticParams::default())),
             "scorecard" => Ok(Self::Scorecard(ScorecardParams::default())),
+            "gbdt" => Ok(Self::Gbdt(GbdtParams::default())),
             other => Err(NsfError::param(
                 "--model",
-                format!("`{other}` is not an available model family (logistic, scorecard)"),
+                format!("`{other}` is not an available model family (logistic, scorecard, gbdt)"),
             )),
         }
     }
@@ -106,24 +110,34 @@ pub enum StoredModel {
         /// Bins, WoE and points.
         scorecard: Scorecard,
     },
+    /// Gradient-boosted trees.
+    Gbdt {
+        /// Attributes used.
+        features: Vec<String>,
+        /// Derived feature columns.
+        feature_columns: Vec<String>,
+        /// The perpetual booster, as its own JSON.
+        booster: serde_json::Value,
+    },
 }
 
 impl StoredModel {
     /// Attributes the model reads.
     pub fn features(&self) -> &[String] {
         match self {
-            StoredModel::Logistic { features, .. } | StoredModel::Scorecard { features, .. } => {
-                features
-            }
+            StoredModel::Logistic { features, .. }
+            | StoredModel::Scorecard { features, .. }
+            | StoredModel::Gbdt { features, .. } => features,
         }
     }
 
     /// P(nsf = 1) for every row of the design.
-    pub fn predict(&self, design: &Design) -> Vec<f64> {
-        match self {
+    pub fn predict(&self, design: &Design) -> Result<Vec<f64>> {
+        Ok(match self {
             StoredModel::Logistic { model, .. } => model.predict_proba(design.x.view()),
             StoredModel::Scorecard { scorecard, .. } => scorecard.predict_proba(design.x.view()),
-        }
+            StoredModel::Gbdt { booster, .. } => gbdt::predict_proba(booster, design.x.view())?,
+        })
     }
 }
 
@@ -287,6 +301,17 @@ pub fn train(
                 serde_json::to_value(params).expect("params serialize"),
             )
         }
+        ModelSpec::Gbdt(params) => {
+            let booster = gbdt::fit(data.design.x.view(), &members, &y, params, seed)?;
+            (
+                StoredModel::Gbdt {
+                    features: attributes.clone(),
+                    feature_columns: data.design.names.clone(),
+                    booster,
+                },
+                serde_json::to_value(params).expect("params serialize"),
+            )
+        }
         ModelSpec::Scorecard(params) => {
             let scorecard =
                 scorecard::fit(data.design.x.view(), &attributes, &members, &y, params)?;
@@ -301,7 +326,7 @@ pub fn train(
         }
     };
     let fit_s = clock.elapsed().as_secs_f64() - read_s;
-    let prob = stored.predict(&data.design);
+    let prob = stored.predict(&data.design)?;
     let metrics = evaluate_rows(
         &data,
         &prob,
@@ -315,6 +340,7 @@ pub fn train(
         family: match spec {
             ModelSpec::Logistic(_) => "logistic".into(),
             ModelSpec::Scorecard(_) => "scorecard".into(),
+            ModelSpec::Gbdt(_) => "gbdt".into(),
         },
         hyperparameters: hyper,
         training_seed: seed,
@@ -376,7 +402,7 @@ pub struct ScoresManifest {
 pub fn score(registry: &Path, id: &str, data_dir: &Path, out: &Path) -> Result<ScoresManifest> {
     let (_, model) = load_model(registry, id)?;
     let data = load_data(data_dir, model.features())?;
-    let prob = model.predict(&data.design);
+    let prob = model.predict(&data.design)?;
     let scores: Vec<u8> = prob.iter().map(|&p| score_of(p)).collect();
     let record = artifact::write_scores(out, &data.user_id, &scores, &prob)?;
     let manifest = ScoresManifest {
@@ -414,6 +440,6 @@ pub fn evaluate_model(
 ) -> Result<Evaluation> {
     let (_, model) = load_model(registry, id)?;
     let data = load_data(data_dir, model.features())?;
-    let prob = model.predict(&data.design);
+    let prob = model.predict(&data.design)?;
     Ok(evaluate_rows(&data, &prob, &holdout_rows(&data, rule)))
 }

@@ -366,3 +366,37 @@ fn scorecard_has_monotone_bins_and_a_points_table() {
         "not a scorecard",
     );
 }
+
+#[test]
+fn gbdt_is_deterministic_and_beats_chance() {
+    let d = tempfile::tempdir().unwrap();
+    let data = data(d.path());
+    let (r1, r8) = (d.path().join("r1"), d.path().join("r8"));
+    let a = train(&data, &r1, &["--model", "gbdt", "--threads", "1"]);
+    let b = train(&data, &r8, &["--model", "gbdt", "--threads", "8"]);
+    assert_eq!(a, b, "gbdt model differs by thread count");
+    let e: serde_json::Value = serde_json::from_str(&ok(&[
+        "evaluate",
+        "--model",
+        &a,
+        "--data",
+        data.to_str().unwrap(),
+        "--registry",
+        r1.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let auc = e["auc"].as_f64().unwrap();
+    assert!(auc > 0.65 && auc < e["oracle_auc"].as_f64().unwrap(), "{e}");
+    // Calibrated in the mean: predicted and observed NSF rates agree.
+    let (mut pred, mut users) = (0.0, 0.0);
+    for band in e["bands"].as_array().unwrap() {
+        let n = band["users"].as_f64().unwrap();
+        pred += n * band["predicted_nsf_rate"].as_f64().unwrap();
+        users += n;
+    }
+    assert!(
+        (pred / users - e["nsf_rate"].as_f64().unwrap()).abs() < 0.01,
+        "{e}"
+    );
+}
