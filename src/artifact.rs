@@ -145,6 +145,12 @@ impl StagedDir {
         fs::write(&path, text).map_err(|e| NsfError::io(&path, e))
     }
 
+    /// Writes a text file into the staging folder.
+    pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        let path = self.path(name);
+        fs::write(&path, text).map_err(|e| NsfError::io(&path, e))
+    }
+
     /// Renames the staging folder into place (replacing an old output).
     pub fn commit(mut self) -> Result<PathBuf> {
         if self.replace && self.final_path.exists() {

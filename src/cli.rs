@@ -31,6 +31,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a minimization experiment and write its report (the main job).
+    Compare(CompareArgs),
     /// Train an NSF score model and register it (prints its ID last).
     Train(TrainArgs),
     /// Score every user of a data set with a registered model.
@@ -117,6 +119,30 @@ enum ModelsAction {
         #[command(flatten)]
         registry: RegistryArg,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    /// Experiment spec: default, case, or a path to a TOML file.
+    #[arg(long, default_value = "default")]
+    spec: String,
+    /// Override a spec field: --set replicates=3 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output folder (default runs/<name>); an earlier run there is replaced.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where replicate populations are cached.
+    #[arg(long, default_value = "synthetic/out/experiments")]
+    data_root: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    registry: RegistryArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -278,6 +304,53 @@ fn print_evaluation(e: &crate::metrics::Evaluation) {
     }
 }
 
+fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
+    let spec = crate::experiment::load_spec(&a.spec, &a.set)?;
+    spec.check()?;
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
+    let pool = thread_pool(a.threads)?;
+    let started = Instant::now();
+    let quiet = a.quiet;
+    let progress = move |line: &str| {
+        if !quiet {
+            eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
+        }
+    };
+    let staged = crate::artifact::StagedDir::create(&out, true)?;
+    let result = pool
+        .install(|| crate::experiment::run(&spec, &a.registry.path(), &a.data_root, &progress))?;
+    staged.write_json("metrics.json", &result)?;
+    staged.write_text("report.md", &crate::report::markdown(&result))?;
+    staged.write_text("report.html", &crate::report::html(&result))?;
+    let manifest = serde_json::json!({
+        "kind": "run",
+        "nsfsim_version": env!("CARGO_PKG_VERSION"),
+        "spec": result.spec,
+        "data": result.replicates.iter().map(|r| &r.data).collect::<Vec<_>>(),
+        "models": result.replicates.iter().flat_map(|r| r.arms.iter().map(|a| &a.model_id)).collect::<Vec<_>>(),
+        "files": ["report.md", "report.html", "metrics.json"],
+    });
+    staged.write_json("manifest.json", &manifest)?;
+    staged.commit()?;
+    for line in crate::report::markdown(&result)
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.starts_with("## Set-up"))
+    {
+        if !line.is_empty() {
+            println!("{line}");
+        }
+    }
+    println!(
+        "wrote {}/report.md, report.html, metrics.json in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     let rule = train::PopulationRule::parse(&a.population)?;
     let features = crate::features::FeatureSet::parse(&a.features)?;
@@ -310,6 +383,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Generate(a) => cmd_generate(a),
         Command::Train(a) => cmd_train(a),
+        Command::Compare(a) => cmd_compare(a),
         Command::Score {
             model,
             data,

@@ -239,3 +239,23 @@ pub fn numeric_column(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
     }
     Ok(out)
 }
+
+impl Design {
+    /// The columns of `attributes` (a subset of this design's attributes,
+    /// given in the order the design was built from `all`).
+    pub fn select_attributes(&self, all: &[String], attributes: &[String]) -> Design {
+        let mut cols = Vec::new();
+        let mut j = 0;
+        for a in all {
+            let w = transform_names(a).len();
+            if attributes.contains(a) {
+                cols.extend(j..j + w);
+            }
+            j += w;
+        }
+        Design {
+            x: self.x.select(ndarray::Axis(1), &cols),
+            names: cols.iter().map(|&c| self.names[c].clone()).collect(),
+        }
+    }
+}

@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod cli;
 pub mod error;
+pub mod experiment;
 pub mod features;
 pub mod generate;
 pub mod metrics;
@@ -16,6 +17,7 @@ pub mod outcome;
 pub mod population;
 pub mod preset;
 pub mod registry;
+pub mod report;
 pub mod rng;
 pub mod schema;
 pub mod train;

@@ -464,6 +464,32 @@ fn apply_override(table: &mut toml::Table, source_name: &str, assignment: &str) 
     Ok(())
 }
 
+/// Parses TOML `text` into `T` after applying `--set` overrides; errors name
+/// the source, the field and the line.
+pub fn parse_with_overrides<T: serde::de::DeserializeOwned>(
+    source_name: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<T> {
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| NsfError::Preset {
+            source_name: source_name.into(),
+            message: toml_error_line(text, &e),
+        })?;
+    for o in overrides {
+        apply_override(&mut table, source_name, o)?;
+    }
+    let rendered = toml::to_string(&table).unwrap_or_default();
+    toml::from_str(&rendered).map_err(|e| NsfError::Preset {
+        source_name: source_name.into(),
+        message: toml::from_str::<T>(text)
+            .err()
+            .map(|orig| toml_error_line(text, &orig))
+            .unwrap_or_else(|| e.message().trim().replace('\n', " ")),
+    })
+}
+
 /// Loads a preset by embedded name or by path, applies `--set` overrides, and
 /// deserializes it (unknown fields refused). Validation is `Preset::check`.
 pub fn load(name_or_path: &str, overrides: &[String]) -> Result<Preset> {
@@ -488,24 +514,7 @@ pub fn load(name_or_path: &str, overrides: &[String]) -> Result<Preset> {
             (path.display().to_string(), text)
         }
     };
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| NsfError::Preset {
-            source_name: source_name.clone(),
-            message: toml_error_line(&text, &e),
-        })?;
-    for o in overrides {
-        apply_override(&mut table, &source_name, o)?;
-    }
-    let rendered = toml::to_string(&table).unwrap_or_default();
-    let preset: Preset = toml::from_str(&rendered).map_err(|e| NsfError::Preset {
-        source_name: source_name.clone(),
-        message: toml::from_str::<Preset>(&text)
-            .err()
-            .map(|orig| toml_error_line(&text, &orig))
-            .unwrap_or_else(|| e.message().trim().replace('\n', " ")),
-    })?;
-    Ok(preset)
+    parse_with_overrides(&source_name, &text, overrides)
 }
 
 #[cfg(test)]

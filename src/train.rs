@@ -288,50 +288,99 @@ pub fn train(
             !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
         })
         .collect();
-    let y: Vec<bool> = members.iter().map(|&i| data.nsf[i]).collect();
-    let (stored, hyper) = match spec {
-        ModelSpec::Logistic(params) => {
-            let model = logistic::fit_rows(data.design.x.view(), &members, &y, None, params)?;
-            (
-                StoredModel::Logistic {
-                    features: attributes.clone(),
-                    feature_columns: data.design.names.clone(),
-                    model,
-                },
-                serde_json::to_value(params).expect("params serialize"),
-            )
-        }
-        ModelSpec::Gbdt(params) => {
-            let booster = gbdt::fit(data.design.x.view(), &members, &y, params, seed)?;
-            (
-                StoredModel::Gbdt {
-                    features: attributes.clone(),
-                    feature_columns: data.design.names.clone(),
-                    booster,
-                },
-                serde_json::to_value(params).expect("params serialize"),
-            )
-        }
-        ModelSpec::Scorecard(params) => {
-            let scorecard =
-                scorecard::fit(data.design.x.view(), &attributes, &members, &y, params)?;
-            (
-                StoredModel::Scorecard {
-                    features: attributes.clone(),
-                    feature_columns: data.design.names.clone(),
-                    scorecard,
-                },
-                serde_json::to_value(params).expect("params serialize"),
-            )
-        }
-    };
+    let (stored, hyper) = fit_model(
+        &data.design,
+        &attributes,
+        &members,
+        &data.nsf,
+        None,
+        spec,
+        seed,
+    )?;
     let fit_s = clock.elapsed().as_secs_f64() - read_s;
-    let prob = stored.predict(&data.design)?;
-    let metrics = evaluate_rows(
+    let (model_id, manifest) = register_model(
         &data,
-        &prob,
-        &holdout_rows(&data, PopulationRule::Registered),
-    );
+        &data.design,
+        rule.as_str(),
+        &members,
+        &stored,
+        hyper,
+        spec,
+        seed,
+        registry,
+    )?;
+    let rest_s = clock.elapsed().as_secs_f64() - read_s - fit_s;
+    Ok(Trained {
+        model_id,
+        manifest,
+        seconds: [read_s, fit_s, rest_s],
+    })
+}
+
+/// Fits `spec` on the rows `members` of `design` (labels `nsf` per data row,
+/// optional weights per member).
+pub fn fit_model(
+    design: &Design,
+    attributes: &[String],
+    members: &[usize],
+    nsf: &[bool],
+    weights: Option<&[f64]>,
+    spec: &ModelSpec,
+    seed: u64,
+) -> Result<(StoredModel, serde_json::Value)> {
+    let y: Vec<bool> = members.iter().map(|&i| nsf[i]).collect();
+    if weights.is_some() && !matches!(spec, ModelSpec::Logistic(_)) {
+        return Err(NsfError::param(
+            "--model",
+            "weighted training (IPW) needs the logistic family",
+        ));
+    }
+    let features = attributes.to_vec();
+    let feature_columns = design.names.clone();
+    Ok(match spec {
+        ModelSpec::Logistic(params) => (
+            StoredModel::Logistic {
+                features,
+                feature_columns,
+                model: logistic::fit_rows(design.x.view(), members, &y, weights, params)?,
+            },
+            serde_json::to_value(params).expect("params serialize"),
+        ),
+        ModelSpec::Gbdt(params) => (
+            StoredModel::Gbdt {
+                features,
+                feature_columns,
+                booster: gbdt::fit(design.x.view(), members, &y, params, seed)?,
+            },
+            serde_json::to_value(params).expect("params serialize"),
+        ),
+        ModelSpec::Scorecard(params) => (
+            StoredModel::Scorecard {
+                features,
+                feature_columns,
+                scorecard: scorecard::fit(design.x.view(), attributes, members, &y, params)?,
+            },
+            serde_json::to_value(params).expect("params serialize"),
+        ),
+    })
+}
+
+/// Evaluates a fitted model on the held-out registered users and registers
+/// it with its lineage; returns the ID and the stored manifest.
+#[allow(clippy::too_many_arguments)]
+pub fn register_model(
+    data: &LoadedData,
+    design: &Design,
+    population_rule: &str,
+    members: &[usize],
+    stored: &StoredModel,
+    hyperparameters: serde_json::Value,
+    spec: &ModelSpec,
+    seed: u64,
+    registry: &Path,
+) -> Result<(String, ModelManifest)> {
+    let prob = stored.predict(design)?;
+    let metrics = evaluate_rows(data, &prob, &holdout_rows(data, PopulationRule::Registered));
     let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
     let manifest = ModelManifest {
         kind: "model".into(),
@@ -342,31 +391,26 @@ pub fn train(
             ModelSpec::Scorecard(_) => "scorecard".into(),
             ModelSpec::Gbdt(_) => "gbdt".into(),
         },
-        hyperparameters: hyper,
+        hyperparameters,
         training_seed: seed,
         data: data.data_ref.clone(),
-        population_rule: rule.as_str().into(),
+        population_rule: population_rule.into(),
         holdout_fraction: HOLDOUT_FRACTION,
         training_members: TrainingMembers {
             count: ids.len() as u64,
             digest: registry::member_digest(&mut ids),
         },
-        features: attributes,
-        feature_columns: data.design.names.clone(),
+        features: stored.features().to_vec(),
+        feature_columns: design.names.clone(),
         score_mapping: registry::SCORE_MAPPING.into(),
         metrics,
         files: Vec::new(),
         parents: Vec::new(),
     };
-    let model_json = serde_json::to_vec_pretty(&stored).expect("model serializes");
+    let model_json = serde_json::to_vec_pretty(stored).expect("model serializes");
     let model_id = registry::register(registry, &model_json, manifest)?;
     let (manifest, _) = registry::load(registry, &model_id)?;
-    let rest_s = clock.elapsed().as_secs_f64() - read_s - fit_s;
-    Ok(Trained {
-        model_id,
-        manifest,
-        seconds: [read_s, fit_s, rest_s],
-    })
+    Ok((model_id, manifest))
 }
 
 /// Loads a registered model (checksum verified).

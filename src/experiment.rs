@@ -1,0 +1,534 @@
+//! The minimization experiment: on the same held-out registered users, what
+//! it costs to train the NSF score only on registered or consented users, or
+//! on a minimal feature set, instead of on everyone. Replicates regenerate
+//! the population; differences between arms come from a paired bootstrap on
+//! the same test users.
+
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{NsfError, Result};
+use crate::features::{Design, FeatureSet};
+use crate::generate::{self, Format, GenerateOptions};
+use crate::metrics::{self, Evaluation};
+use crate::models::logistic::{self, LogisticParams};
+use crate::train::{self, LoadedData, ModelSpec, PopulationRule};
+
+/// Experiments shipped with nsfsim (also in `synthetic/experiments/`).
+pub const EMBEDDED: [(&str, &str); 2] = [
+    (
+        "default",
+        include_str!("../synthetic/experiments/default.toml"),
+    ),
+    ("case", include_str!("../synthetic/experiments/case.toml")),
+];
+
+/// The grouping policy that turns scores into money.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Users with a score at most this get grouped charges.
+    pub max_score_for_grouping: u8,
+    /// KRW lost per failed grouped charge.
+    pub loss_per_failed_charge_krw: f64,
+}
+
+/// An experiment spec (TOML).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Name (the default output folder is `runs/<name>`).
+    pub name: String,
+    /// One line.
+    pub description: String,
+    /// Population preset (name or path).
+    pub preset: String,
+    /// Users per replicate.
+    pub users: u64,
+    /// Replicate r uses population seed `seed + r`.
+    pub seed: u64,
+    /// Replicates.
+    pub replicates: u32,
+    /// Model family of every arm.
+    pub model: String,
+    /// Training arms.
+    pub arms: Vec<String>,
+    /// The minimal feature set.
+    pub minimal_features: Vec<String>,
+    /// Paired bootstrap resamples per replicate.
+    pub bootstrap: u32,
+    /// The grouping policy.
+    pub policy: Policy,
+}
+
+/// Loads an experiment by embedded name or path, with `--set` overrides.
+pub fn load_spec(name_or_path: &str, overrides: &[String]) -> Result<ExperimentSpec> {
+    let text = match EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        Some((_, t)) => t.to_string(),
+        None => std::fs::read_to_string(name_or_path).map_err(|_| NsfError::Preset {
+            source_name: name_or_path.into(),
+            message: "unknown experiment (not a file, and not one of: default, case)".into(),
+        })?,
+    };
+    crate::preset::parse_with_overrides(name_or_path, &text, overrides)
+}
+
+/// One arm's training rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Arm {
+    rule: PopulationRule,
+    ipw: bool,
+    minimal: bool,
+}
+
+fn parse_arm(s: &str) -> Result<Arm> {
+    let (base, minimal) = match s.strip_suffix("-minimal") {
+        Some(b) => (b, true),
+        None => (s, false),
+    };
+    let (base, ipw) = match base.strip_suffix("-ipw") {
+        Some(b) => (b, true),
+        None => (base, false),
+    };
+    let rule = PopulationRule::parse(base).map_err(|_| {
+        NsfError::param(
+            "arms",
+            format!("`{s}` is not an arm (all, registered, consented, *-ipw, *-minimal)"),
+        )
+    })?;
+    if ipw && rule == PopulationRule::All {
+        return Err(NsfError::param(
+            "arms",
+            "all-ipw makes no sense: everyone is in the sample",
+        ));
+    }
+    Ok(Arm { rule, ipw, minimal })
+}
+
+impl ExperimentSpec {
+    /// Validates the spec.
+    pub fn check(&self) -> Result<()> {
+        if self.replicates == 0 {
+            return Err(NsfError::param("replicates", "must be at least 1"));
+        }
+        if self.users < 1000 {
+            return Err(NsfError::param("users", "must be at least 1000"));
+        }
+        if self.arms.first().map(|s| s.as_str()) != Some("all") {
+            return Err(NsfError::param(
+                "arms",
+                "the first arm must be `all` (the reference)",
+            ));
+        }
+        for a in &self.arms {
+            let arm = parse_arm(a)?;
+            if arm.ipw && self.model != "logistic" {
+                return Err(NsfError::param(
+                    "arms",
+                    "IPW arms need model = \"logistic\"",
+                ));
+            }
+        }
+        FeatureSet::List(self.minimal_features.clone()).attributes()?;
+        ModelSpec::parse(&self.model)?;
+        if self.bootstrap < 20 {
+            return Err(NsfError::param("bootstrap", "use at least 20 resamples"));
+        }
+        Ok(())
+    }
+}
+
+/// Metrics of one arm in one replicate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArmResult {
+    /// Arm name.
+    pub arm: String,
+    /// Registered model ID.
+    pub model_id: String,
+    /// Training members.
+    pub training_members: u64,
+    /// Metrics on the replicate's test users.
+    pub evaluation: Evaluation,
+    /// PSI of the score distribution against the `all` arm.
+    pub psi_vs_all: f64,
+    /// Share of test users refused grouping.
+    pub refused_share: f64,
+    /// Expected KRW lost to failed grouped charges per 1,000 test users.
+    pub expected_loss_krw_per_1000: f64,
+    /// AUC minus the `all` arm's, on the same users.
+    pub auc_diff_vs_all: f64,
+    /// 95% paired-bootstrap interval of that difference.
+    pub auc_diff_ci95: [f64; 2],
+    /// Expected-loss difference vs `all` (KRW per 1,000).
+    pub loss_diff_vs_all: f64,
+    /// 95% paired-bootstrap interval of that difference.
+    pub loss_diff_ci95: [f64; 2],
+}
+
+/// One replicate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Replicate {
+    /// Population seed.
+    pub seed: u64,
+    /// Data folder used.
+    pub data: String,
+    /// Test users (held-out registered).
+    pub test_users: u64,
+    /// Consent share in the population.
+    pub consent_share: f64,
+    /// Per-arm results.
+    pub arms: Vec<ArmResult>,
+}
+
+/// Mean and 95% interval across replicates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Interval {
+    /// Mean over replicates.
+    pub mean: f64,
+    /// 95% interval: Student t across replicates, or the paired bootstrap
+    /// when there is one replicate.
+    pub ci95: [f64; 2],
+}
+
+/// Across-replicate summary of one arm.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArmSummary {
+    /// Arm name.
+    pub arm: String,
+    /// AUC.
+    pub auc: Interval,
+    /// AUC − AUC(all), paired.
+    pub auc_diff_vs_all: Interval,
+    /// Gini.
+    pub gini: Interval,
+    /// KS.
+    pub ks: Interval,
+    /// Brier.
+    pub brier: Interval,
+    /// Log loss.
+    pub log_loss: Interval,
+    /// ECE.
+    pub ece: Interval,
+    /// PSI vs all.
+    pub psi_vs_all: Interval,
+    /// Share refused grouping.
+    pub refused_share: Interval,
+    /// Expected loss per 1,000 test users (KRW).
+    pub expected_loss_krw_per_1000: Interval,
+    /// Loss difference vs all (KRW per 1,000), paired.
+    pub loss_diff_vs_all: Interval,
+    /// Oracle AUC on the same users.
+    pub oracle_auc: Interval,
+}
+
+/// `metrics.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExperimentResult {
+    /// Always "experiment".
+    pub kind: String,
+    /// nsfsim version.
+    pub nsfsim_version: String,
+    /// The resolved spec.
+    pub spec: ExperimentSpec,
+    /// Per replicate, per arm.
+    pub replicates: Vec<Replicate>,
+    /// Across replicates, per arm.
+    pub summary: Vec<ArmSummary>,
+}
+
+fn t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    if df == 0 {
+        f64::NAN
+    } else if df <= 30 {
+        T[df - 1]
+    } else {
+        1.96
+    }
+}
+
+fn interval(values: &[f64], single_ci: Option<[f64; 2]>) -> Interval {
+    let n = values.len();
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Interval {
+            mean,
+            ci95: single_ci.unwrap_or([mean, mean]),
+        };
+    }
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let h = t975(n - 1) * sd / (n as f64).sqrt();
+    Interval {
+        mean,
+        ci95: [mean - h, mean + h],
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn expected_loss(score: &[u8], truth: &[f64], policy: &Policy) -> (f64, f64) {
+    let n = score.len() as f64;
+    let mut loss = 0.0;
+    let mut refused = 0u64;
+    for (s, p) in score.iter().zip(truth) {
+        if *s <= policy.max_score_for_grouping {
+            loss += p * policy.loss_per_failed_charge_krw;
+        } else {
+            refused += 1;
+        }
+    }
+    (1000.0 * loss / n, refused as f64 / n)
+}
+
+/// Where replicate data sets are cached: `<root>/<preset>-<users>-seed<seed>`.
+fn data_dir(root: &Path, spec: &ExperimentSpec, seed: u64) -> PathBuf {
+    let preset = Path::new(&spec.preset)
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| spec.preset.clone());
+    root.join(format!("{preset}-{}-seed{seed}", spec.users))
+}
+
+/// Generates the replicate's population unless a matching one is cached.
+fn ensure_data(spec: &ExperimentSpec, root: &Path, seed: u64) -> Result<PathBuf> {
+    let dir = data_dir(root, spec, seed);
+    let mut preset = crate::preset::load(&spec.preset, &[])?;
+    preset.users = spec.users;
+    preset.seed = seed;
+    let p = preset.check()?;
+    if let Ok(m) = generate::read_manifest(&dir) {
+        let data_ok = crate::artifact::sha256_file(&dir.join(&m.files[0].name))
+            .ok()
+            .as_deref()
+            == Some(m.files[0].sha256.as_str());
+        if m.preset == *p.preset() && m.format == Format::Parquet && data_ok {
+            return Ok(dir);
+        }
+    }
+    let opts = GenerateOptions {
+        out: dir.clone(),
+        format: Format::Parquet,
+        force: true,
+    };
+    generate::run(&p, &opts, &|_| {})?;
+    Ok(dir)
+}
+
+/// Inverse-probability weights of the training rows `members` (consented
+/// users): 1 / P(consent | attributes), the consent model fitted on every
+/// non-held-out user; clipped at P ≥ 0.01 and scaled to mean 1.
+fn ipw_weights(data: &LoadedData, eligible: &[usize], members: &[usize]) -> Result<Vec<f64>> {
+    let consent: Vec<bool> = eligible.iter().map(|&i| data.consented[i]).collect();
+    let model = logistic::fit_rows(
+        data.design.x.view(),
+        eligible,
+        &consent,
+        None,
+        &LogisticParams::default(),
+    )?;
+    let x = data.design.x.select(ndarray::Axis(0), members);
+    let p = model.predict_proba(x.view());
+    let w: Vec<f64> = p.iter().map(|&q| 1.0 / q.max(0.01)).collect();
+    let mean = w.iter().sum::<f64>() / w.len() as f64;
+    Ok(w.into_iter().map(|v| v / mean).collect())
+}
+
+/// Runs the experiment; models go to `registry`, data sets are cached under
+/// `data_root`. `progress` receives one line per step.
+pub fn run(
+    spec: &ExperimentSpec,
+    registry: &Path,
+    data_root: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<ExperimentResult> {
+    spec.check()?;
+    let model_spec = ModelSpec::parse(&spec.model)?;
+    let full = FeatureSet::Full.attributes()?;
+    let minimal = FeatureSet::List(spec.minimal_features.clone()).attributes()?;
+    let arms: Vec<Arm> = spec
+        .arms
+        .iter()
+        .map(|a| parse_arm(a))
+        .collect::<Result<_>>()?;
+    let mut replicates = Vec::new();
+    for r in 0..spec.replicates {
+        let seed = spec.seed + r as u64;
+        progress(&format!(
+            "replicate {}/{}: population seed {seed}",
+            r + 1,
+            spec.replicates
+        ));
+        let dir = ensure_data(spec, data_root, seed)?;
+        let data = train::load_data(&dir, &full)?;
+        let minimal_design = data.design.select_attributes(&full, &minimal);
+        let test = train::holdout_rows(&data, PopulationRule::Registered);
+        let eligible: Vec<usize> = (0..data.rows())
+            .filter(|&i| !train::is_holdout(data.manifest.seed, data.user_id[i]))
+            .collect();
+        let truth: Vec<f64> = test.iter().map(|&i| data.nsf_prob[i]).collect();
+        let labels: Vec<bool> = test.iter().map(|&i| data.nsf[i]).collect();
+        let mut probs: Vec<Vec<f64>> = Vec::new();
+        let mut fitted: Vec<(String, u64)> = Vec::new();
+        for (name, arm) in spec.arms.iter().zip(&arms) {
+            progress(&format!("  arm {name}"));
+            let members: Vec<usize> = eligible
+                .iter()
+                .copied()
+                .filter(|&i| data.in_population(arm.rule, i))
+                .collect();
+            let weights = if arm.ipw {
+                Some(ipw_weights(&data, &eligible, &members)?)
+            } else {
+                None
+            };
+            let (design, attrs): (&Design, &[String]) = if arm.minimal {
+                (&minimal_design, &minimal)
+            } else {
+                (&data.design, &full)
+            };
+            let (stored, hyper) = train::fit_model(
+                design,
+                attrs,
+                &members,
+                &data.nsf,
+                weights.as_deref(),
+                &model_spec,
+                seed,
+            )?;
+            let (id, _) = train::register_model(
+                &data,
+                design,
+                name,
+                &members,
+                &stored,
+                hyper,
+                &model_spec,
+                seed,
+                registry,
+            )?;
+            let test_design = Design {
+                x: design.x.select(ndarray::Axis(0), &test),
+                names: design.names.clone(),
+            };
+            probs.push(stored.predict(&test_design)?);
+            fitted.push((id, members.len() as u64));
+        }
+        let scores: Vec<Vec<u8>> = probs
+            .iter()
+            .map(|p| p.iter().map(|&v| train::score_of(v)).collect())
+            .collect();
+        // Paired bootstrap: the same resampled test users for every arm.
+        let n = test.len();
+        let boot: Vec<Vec<(f64, f64)>> = (0..spec.bootstrap as u64)
+            .into_par_iter()
+            .map(|b| {
+                let mut rng =
+                    crate::rng::user_stream(seed ^ 0xB007, b, crate::rng::Stream::Replay, 0);
+                let idx: Vec<usize> = (0..n)
+                    .map(|_| (rng.next_u64() % n as u64) as usize)
+                    .collect();
+                let y: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
+                let t: Vec<f64> = idx.iter().map(|&i| truth[i]).collect();
+                probs
+                    .iter()
+                    .zip(&scores)
+                    .map(|(p, s)| {
+                        let pb: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
+                        let sb: Vec<u8> = idx.iter().map(|&i| s[i]).collect();
+                        (
+                            metrics::auc(&pb, &y),
+                            expected_loss(&sb, &t, &spec.policy).0,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let base_eval = metrics::evaluate(&probs[0], &scores[0], &labels, &truth);
+        let (base_loss, _) = expected_loss(&scores[0], &truth, &spec.policy);
+        let mut arm_results = Vec::new();
+        for (k, name) in spec.arms.iter().enumerate() {
+            let evaluation = metrics::evaluate(&probs[k], &scores[k], &labels, &truth);
+            let (loss, refused) = expected_loss(&scores[k], &truth, &spec.policy);
+            let mut da: Vec<f64> = boot.iter().map(|v| v[k].0 - v[0].0).collect();
+            let mut dl: Vec<f64> = boot.iter().map(|v| v[k].1 - v[0].1).collect();
+            da.sort_by(f64::total_cmp);
+            dl.sort_by(f64::total_cmp);
+            arm_results.push(ArmResult {
+                arm: name.clone(),
+                model_id: fitted[k].0.clone(),
+                training_members: fitted[k].1,
+                psi_vs_all: metrics::psi(&scores[0], &scores[k], &metrics::SCORE_BANDS),
+                refused_share: refused,
+                expected_loss_krw_per_1000: loss,
+                auc_diff_vs_all: evaluation.auc - base_eval.auc,
+                auc_diff_ci95: [percentile(&da, 0.025), percentile(&da, 0.975)],
+                loss_diff_vs_all: loss - base_loss,
+                loss_diff_ci95: [percentile(&dl, 0.025), percentile(&dl, 0.975)],
+                evaluation,
+            });
+        }
+        replicates.push(Replicate {
+            seed,
+            data: dir.display().to_string(),
+            test_users: n as u64,
+            consent_share: data.consented.iter().filter(|&&c| c).count() as f64
+                / data.rows() as f64,
+            arms: arm_results,
+        });
+    }
+    let summary = spec
+        .arms
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let col = |f: &dyn Fn(&ArmResult) -> f64| {
+                replicates
+                    .iter()
+                    .map(|r| f(&r.arms[k]))
+                    .collect::<Vec<f64>>()
+            };
+            let single = |f: &dyn Fn(&ArmResult) -> [f64; 2]| {
+                (replicates.len() == 1).then(|| f(&replicates[0].arms[k]))
+            };
+            ArmSummary {
+                arm: name.clone(),
+                auc: interval(&col(&|a| a.evaluation.auc), None),
+                auc_diff_vs_all: interval(
+                    &col(&|a| a.auc_diff_vs_all),
+                    single(&|a| a.auc_diff_ci95),
+                ),
+                gini: interval(&col(&|a| a.evaluation.gini), None),
+                ks: interval(&col(&|a| a.evaluation.ks), None),
+                brier: interval(&col(&|a| a.evaluation.brier), None),
+                log_loss: interval(&col(&|a| a.evaluation.log_loss), None),
+                ece: interval(&col(&|a| a.evaluation.ece), None),
+                psi_vs_all: interval(&col(&|a| a.psi_vs_all), None),
+                refused_share: interval(&col(&|a| a.refused_share), None),
+                expected_loss_krw_per_1000: interval(&col(&|a| a.expected_loss_krw_per_1000), None),
+                loss_diff_vs_all: interval(
+                    &col(&|a| a.loss_diff_vs_all),
+                    single(&|a| a.loss_diff_ci95),
+                ),
+                oracle_auc: interval(&col(&|a| a.evaluation.oracle_auc), None),
+            }
+        })
+        .collect();
+    Ok(ExperimentResult {
+        kind: "experiment".into(),
+        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+        spec: spec.clone(),
+        replicates,
+        summary,
+    })
+}

@@ -1,0 +1,181 @@
+//! The experiment report: `report.md` and a self-contained `report.html` that
+//! open with the findings in plain words, and `metrics.json`. Builds text
+//! only; writing goes through `artifact`.
+
+use crate::experiment::{ArmSummary, ExperimentResult, Interval};
+
+fn pts(v: f64) -> String {
+    format!("{:+.2}", 100.0 * v)
+}
+
+fn ci_pts(i: &Interval) -> String {
+    format!("{} [{}, {}]", pts(i.mean), pts(i.ci95[0]), pts(i.ci95[1]))
+}
+
+fn ci(i: &Interval, digits: usize) -> String {
+    format!(
+        "{:.*} [{:.*}, {:.*}]",
+        digits, i.mean, digits, i.ci95[0], digits, i.ci95[1]
+    )
+}
+
+fn find<'a>(r: &'a ExperimentResult, arm: &str) -> Option<&'a ArmSummary> {
+    r.summary.iter().find(|a| a.arm == arm)
+}
+
+/// The findings, one sentence per comparison.
+fn findings(r: &ExperimentResult) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(all) = find(r, "all") else {
+        return out;
+    };
+    out.push(format!(
+        "Trained on every user (what the case did), the NSF score reaches an AUC of {:.3} (95% interval {:.3}–{:.3}) on held-out Apple-registered users; no model can exceed the ground-truth ceiling of {:.3}.",
+        all.auc.mean, all.auc.ci95[0], all.auc.ci95[1], all.oracle_auc.mean
+    ));
+    for a in r.summary.iter().skip(1) {
+        let sig = a.auc_diff_vs_all.ci95[1] < 0.0 || a.auc_diff_vs_all.ci95[0] > 0.0;
+        out.push(format!(
+            "Training on `{}` instead changes the AUC by {} points (95% interval {} to {}){}, and the expected loss from failed grouped charges by {:+.0} KRW per 1,000 registered users ({:+.0} to {:+.0}).",
+            a.arm,
+            pts(a.auc_diff_vs_all.mean),
+            pts(a.auc_diff_vs_all.ci95[0]),
+            pts(a.auc_diff_vs_all.ci95[1]),
+            if sig { "" } else { " — not distinguishable from no cost" },
+            a.loss_diff_vs_all.mean,
+            a.loss_diff_vs_all.ci95[0],
+            a.loss_diff_vs_all.ci95[1]
+        ));
+    }
+    out
+}
+
+/// Rows of the main table: arm, AUC, ΔAUC, Gini, KS, Brier, ECE, PSI, refused, loss, Δloss.
+fn table_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
+    r.summary
+        .iter()
+        .map(|a| {
+            vec![
+                a.arm.clone(),
+                ci(&a.auc, 4),
+                ci_pts(&a.auc_diff_vs_all),
+                ci(&a.gini, 3),
+                ci(&a.ks, 3),
+                ci(&a.brier, 4),
+                ci(&a.ece, 4),
+                ci(&a.psi_vs_all, 3),
+                ci(&a.refused_share, 3),
+                ci(&a.expected_loss_krw_per_1000, 0),
+                ci(&a.loss_diff_vs_all, 0),
+            ]
+        })
+        .collect()
+}
+
+const HEADER: [&str; 11] = [
+    "arm",
+    "AUC",
+    "ΔAUC vs all (points)",
+    "Gini",
+    "KS",
+    "Brier",
+    "ECE",
+    "PSI vs all",
+    "share refused grouping",
+    "expected loss (KRW / 1,000 users)",
+    "Δ loss vs all",
+];
+
+fn intro(r: &ExperimentResult) -> String {
+    let rep = &r.replicates;
+    format!(
+        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model family `{}`. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} get grouped charges; a failed grouped charge loses KRW {:.0}; expected loss uses the simulator's true NSF probability.",
+        r.spec.name,
+        r.spec.description,
+        r.spec.preset,
+        r.spec.users,
+        r.spec.replicates,
+        r.spec.seed,
+        r.spec.seed + r.spec.replicates as u64 - 1,
+        r.spec.model,
+        rep.first().map_or(0, |x| x.test_users),
+        r.spec.bootstrap,
+        r.spec.policy.max_score_for_grouping,
+        r.spec.policy.loss_per_failed_charge_krw
+    )
+}
+
+/// `report.md`.
+pub fn markdown(r: &ExperimentResult) -> String {
+    let mut s = format!(
+        "# What minimization costs: experiment `{}`\n\n## Findings\n\n",
+        r.spec.name
+    );
+    for f in findings(r) {
+        s.push_str(&format!("- {f}\n"));
+    }
+    s.push_str(&format!(
+        "\n## Set-up\n\n{}\n\n## Metrics per training arm\n\n",
+        intro(r)
+    ));
+    s.push_str(&format!(
+        "| {} |\n|{}\n",
+        HEADER.join(" | "),
+        "---|".repeat(HEADER.len())
+    ));
+    for row in table_rows(r) {
+        s.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    s.push_str("\n## Per replicate\n\n| replicate seed | arm | model | training members | AUC | ΔAUC [paired bootstrap 95%] |\n|---|---|---|---|---|---|\n");
+    for rep in &r.replicates {
+        for a in &rep.arms {
+            s.push_str(&format!(
+                "| {} | {} | `{}` | {} | {:.4} | {} [{}, {}] |\n",
+                rep.seed,
+                a.arm,
+                a.model_id,
+                a.training_members,
+                a.evaluation.auc,
+                pts(a.auc_diff_vs_all),
+                pts(a.auc_diff_ci95[0]),
+                pts(a.auc_diff_ci95[1])
+            ));
+        }
+    }
+    s.push_str("\nAll figures are in `metrics.json`; every model is in the registry under its ID, with its training-member digest.\n");
+    s
+}
+
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `report.html`: the same content, self-contained.
+pub fn html(r: &ExperimentResult) -> String {
+    let mut s = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>nsfsim experiment {0}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #bbb;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body><h1>What minimization costs: experiment {0}</h1><h2>Findings</h2><ul>",
+        esc(&r.spec.name)
+    );
+    for f in findings(r) {
+        s.push_str(&format!("<li>{}</li>", esc(&f).replace('`', "")));
+    }
+    s.push_str(&format!(
+        "</ul><h2>Set-up</h2><p>{}</p><h2>Metrics per training arm</h2><table><tr>",
+        esc(&intro(r)).replace('`', "")
+    ));
+    for h in HEADER {
+        s.push_str(&format!("<th>{}</th>", esc(h)));
+    }
+    s.push_str("</tr>");
+    for row in table_rows(r) {
+        s.push_str("<tr>");
+        for c in row {
+            s.push_str(&format!("<td>{}</td>", esc(&c)));
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</table><p>All figures are in metrics.json.</p></body></html>\n");
+    s
+}
