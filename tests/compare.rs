@@ -1,0 +1,81 @@
+//! Integration test of `nsfsim compare` on a small population: outputs, and
+//! that every arm's training members are exactly its rule's non-held-out
+//! users (so no test user is ever trained on), checked through the
+//! registry's member digests.
+
+use std::process::Command;
+
+use nsfsim::registry::member_digest;
+use nsfsim::train::{PopulationRule, is_holdout};
+
+#[test]
+fn compare_writes_a_report_and_never_trains_on_test_users() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    let reg = d.path().join("registry");
+    let data_root = d.path().join("data");
+    let o = Command::new(env!("CARGO_BIN_EXE_nsfsim"))
+        .args([
+            "compare",
+            "--quiet",
+            "--set",
+            "users=40000",
+            "--set",
+            "replicates=2",
+            "--set",
+            "bootstrap=40",
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--registry",
+            reg.to_str().unwrap(),
+        ])
+        .args(["--data-root", data_root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["report.md", "report.html", "metrics.json", "manifest.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(m["summary"].as_array().unwrap().len(), 6);
+    assert_eq!(m["replicates"].as_array().unwrap().len(), 2);
+    let all = &m["summary"][0];
+    assert_eq!(all["arm"], "all");
+    assert_eq!(all["auc_diff_vs_all"]["mean"], 0.0);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Findings") && report.contains("consented-ipw"));
+
+    for rep in m["replicates"].as_array().unwrap() {
+        let dir = std::path::PathBuf::from(rep["data"].as_str().unwrap());
+        let data = nsfsim::train::load_data(&dir, &["balance_krw".to_string()]).unwrap();
+        for arm in rep["arms"].as_array().unwrap() {
+            let name = arm["arm"].as_str().unwrap();
+            let rule = PopulationRule::parse(name.split('-').next().unwrap()).unwrap();
+            let mut expected: Vec<u64> = (0..data.rows())
+                .filter(|&i| {
+                    !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
+                })
+                .map(|i| data.user_id[i])
+                .collect();
+            let id = arm["model_id"].as_str().unwrap();
+            let (manifest, _) = nsfsim::registry::load(&reg, id).unwrap();
+            assert_eq!(
+                manifest.training_members.count,
+                expected.len() as u64,
+                "{name}"
+            );
+            assert_eq!(
+                manifest.training_members.digest,
+                member_digest(&mut expected),
+                "{name}"
+            );
+            let test_users = (0..data.rows())
+                .filter(|&i| is_holdout(data.manifest.seed, data.user_id[i]) && data.registered[i])
+                .count() as u64;
+            assert_eq!(rep["test_users"].as_u64().unwrap(), test_users);
+        }
+    }
+}
