@@ -46,6 +46,8 @@ pub struct ExperimentSpec {
     pub description: String,
     /// Population preset (name or path).
     pub preset: String,
+    /// `key=value` overrides of the preset (as `generate --set`).
+    pub preset_overrides: Vec<String>,
     /// Users per replicate.
     pub users: u64,
     /// Replicate r uses population seed `seed + r`.
@@ -297,13 +299,25 @@ fn data_dir(root: &Path, spec: &ExperimentSpec, seed: u64) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| spec.preset.clone());
-    root.join(format!("{preset}-{}-seed{seed}", spec.users))
+    // Overrides change the population: they get their own cache folder.
+    let tag = if spec.preset_overrides.is_empty() {
+        String::new()
+    } else {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for o in &spec.preset_overrides {
+            h.update(o.as_bytes());
+            h.update(b"\n");
+        }
+        format!("-{}", &hex::encode(h.finalize())[..8])
+    };
+    root.join(format!("{preset}{tag}-{}-seed{seed}", spec.users))
 }
 
 /// Generates the replicate's population unless a matching one is cached.
 fn ensure_data(spec: &ExperimentSpec, root: &Path, seed: u64) -> Result<PathBuf> {
     let dir = data_dir(root, spec, seed);
-    let mut preset = crate::preset::load(&spec.preset, &[])?;
+    let mut preset = crate::preset::load(&spec.preset, &spec.preset_overrides)?;
     preset.users = spec.users;
     preset.seed = seed;
     let p = preset.check()?;
