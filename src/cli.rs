@@ -319,22 +319,24 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         }
     };
     let staged = crate::artifact::StagedDir::create(&out, true)?;
-    let result = pool
+    let (result, plot_data) = pool
         .install(|| crate::experiment::run(&spec, &a.registry.path(), &a.data_root, &progress))?;
+    progress("plots and report");
+    let figures = crate::report::figures(&result, &plot_data, &staged.path("plots"))?;
     staged.write_json("metrics.json", &result)?;
-    staged.write_text("report.md", &crate::report::markdown(&result))?;
-    staged.write_text("report.html", &crate::report::html(&result))?;
+    staged.write_text("report.md", &crate::report::markdown(&result, &figures))?;
+    staged.write_text("report.html", &crate::report::html(&result, &figures))?;
     let manifest = serde_json::json!({
         "kind": "run",
         "nsfsim_version": env!("CARGO_PKG_VERSION"),
         "spec": result.spec,
         "data": result.replicates.iter().map(|r| &r.data).collect::<Vec<_>>(),
         "models": result.replicates.iter().flat_map(|r| r.arms.iter().map(|a| &a.model_id)).collect::<Vec<_>>(),
-        "files": ["report.md", "report.html", "metrics.json"],
+        "files": ["report.md", "report.html", "metrics.json", "plots/"],
     });
     staged.write_json("manifest.json", &manifest)?;
     staged.commit()?;
-    for line in crate::report::markdown(&result)
+    for line in crate::report::markdown(&result, &[])
         .lines()
         .skip(2)
         .take_while(|l| !l.starts_with("## Set-up"))

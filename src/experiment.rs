@@ -358,6 +358,14 @@ fn ipw_weights(data: &LoadedData, eligible: &[usize], members: &[usize]) -> Resu
     Ok(w.into_iter().map(|v| v / mean).collect())
 }
 
+/// Test-set predictions of the first replicate, for plots.
+pub struct PlotData {
+    /// Per arm: name and P(nsf) of each test user.
+    pub arms: Vec<(String, Vec<f64>)>,
+    /// NSF outcome of each test user.
+    pub labels: Vec<bool>,
+}
+
 /// Runs the experiment; models go to `registry`, data sets are cached under
 /// `data_root`. `progress` receives one line per step.
 pub fn run(
@@ -365,7 +373,7 @@ pub fn run(
     registry: &Path,
     data_root: &Path,
     progress: &dyn Fn(&str),
-) -> Result<ExperimentResult> {
+) -> Result<(ExperimentResult, PlotData)> {
     spec.check()?;
     let model_spec = ModelSpec::parse(&spec.model)?;
     let full = FeatureSet::Full.attributes()?;
@@ -376,6 +384,10 @@ pub fn run(
         .map(|a| parse_arm(a))
         .collect::<Result<_>>()?;
     let mut replicates = Vec::new();
+    let mut plot_data = PlotData {
+        arms: Vec::new(),
+        labels: Vec::new(),
+    };
     for r in 0..spec.replicates {
         let seed = spec.seed + r as u64;
         progress(&format!(
@@ -492,6 +504,17 @@ pub fn run(
                 evaluation,
             });
         }
+        if r == 0 {
+            plot_data = PlotData {
+                arms: spec
+                    .arms
+                    .iter()
+                    .cloned()
+                    .zip(probs.iter().cloned())
+                    .collect(),
+                labels: labels.clone(),
+            };
+        }
         replicates.push(Replicate {
             seed,
             data: dir.display().to_string(),
@@ -538,11 +561,14 @@ pub fn run(
             }
         })
         .collect();
-    Ok(ExperimentResult {
-        kind: "experiment".into(),
-        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
-        spec: spec.clone(),
-        replicates,
-        summary,
-    })
+    Ok((
+        ExperimentResult {
+            kind: "experiment".into(),
+            nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+            spec: spec.clone(),
+            replicates,
+            summary,
+        },
+        plot_data,
+    ))
 }

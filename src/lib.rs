@@ -14,6 +14,7 @@ pub mod generate;
 pub mod metrics;
 pub mod models;
 pub mod outcome;
+pub mod plot;
 pub mod population;
 pub mod preset;
 pub mod registry;

@@ -210,6 +210,46 @@ pub fn evaluate(prob: &[f64], score: &[u8], label: &[bool], truth: &[f64]) -> Ev
     }
 }
 
+/// ROC curve points (false-positive rate, true-positive rate), thinned to at
+/// most `max_points` (plus the end points).
+pub fn roc_points(score: &[f64], label: &[bool], max_points: usize) -> Vec<(f64, f64)> {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_unstable_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let pos = label.iter().filter(|&&y| y).count().max(1) as f64;
+    let neg = (label.len() as f64 - pos).max(1.0);
+    let step = (idx.len() / max_points.max(1)).max(1);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = vec![(0.0, 0.0)];
+    for (k, &i) in idx.iter().enumerate() {
+        if label[i] {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        if k % step == step - 1 {
+            out.push((fp / neg, tp / pos));
+        }
+    }
+    out.push((1.0, 1.0));
+    out
+}
+
+/// Calibration points: `bins` groups of equal size by predicted probability,
+/// each (mean predicted, observed rate).
+pub fn calibration_points(prob: &[f64], label: &[bool], bins: usize) -> Vec<(f64, f64)> {
+    let mut idx: Vec<usize> = (0..prob.len()).collect();
+    idx.sort_unstable_by(|&a, &b| prob[a].total_cmp(&prob[b]));
+    idx.chunks(prob.len().div_ceil(bins.max(1)).max(1))
+        .map(|c| {
+            let n = c.len() as f64;
+            (
+                c.iter().map(|&i| prob[i]).sum::<f64>() / n,
+                c.iter().filter(|&&i| label[i]).count() as f64 / n,
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,127 @@
 //! The experiment report: `report.md` and a self-contained `report.html` that
-//! open with the findings in plain words, and `metrics.json`. Builds text
-//! only; writing goes through `artifact`.
+//! open with the findings in plain words, and the plots (through `plot`).
 
-use crate::experiment::{ArmSummary, ExperimentResult, Interval};
+use std::path::Path;
+
+use crate::error::Result;
+use crate::experiment::{ArmSummary, ExperimentResult, Interval, PlotData};
+use crate::metrics;
+use crate::plot::{self, Curve, Estimate};
+
+/// A drawn plot: file stem (in `plots/`), caption, inline SVG.
+pub struct Figure {
+    /// File stem, e.g. `roc`.
+    pub stem: String,
+    /// Caption.
+    pub caption: String,
+    /// The SVG text (embedded in report.html).
+    pub svg: String,
+}
+
+/// Draws every plot of the report into `plots_dir`.
+pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<Vec<Figure>> {
+    std::fs::create_dir_all(plots_dir).map_err(|e| crate::error::NsfError::io(plots_dir, e))?;
+    let mut out = Vec::new();
+    let roc: Vec<Curve> = d
+        .arms
+        .iter()
+        .map(|(name, p)| Curve {
+            name: format!("{name} (AUC {:.3})", metrics::auc(p, &d.labels)),
+            points: metrics::roc_points(p, &d.labels, 300),
+        })
+        .collect();
+    out.push(Figure {
+        stem: "roc".into(),
+        caption:
+            "ROC curves of each training arm on the held-out registered users (first replicate)."
+                .into(),
+        svg: plot::lines(
+            &plots_dir.join("roc"),
+            "ROC: held-out registered users",
+            "false-positive rate",
+            "true-positive rate",
+            (0.0..1.0, 0.0..1.0),
+            &roc,
+            true,
+        )?,
+    });
+    let cal: Vec<Curve> = d
+        .arms
+        .iter()
+        .map(|(name, p)| Curve {
+            name: name.clone(),
+            points: metrics::calibration_points(p, &d.labels, 10),
+        })
+        .collect();
+    let top = cal
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0.max(p.1)))
+        .fold(0.05f64, f64::max)
+        * 1.05;
+    out.push(Figure {
+        stem: "calibration".into(),
+        caption: "Calibration: mean predicted vs observed NSF rate in deciles of predicted probability (first replicate); the diagonal is perfect calibration.".into(),
+        svg: plot::lines(&plots_dir.join("calibration"), "Calibration by decile", "mean predicted P(NSF)", "observed NSF rate", (0.0..top, 0.0..top), &cal, true)?,
+    });
+    let dist: Vec<Curve> = d
+        .arms
+        .iter()
+        .map(|(name, p)| {
+            let mut counts = [0u64; 31];
+            for &v in p {
+                counts[(crate::train::score_of(v) as usize).min(30)] += 1;
+            }
+            let n = p.len().max(1) as f64;
+            Curve {
+                name: name.clone(),
+                points: (0..=30).map(|s| (s as f64, counts[s] as f64 / n)).collect(),
+            }
+        })
+        .collect();
+    let ymax = dist
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .fold(0.01f64, f64::max)
+        * 1.1;
+    out.push(Figure {
+        stem: "score_distribution".into(),
+        caption: "Share of held-out registered users at each score 0–30 (30 = 30 or more), per arm (first replicate).".into(),
+        svg: plot::lines(&plots_dir.join("score_distribution"), "Score distribution per arm", "NSF score (0-100, higher = riskier)", "share of users", (0.0..30.0, 0.0..ymax), &dist, false)?,
+    });
+    let est = |f: &dyn Fn(&ArmSummary) -> &Interval, scale: f64| -> Vec<Estimate> {
+        r.summary
+            .iter()
+            .skip(1)
+            .map(|a| {
+                let i = f(a);
+                Estimate {
+                    name: a.arm.clone(),
+                    mean: scale * i.mean,
+                    low: scale * i.ci95[0],
+                    high: scale * i.ci95[1],
+                }
+            })
+            .collect()
+    };
+    out.push(Figure {
+        stem: "auc_cost".into(),
+        caption:
+            "The cost of minimization in AUC points: each arm minus `all`, mean and 95% interval."
+                .into(),
+        svg: plot::intervals(
+            &plots_dir.join("auc_cost"),
+            "AUC difference vs training on all users",
+            "AUC points (x100)",
+            &est(&|a| &a.auc_diff_vs_all, 100.0),
+        )?,
+    });
+    out.push(Figure {
+        stem: "loss_cost".into(),
+        caption: "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
+        svg: plot::intervals(&plots_dir.join("loss_cost"), "Expected-loss difference vs training on all users", "KRW per 1,000 registered users", &est(&|a| &a.loss_diff_vs_all, 1.0))?,
+    });
+    Ok(out)
+}
 
 fn pts(v: f64) -> String {
     format!("{:+.2}", 100.0 * v)
@@ -106,7 +225,7 @@ fn intro(r: &ExperimentResult) -> String {
 }
 
 /// `report.md`.
-pub fn markdown(r: &ExperimentResult) -> String {
+pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
     let mut s = format!(
         "# What minimization costs: experiment `{}`\n\n## Findings\n\n",
         r.spec.name
@@ -142,6 +261,15 @@ pub fn markdown(r: &ExperimentResult) -> String {
             ));
         }
     }
+    if !figures.is_empty() {
+        s.push_str("\n## Plots\n\n");
+        for f in figures {
+            s.push_str(&format!(
+                "![{}](plots/{}.png)\n\n{}\n\n",
+                f.stem, f.stem, f.caption
+            ));
+        }
+    }
     s.push_str("\nAll figures are in `metrics.json`; every model is in the registry under its ID, with its training-member digest.\n");
     s
 }
@@ -152,8 +280,8 @@ fn esc(t: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// `report.html`: the same content, self-contained.
-pub fn html(r: &ExperimentResult) -> String {
+/// `report.html`: the same content, self-contained (plots inline as SVG).
+pub fn html(r: &ExperimentResult, figures: &[Figure]) -> String {
     let mut s = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>nsfsim experiment {0}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #bbb;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body><h1>What minimization costs: experiment {0}</h1><h2>Findings</h2><ul>",
         esc(&r.spec.name)
@@ -176,6 +304,17 @@ pub fn html(r: &ExperimentResult) -> String {
         }
         s.push_str("</tr>");
     }
-    s.push_str("</table><p>All figures are in metrics.json.</p></body></html>\n");
+    s.push_str("</table>");
+    if !figures.is_empty() {
+        s.push_str("<h2>Plots</h2>");
+        for f in figures {
+            let svg = f.svg.find("<svg").map_or(f.svg.as_str(), |i| &f.svg[i..]);
+            s.push_str(&format!(
+                "<figure>{svg}<figcaption>{}</figcaption></figure>",
+                esc(&f.caption).replace('`', "")
+            ));
+        }
+    }
+    s.push_str("<p>All figures are in metrics.json.</p></body></html>\n");
     s
 }

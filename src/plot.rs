@@ -1,0 +1,217 @@
+//! Plots of an experiment (SVG and PNG): the only module that knows
+//! plotters. Fonts are bundled (DejaVu Sans, `assets/fonts/`) and drawn with
+//! ab_glyph, so plots render the same on a fresh machine without fontconfig.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{NsfError, Result};
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+    });
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// A named curve.
+pub struct Curve {
+    /// Legend label.
+    pub name: String,
+    /// Points (x, y).
+    pub points: Vec<(f64, f64)>,
+}
+
+/// An estimate with its 95% interval, for interval charts.
+pub struct Estimate {
+    /// Label.
+    pub name: String,
+    /// Point estimate.
+    pub mean: f64,
+    /// Lower bound.
+    pub low: f64,
+    /// Upper bound.
+    pub high: f64,
+}
+
+type Draw<'a> = dyn Fn(&DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String> + 'a;
+
+fn perr<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+fn lines_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    range: (std::ops::Range<f64>, std::ops::Range<f64>),
+    curves: &[Curve],
+    diagonal: bool,
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(perr)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(range.0.clone(), range.1.clone())
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(perr)?;
+    if diagonal {
+        let (x0, x1) = (range.0.start, range.0.end);
+        chart
+            .draw_series(LineSeries::new(
+                vec![(x0, x0), (x1, x1)],
+                BLACK.mix(0.3).stroke_width(1),
+            ))
+            .map_err(perr)?;
+    }
+    for (i, c) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
+            .map_err(perr)?
+            .label(c.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(perr)?;
+    root.present().map_err(perr)
+}
+
+fn interval_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_desc: &str,
+    estimates: &[Estimate],
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(perr)?;
+    let lo = estimates.iter().map(|e| e.low).fold(0.0f64, f64::min);
+    let hi = estimates.iter().map(|e| e.high).fold(0.0f64, f64::max);
+    let pad = ((hi - lo) * 0.1).max(1e-3);
+    let n = estimates.len();
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo - pad)..(hi + pad))
+        .map_err(perr)?;
+    let names: Vec<String> = estimates.iter().map(|e| e.name.clone()).collect();
+    chart
+        .configure_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 13))
+        .disable_x_mesh()
+        .draw()
+        .map_err(perr)?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(-0.5, 0.0), (n as f64 - 0.5, 0.0)],
+            BLACK.mix(0.4),
+        ))
+        .map_err(perr)?;
+    for (i, e) in estimates.iter().enumerate() {
+        let x = i as f64;
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(x, e.low), (x, e.high)],
+                color.stroke_width(3),
+            )))
+            .map_err(perr)?;
+        chart
+            .draw_series(std::iter::once(Circle::new((x, e.mean), 5, color.filled())))
+            .map_err(perr)?;
+    }
+    root.present().map_err(perr)
+}
+
+fn render(
+    stem: &Path,
+    svg: &Draw,
+    png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
+) -> Result<String> {
+    register_font();
+    let svg_path = stem.with_extension("svg");
+    let png_path = stem.with_extension("png");
+    let fail = |path: &Path, message: String| NsfError::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    {
+        let root = SVGBackend::new(&svg_path, (900, 600)).into_drawing_area();
+        svg(&root).map_err(|m| fail(&svg_path, m))?;
+    }
+    {
+        let root = BitMapBackend::new(&png_path, (900, 600)).into_drawing_area();
+        png(&root).map_err(|m| fail(&png_path, m))?;
+    }
+    std::fs::read_to_string(&svg_path).map_err(|e| NsfError::io(&svg_path, e))
+}
+
+/// Draws curves into `<stem>.svg` and `<stem>.png`; returns the SVG text.
+pub fn lines(
+    stem: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    range: (std::ops::Range<f64>, std::ops::Range<f64>),
+    curves: &[Curve],
+    diagonal: bool,
+) -> Result<String> {
+    render(
+        stem,
+        &|root| lines_chart(root, title, x_desc, y_desc, range.clone(), curves, diagonal),
+        &|root| lines_chart(root, title, x_desc, y_desc, range.clone(), curves, diagonal),
+    )
+}
+
+/// Draws estimates with 95% intervals into `<stem>.svg` / `.png`.
+pub fn intervals(stem: &Path, title: &str, y_desc: &str, estimates: &[Estimate]) -> Result<String> {
+    render(
+        stem,
+        &|root| interval_chart(root, title, y_desc, estimates),
+        &|root| interval_chart(root, title, y_desc, estimates),
+    )
+}
