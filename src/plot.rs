@@ -50,7 +50,9 @@ pub struct Estimate {
     pub high: f64,
 }
 
-type Draw<'a> = dyn Fn(&DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String> + 'a;
+type SvgDraw<'a> = dyn Fn(&DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String> + 'a;
+type PngDraw<'a> =
+    dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String> + 'a;
 
 fn perr<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
@@ -167,11 +169,7 @@ fn interval_chart<DB: DrawingBackend>(
     root.present().map_err(perr)
 }
 
-fn render(
-    stem: &Path,
-    svg: &Draw,
-    png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
-) -> Result<String> {
+fn render(stem: &Path, svg: &SvgDraw, png: &PngDraw) -> Result<String> {
     register_font();
     let svg_path = stem.with_extension("svg");
     let png_path = stem.with_extension("png");

@@ -38,14 +38,30 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
     for f in ["report.md", "report.html", "metrics.json", "manifest.json"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    for p in ["roc", "calibration", "score_distribution", "auc_cost", "loss_cost"] {
+    for p in [
+        "roc",
+        "calibration",
+        "score_distribution",
+        "auc_cost",
+        "loss_cost",
+    ] {
         for ext in ["svg", "png"] {
             let f = out.join("plots").join(format!("{p}.{ext}"));
-            assert!(std::fs::metadata(&f).map(|m| m.len() > 1000).unwrap_or(false), "{} missing or empty", f.display());
+            assert!(
+                std::fs::metadata(&f)
+                    .map(|m| m.len() > 1000)
+                    .unwrap_or(false),
+                "{} missing or empty",
+                f.display()
+            );
         }
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 5, "plots are embedded in report.html");
+    assert_eq!(
+        html.matches("<svg").count(),
+        5,
+        "plots are embedded in report.html"
+    );
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(m["summary"].as_array().unwrap().len(), 6);
