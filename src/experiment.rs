@@ -160,6 +160,8 @@ pub struct ArmResult {
     pub refused_share: f64,
     /// Expected KRW lost to failed grouped charges per 1,000 test users.
     pub expected_loss_krw_per_1000: f64,
+    /// 95% bootstrap interval of the AUC.
+    pub auc_ci95: [f64; 2],
     /// AUC minus the `all` arm's, on the same users.
     pub auc_diff_vs_all: f64,
     /// 95% paired-bootstrap interval of that difference.
@@ -183,6 +185,149 @@ pub struct Replicate {
     pub consent_share: f64,
     /// Per-arm results.
     pub arms: Vec<ArmResult>,
+    /// Per-subgroup results (who pays).
+    pub subgroups: Vec<SubgroupResult>,
+    /// Learning curves of `all` and `consented` (AUC by training size).
+    pub learning_curve: Vec<CurvePoint>,
+}
+
+/// AUC of each arm on the test users of one subgroup.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubgroupResult {
+    /// Subgroup label (`age 20s`, `device ios`, `tenure < 1 y`, `region Busan`).
+    pub group: String,
+    /// Test users in it.
+    pub users: u64,
+    /// NSF cases among them.
+    pub nsf: u64,
+    /// AUC per arm, in `arms` order (NaN when the group has one class only).
+    pub auc: Vec<f64>,
+}
+
+/// One point of a learning curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CurvePoint {
+    /// `all` or `consented`.
+    pub arm: String,
+    /// Training users (the first n of the arm's members).
+    pub training_users: u64,
+    /// AUC on the test users.
+    pub auc: f64,
+}
+
+/// A power-law fit AUC(n) = a − b·n^(−c) of a learning curve.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PowerLaw {
+    /// Arm.
+    pub arm: String,
+    /// Asymptote.
+    pub a: f64,
+    /// Scale.
+    pub b: f64,
+    /// Exponent.
+    pub c: f64,
+    /// Root-mean-square error of the fit (AUC units).
+    pub rmse: f64,
+}
+
+/// Labels of the subgroup a test user belongs to, from the design columns.
+fn subgroup_labels(design: &Design, row: usize) -> Vec<String> {
+    let col = |name: &str| design.names.iter().position(|n| n == name);
+    let x = |j: usize| design.x[[row, j]];
+    let mut out = Vec::new();
+    if let Some(j) = col("age_years") {
+        let a = x(j) as u32;
+        out.push(match a {
+            0..=19 => "age <20".to_string(),
+            20..=59 => format!("age {}s", a / 10 * 10),
+            _ => "age 60+".to_string(),
+        });
+    }
+    if let Some(j) = col("device_os=ios") {
+        out.push(
+            if x(j) > 0.5 {
+                "device ios"
+            } else {
+                "device android"
+            }
+            .to_string(),
+        );
+    }
+    if let Some(j) = col("account_age_days") {
+        let d = x(j);
+        out.push(
+            if d < 365.0 {
+                "tenure <1y"
+            } else if d < 3.0 * 365.0 {
+                "tenure 1-3y"
+            } else {
+                "tenure 3y+"
+            }
+            .to_string(),
+        );
+    }
+    let region = crate::schema::REGIONS[1..]
+        .iter()
+        .find(|r| col(&format!("region={r}")).is_some_and(|j| x(j) > 0.5))
+        .copied()
+        .unwrap_or(crate::schema::REGIONS[0]);
+    if col("region=Busan").is_some() {
+        out.push(format!("region {region}"));
+    }
+    out
+}
+
+/// Fits AUC(n) = a − b·n^(−c) by least squares over a grid of c.
+pub fn fit_power_law(arm: &str, points: &[(f64, f64)]) -> Option<PowerLaw> {
+    if points.len() < 3 {
+        return None;
+    }
+    let mut best: Option<PowerLaw> = None;
+    for k in 1..=400 {
+        let c = k as f64 * 0.005;
+        // Linear least squares of auc on t = n^(-c): auc = a - b t.
+        let t: Vec<f64> = points.iter().map(|p| p.0.powf(-c)).collect();
+        let n = points.len() as f64;
+        let (mt, my) = (
+            t.iter().sum::<f64>() / n,
+            points.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let sxx: f64 = t.iter().map(|v| (v - mt).powi(2)).sum();
+        if sxx <= 0.0 {
+            continue;
+        }
+        let sxy: f64 = t
+            .iter()
+            .zip(points)
+            .map(|(v, p)| (v - mt) * (p.1 - my))
+            .sum();
+        let slope = sxy / sxx;
+        let (a, b) = (my - slope * mt, -slope);
+        let rmse = (t
+            .iter()
+            .zip(points)
+            .map(|(v, p)| (a - b * v - p.1).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        if best.as_ref().is_none_or(|x| rmse < x.rmse) {
+            best = Some(PowerLaw {
+                arm: arm.into(),
+                a,
+                b,
+                c,
+                rmse,
+            });
+        }
+    }
+    best
+}
+
+impl PowerLaw {
+    /// Training size at which the fitted curve reaches `target`, if ever.
+    pub fn size_for(&self, target: f64) -> Option<f64> {
+        (self.a > target && self.b > 0.0).then(|| (self.b / (self.a - target)).powf(1.0 / self.c))
+    }
 }
 
 /// Mean and 95% interval across replicates.
@@ -239,6 +384,27 @@ pub struct ExperimentResult {
     pub replicates: Vec<Replicate>,
     /// Across replicates, per arm.
     pub summary: Vec<ArmSummary>,
+    /// Across replicates, per subgroup: AUC difference of each arm vs `all`.
+    pub subgroups: Vec<SubgroupSummary>,
+    /// Power-law fits of the mean learning curves.
+    pub learning_curve_fits: Vec<PowerLaw>,
+    /// Consented training users needed to come within `tolerance` AUC of
+    /// the `all` arm trained on everyone (from the fitted curve; null when
+    /// the curve never gets there).
+    pub consented_users_enough: Option<f64>,
+    /// The tolerance used (AUC units).
+    pub tolerance: f64,
+}
+
+/// Who pays: one subgroup's AUC differences to `all`, across replicates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubgroupSummary {
+    /// Subgroup label.
+    pub group: String,
+    /// Mean test users per replicate.
+    pub users: f64,
+    /// Per arm (in `arms` order, `all` first): AUC − AUC(all).
+    pub auc_diff_vs_all: Vec<Interval>,
 }
 
 fn t975(df: usize) -> f64 {
@@ -351,11 +517,29 @@ fn ipw_weights(data: &LoadedData, eligible: &[usize], members: &[usize]) -> Resu
         None,
         &LogisticParams::default(),
     )?;
-    let x = data.design.x.select(ndarray::Axis(0), members);
-    let p = model.predict_proba(x.view());
+    let x = data.design.select_rows(members);
+    let p = model.predict_proba(x.x.view());
     let w: Vec<f64> = p.iter().map(|&q| 1.0 / q.max(0.01)).collect();
     let mean = w.iter().sum::<f64>() / w.len() as f64;
     Ok(w.into_iter().map(|v| v / mean).collect())
+}
+
+/// Training sizes of the learning curves: a fixed 1-2-5 grid from 1,000
+/// (the same in every replicate, so curves average point by point), capped
+/// at `max`.
+fn learning_sizes(max: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = [1usize, 2, 5]
+        .iter()
+        .cycle()
+        .zip((3..9).flat_map(|e| [e, e, e]))
+        .map(|(m, e)| m * 10usize.pow(e as u32))
+        .filter(|&n| n <= max)
+        .collect();
+    v.sort_unstable();
+    if v.is_empty() {
+        v.push(max);
+    }
+    v
 }
 
 /// Test-set predictions of the first replicate, for plots.
@@ -443,10 +627,7 @@ pub fn run(
                 seed,
                 registry,
             )?;
-            let test_design = Design {
-                x: design.x.select(ndarray::Axis(0), &test),
-                names: design.names.clone(),
-            };
+            let test_design = design.select_rows(&test);
             probs.push(stored.predict(&test_design)?);
             fitted.push((id, members.len() as u64));
         }
@@ -488,6 +669,8 @@ pub fn run(
             let (loss, refused) = expected_loss(&scores[k], &truth, &spec.policy);
             let mut da: Vec<f64> = boot.iter().map(|v| v[k].0 - v[0].0).collect();
             let mut dl: Vec<f64> = boot.iter().map(|v| v[k].1 - v[0].1).collect();
+            let mut ab: Vec<f64> = boot.iter().map(|v| v[k].0).collect();
+            ab.sort_by(f64::total_cmp);
             da.sort_by(f64::total_cmp);
             dl.sort_by(f64::total_cmp);
             arm_results.push(ArmResult {
@@ -497,12 +680,66 @@ pub fn run(
                 psi_vs_all: metrics::psi(&scores[0], &scores[k], &metrics::SCORE_BANDS),
                 refused_share: refused,
                 expected_loss_krw_per_1000: loss,
+                auc_ci95: [percentile(&ab, 0.025), percentile(&ab, 0.975)],
                 auc_diff_vs_all: evaluation.auc - base_eval.auc,
                 auc_diff_ci95: [percentile(&da, 0.025), percentile(&da, 0.975)],
                 loss_diff_vs_all: loss - base_loss,
                 loss_diff_ci95: [percentile(&dl, 0.025), percentile(&dl, 0.975)],
                 evaluation,
             });
+        }
+        // Who pays: AUC of every arm within each subgroup of the test users.
+        let labels_of: Vec<Vec<String>> = test
+            .iter()
+            .map(|&i| subgroup_labels(&data.design, i))
+            .collect();
+        let mut groups: Vec<String> = labels_of.iter().flatten().cloned().collect();
+        groups.sort();
+        groups.dedup();
+        let subgroups: Vec<SubgroupResult> = groups
+            .iter()
+            .map(|g| {
+                let rows: Vec<usize> = (0..n).filter(|&k| labels_of[k].contains(g)).collect();
+                let y: Vec<bool> = rows.iter().map(|&k| labels[k]).collect();
+                SubgroupResult {
+                    group: g.clone(),
+                    users: rows.len() as u64,
+                    nsf: y.iter().filter(|&&v| v).count() as u64,
+                    auc: probs
+                        .iter()
+                        .map(|p| metrics::auc(&rows.iter().map(|&k| p[k]).collect::<Vec<_>>(), &y))
+                        .collect(),
+                }
+            })
+            .collect();
+        // Learning curves: the first n members (users are i.i.d.) of `all`
+        // and `consented`, log-spaced n, full features.
+        progress("  learning curves");
+        let test_design = data.design.select_rows(&test);
+        let mut learning_curve = Vec::new();
+        for rule in [PopulationRule::All, PopulationRule::Consented] {
+            let members: Vec<usize> = eligible
+                .iter()
+                .copied()
+                .filter(|&i| data.in_population(rule, i))
+                .collect();
+            for n_train in learning_sizes(members.len()) {
+                let (stored, _) = train::fit_model(
+                    &data.design,
+                    &full,
+                    &members[..n_train],
+                    &data.nsf,
+                    None,
+                    &model_spec,
+                    seed,
+                )?;
+                let p = stored.predict(&test_design)?;
+                learning_curve.push(CurvePoint {
+                    arm: rule.as_str().into(),
+                    training_users: n_train as u64,
+                    auc: metrics::auc(&p, &labels),
+                });
+            }
         }
         if r == 0 {
             plot_data = PlotData {
@@ -522,9 +759,11 @@ pub fn run(
             consent_share: data.consented.iter().filter(|&&c| c).count() as f64
                 / data.rows() as f64,
             arms: arm_results,
+            subgroups,
+            learning_curve,
         });
     }
-    let summary = spec
+    let summary: Vec<ArmSummary> = spec
         .arms
         .iter()
         .enumerate()
@@ -540,7 +779,7 @@ pub fn run(
             };
             ArmSummary {
                 arm: name.clone(),
-                auc: interval(&col(&|a| a.evaluation.auc), None),
+                auc: interval(&col(&|a| a.evaluation.auc), single(&|a| a.auc_ci95)),
                 auc_diff_vs_all: interval(
                     &col(&|a| a.auc_diff_vs_all),
                     single(&|a| a.auc_diff_ci95),
@@ -561,6 +800,71 @@ pub fn run(
             }
         })
         .collect();
+    let mut group_names: Vec<String> = replicates
+        .iter()
+        .flat_map(|r| r.subgroups.iter().map(|g| g.group.clone()))
+        .collect();
+    group_names.sort();
+    group_names.dedup();
+    let subgroups: Vec<SubgroupSummary> = group_names
+        .iter()
+        .map(|g| {
+            let found: Vec<&SubgroupResult> = replicates
+                .iter()
+                .filter_map(|r| r.subgroups.iter().find(|s| &s.group == g))
+                .collect();
+            SubgroupSummary {
+                group: g.clone(),
+                users: found.iter().map(|s| s.users as f64).sum::<f64>()
+                    / found.len().max(1) as f64,
+                auc_diff_vs_all: (0..spec.arms.len())
+                    .map(|k| {
+                        interval(
+                            &found
+                                .iter()
+                                .map(|s| s.auc[k] - s.auc[0])
+                                .collect::<Vec<_>>(),
+                            None,
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let mean_curve = |arm: &str| -> Vec<(f64, f64)> {
+        let first = &replicates[0].learning_curve;
+        first
+            .iter()
+            .filter(|p| p.arm == arm)
+            .map(|p| {
+                let v: Vec<f64> = replicates
+                    .iter()
+                    .filter_map(|r| {
+                        r.learning_curve
+                            .iter()
+                            .find(|q| q.arm == arm && q.training_users == p.training_users)
+                    })
+                    .map(|q| q.auc)
+                    .collect();
+                (
+                    p.training_users as f64,
+                    v.iter().sum::<f64>() / v.len() as f64,
+                )
+            })
+            .collect()
+    };
+    let fits: Vec<PowerLaw> = ["all", "consented"]
+        .iter()
+        .filter_map(|a| fit_power_law(a, &mean_curve(a)))
+        .collect();
+    let tolerance = 0.005;
+    let all_full = summary
+        .first()
+        .map_or(f64::NAN, |a: &ArmSummary| a.auc.mean);
+    let enough = fits
+        .iter()
+        .find(|f| f.arm == "consented")
+        .and_then(|f| f.size_for(all_full - tolerance));
     Ok((
         ExperimentResult {
             kind: "experiment".into(),
@@ -568,6 +872,10 @@ pub fn run(
             spec: spec.clone(),
             replicates,
             summary,
+            subgroups,
+            learning_curve_fits: fits,
+            consented_users_enough: enough,
+            tolerance,
         },
         plot_data,
     ))

@@ -115,6 +115,49 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
             &est(&|a| &a.auc_diff_vs_all, 100.0),
         )?,
     });
+    let curve = |arm: &str| -> Curve {
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        for p in r.replicates[0]
+            .learning_curve
+            .iter()
+            .filter(|p| p.arm == arm)
+        {
+            let v: Vec<f64> = r
+                .replicates
+                .iter()
+                .filter_map(|rep| {
+                    rep.learning_curve
+                        .iter()
+                        .find(|q| q.arm == arm && q.training_users == p.training_users)
+                })
+                .map(|q| q.auc)
+                .collect();
+            pts.push((
+                (p.training_users as f64).log10(),
+                v.iter().sum::<f64>() / v.len() as f64,
+            ));
+        }
+        Curve {
+            name: format!("{arm} (mean of {} replicates)", r.replicates.len()),
+            points: pts,
+        }
+    };
+    let lc = vec![curve("all"), curve("consented")];
+    let (xmin, xmax) = lc
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (ymin, ymax) = lc
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+    if xmax > xmin {
+        out.push(Figure {
+            stem: "learning_curve".into(),
+            caption: "Learning curves: AUC on held-out registered users against the number of training users (log10), training on all users vs consented users only.".into(),
+            svg: plot::lines(&plots_dir.join("learning_curve"), "Learning curves", "log10(training users)", "AUC", (xmin..xmax, (ymin - 0.01)..(ymax + 0.01)), &lc, false)?,
+        });
+    }
     out.push(Figure {
         stem: "loss_cost".into(),
         caption: "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
@@ -152,6 +195,17 @@ fn findings(r: &ExperimentResult) -> Vec<String> {
         "Trained on every user (what the case did), the NSF score reaches an AUC of {:.3} (95% interval {:.3}–{:.3}) on held-out Apple-registered users; no model can exceed the ground-truth ceiling of {:.3}.",
         all.auc.mean, all.auc.ci95[0], all.auc.ci95[1], all.oracle_auc.mean
     ));
+    if let Some(n) = r.consented_users_enough {
+        out.push(format!(
+            "From the fitted learning curve, about {:.0} consented users would have been enough to come within {:.3} AUC of the model trained on everyone.",
+            n, r.tolerance
+        ));
+    } else if r.learning_curve_fits.iter().any(|f| f.arm == "consented") {
+        out.push(format!(
+            "The fitted learning curve of consented-only training never comes within {:.3} AUC of the model trained on everyone.",
+            r.tolerance
+        ));
+    }
     for a in r.summary.iter().skip(1) {
         let sig = a.auc_diff_vs_all.ci95[1] < 0.0 || a.auc_diff_vs_all.ci95[0] > 0.0;
         out.push(format!(
@@ -260,6 +314,36 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
                 pts(a.auc_diff_ci95[1])
             ));
         }
+    }
+    s.push_str("\n## Who pays: AUC difference vs `all` by subgroup (points, mean [95% interval] across replicates)\n\n");
+    s.push_str(&format!(
+        "| subgroup | test users | {} |\n|---|---|{}\n",
+        r.spec.arms[1..].join(" | "),
+        "---|".repeat(r.spec.arms.len() - 1)
+    ));
+    for g in &r.subgroups {
+        let cells: Vec<String> = g.auc_diff_vs_all.iter().skip(1).map(ci_pts).collect();
+        s.push_str(&format!(
+            "| {} | {:.0} | {} |\n",
+            g.group,
+            g.users,
+            cells.join(" | ")
+        ));
+    }
+    s.push_str(
+        "\n## Learning curves\n\n| arm | training users | AUC (replicate 1) |\n|---|---|---|\n",
+    );
+    for p in &r.replicates[0].learning_curve {
+        s.push_str(&format!(
+            "| {} | {} | {:.4} |\n",
+            p.arm, p.training_users, p.auc
+        ));
+    }
+    for f in &r.learning_curve_fits {
+        s.push_str(&format!(
+            "\nPower-law fit of the mean `{}` curve: AUC(n) = {:.4} − {:.4}·n^(−{:.3}), RMSE {:.4}.\n",
+            f.arm, f.a, f.b, f.c, f.rmse
+        ));
     }
     if !figures.is_empty() {
         s.push_str("\n## Plots\n\n");
