@@ -59,9 +59,34 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(
         html.matches("<svg").count(),
-        5,
+        6,
         "plots are embedded in report.html"
     );
+    // Who pays: every test user is in one age band, one device, one tenure band.
+    let rep0 = &m["replicates"][0];
+    let test_users = rep0["test_users"].as_u64().unwrap();
+    for prefix in ["age ", "device ", "tenure ", "region "] {
+        let total: u64 = rep0["subgroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["group"].as_str().unwrap().starts_with(prefix))
+            .map(|g| g["users"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            total, test_users,
+            "{prefix}subgroups partition the test users"
+        );
+    }
+    // Learning curves grow with training size (first vs last point).
+    let lc: Vec<&serde_json::Value> = rep0["learning_curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["arm"] == "all")
+        .collect();
+    assert!(lc.len() >= 3);
+    assert!(lc.last().unwrap()["auc"].as_f64().unwrap() > lc[0]["auc"].as_f64().unwrap());
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(m["summary"].as_array().unwrap().len(), 6);
