@@ -63,7 +63,9 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         "plots are embedded in report.html"
     );
     // Who pays: every test user is in one age band, one device, one tenure band.
-    let rep0 = &m["replicates"][0];
+    let mj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let rep0 = &mj["replicates"][0];
     let test_users = rep0["test_users"].as_u64().unwrap();
     for prefix in ["age ", "device ", "tenure ", "region "] {
         let total: u64 = rep0["subgroups"]
