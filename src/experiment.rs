@@ -724,6 +724,11 @@ pub fn run(
                 .filter(|&i| data.in_population(rule, i))
                 .collect();
             for n_train in learning_sizes(members.len()) {
+                // A sample with one class only has no model: no point.
+                let positives = members[..n_train].iter().filter(|&&i| data.nsf[i]).count();
+                if positives == 0 || positives == n_train {
+                    continue;
+                }
                 let (stored, _) = train::fit_model(
                     &data.design,
                     &full,
