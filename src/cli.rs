@@ -319,8 +319,11 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         }
     };
     let staged = crate::artifact::StagedDir::create(&out, true)?;
-    let (result, plot_data) = pool
+    let (mut result, plot_data) = pool
         .install(|| crate::experiment::run(&spec, &a.registry.path(), &a.data_root, &progress))?;
+    result.sweep = pool.install(|| {
+        crate::experiment::run_sweep(&spec, &a.registry.path(), &a.data_root, &progress)
+    })?;
     progress("plots and report");
     let figures = crate::report::figures(&result, &plot_data, &staged.path("plots"))?;
     staged.write_json("metrics.json", &result)?;

@@ -18,12 +18,16 @@ use crate::models::logistic::{self, LogisticParams};
 use crate::train::{self, LoadedData, ModelSpec, PopulationRule};
 
 /// Experiments shipped with nsfsim (also in `synthetic/experiments/`).
-pub const EMBEDDED: [(&str, &str); 2] = [
+pub const EMBEDDED: [(&str, &str); 3] = [
     (
         "default",
         include_str!("../synthetic/experiments/default.toml"),
     ),
     ("case", include_str!("../synthetic/experiments/case.toml")),
+    (
+        "sweep-consent",
+        include_str!("../synthetic/experiments/sweep-consent.toml"),
+    ),
 ];
 
 /// The grouping policy that turns scores into money.
@@ -64,6 +68,99 @@ pub struct ExperimentSpec {
     pub bootstrap: u32,
     /// The grouping policy.
     pub policy: Policy,
+    /// Learning curves and subgroups (off for sweep cells).
+    #[serde(default = "yes")]
+    pub learning_curves: bool,
+    /// Optional consent sweep.
+    #[serde(default)]
+    pub sweep: Option<SweepSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A grid of consent settings; each cell reruns `all`, `consented` and
+/// `consented-ipw` on its own populations.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Users per population in a cell.
+    pub users: u64,
+    /// Replicates per cell.
+    pub replicates: u32,
+    /// Consent rates.
+    pub rates: Vec<f64>,
+    /// Mechanisms: random, attributes, risk.
+    pub mechanisms: Vec<String>,
+    /// Strengths (ignored for `random`).
+    pub strengths: Vec<f64>,
+}
+
+/// One cell of the consent sweep.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SweepCell {
+    /// Consent mechanism.
+    pub mechanism: String,
+    /// Its strength.
+    pub strength: f64,
+    /// Target consent rate.
+    pub rate: f64,
+    /// AUC − AUC(all) of consented-only training.
+    pub auc_diff_consented: Interval,
+    /// AUC − AUC(all) of IPW-weighted consented training.
+    pub auc_diff_ipw: Interval,
+    /// Expected-loss difference of consented-only training (KRW per 1,000).
+    pub loss_diff_consented: Interval,
+}
+
+/// Runs the consent sweep of `spec` (cells in grid order).
+pub fn run_sweep(
+    spec: &ExperimentSpec,
+    registry: &Path,
+    data_root: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<SweepCell>> {
+    let Some(sw) = &spec.sweep else {
+        return Ok(Vec::new());
+    };
+    let mut cells = Vec::new();
+    for m in &sw.mechanisms {
+        let strengths: Vec<f64> = if m == "random" {
+            vec![0.0]
+        } else {
+            sw.strengths.clone()
+        };
+        for &strength in &strengths {
+            for &rate in &sw.rates {
+                progress(&format!(
+                    "sweep: consent {m}, strength {strength}, rate {rate}"
+                ));
+                let mut cell = spec.clone();
+                cell.users = sw.users;
+                cell.replicates = sw.replicates;
+                cell.arms = vec!["all".into(), "consented".into(), "consented-ipw".into()];
+                cell.bootstrap = cell.bootstrap.min(50);
+                cell.learning_curves = false;
+                cell.sweep = None;
+                cell.preset_overrides.extend([
+                    format!("consent.mechanism=\"{m}\""),
+                    format!("consent.strength={strength}"),
+                    format!("consent.rate={rate}"),
+                ]);
+                let (r, _) = run(&cell, registry, data_root, &|_| {})?;
+                cells.push(SweepCell {
+                    mechanism: m.clone(),
+                    strength,
+                    rate,
+                    auc_diff_consented: r.summary[1].auc_diff_vs_all.clone(),
+                    auc_diff_ipw: r.summary[2].auc_diff_vs_all.clone(),
+                    loss_diff_consented: r.summary[1].loss_diff_vs_all.clone(),
+                });
+            }
+        }
+    }
+    Ok(cells)
 }
 
 /// Loads an experiment by embedded name or path, with `--set` overrides.
@@ -72,7 +169,9 @@ pub fn load_spec(name_or_path: &str, overrides: &[String]) -> Result<ExperimentS
         Some((_, t)) => t.to_string(),
         None => std::fs::read_to_string(name_or_path).map_err(|_| NsfError::Preset {
             source_name: name_or_path.into(),
-            message: "unknown experiment (not a file, and not one of: default, case)".into(),
+            message:
+                "unknown experiment (not a file, and not one of: default, case, sweep-consent)"
+                    .into(),
         })?,
     };
     crate::preset::parse_with_overrides(name_or_path, &text, overrides)
@@ -138,6 +237,37 @@ impl ExperimentSpec {
         ModelSpec::parse(&self.model)?;
         if self.bootstrap < 20 {
             return Err(NsfError::param("bootstrap", "use at least 20 resamples"));
+        }
+        if let Some(sw) = &self.sweep {
+            if sw.users < 1000
+                || sw.replicates == 0
+                || sw.rates.is_empty()
+                || sw.mechanisms.is_empty()
+            {
+                return Err(NsfError::param(
+                    "sweep",
+                    "needs users >= 1000, replicates >= 1, rates and mechanisms",
+                ));
+            }
+            if sw.rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
+                return Err(NsfError::param("sweep.rates", "rates must be in [0, 1]"));
+            }
+            if let Some(m) = sw
+                .mechanisms
+                .iter()
+                .find(|m| !["random", "attributes", "risk"].contains(&m.as_str()))
+            {
+                return Err(NsfError::param(
+                    "sweep.mechanisms",
+                    format!("`{m}` is not random, attributes or risk"),
+                ));
+            }
+            if self.model != "logistic" {
+                return Err(NsfError::param(
+                    "sweep",
+                    "the sweep's IPW arm needs model = \"logistic\"",
+                ));
+            }
         }
         Ok(())
     }
@@ -394,6 +524,8 @@ pub struct ExperimentResult {
     pub consented_users_enough: Option<f64>,
     /// The tolerance used (AUC units).
     pub tolerance: f64,
+    /// The consent sweep (empty unless the spec has `[sweep]`).
+    pub sweep: Vec<SweepCell>,
 }
 
 /// Who pays: one subgroup's AUC differences to `all`, across replicates.
@@ -717,7 +849,12 @@ pub fn run(
         progress("  learning curves");
         let test_design = data.design.select_rows(&test);
         let mut learning_curve = Vec::new();
-        for rule in [PopulationRule::All, PopulationRule::Consented] {
+        let curve_rules: &[PopulationRule] = if spec.learning_curves {
+            &[PopulationRule::All, PopulationRule::Consented]
+        } else {
+            &[]
+        };
+        for &rule in curve_rules {
             let members: Vec<usize> = eligible
                 .iter()
                 .copied()
@@ -881,6 +1018,7 @@ pub fn run(
             learning_curve_fits: fits,
             consented_users_enough: enough,
             tolerance,
+            sweep: Vec::new(),
         },
         plot_data,
     ))

@@ -158,6 +158,43 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
             svg: plot::lines(&plots_dir.join("learning_curve"), "Learning curves", "log10(training users)", "AUC", (xmin..xmax, (ymin - 0.01)..(ymax + 0.01)), &lc, false)?,
         });
     }
+    if !r.sweep.is_empty() {
+        let mut keys: Vec<(String, f64)> = r
+            .sweep
+            .iter()
+            .map(|c| (c.mechanism.clone(), c.strength))
+            .collect();
+        keys.dedup();
+        let curves: Vec<Curve> = keys
+            .iter()
+            .map(|(m, st)| Curve {
+                name: if m == "random" {
+                    "random".to_string()
+                } else {
+                    format!("{m}, strength {st}")
+                },
+                points: r
+                    .sweep
+                    .iter()
+                    .filter(|c| &c.mechanism == m && c.strength == *st)
+                    .map(|c| (c.rate, 100.0 * c.auc_diff_consented.mean))
+                    .collect(),
+            })
+            .collect();
+        let lo = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::min);
+        let hi = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max);
+        out.push(Figure {
+            stem: "sweep_cost".into(),
+            caption: "Cost of consented-only training (AUC points vs training on all users) against the consent rate, per consent mechanism and strength.".into(),
+            svg: plot::lines(&plots_dir.join("sweep_cost"), "Cost of minimization vs consent rate", "consent rate", "AUC points vs all (x100)", (0.0..1.0, (lo - 0.5)..(hi + 0.5)), &curves, false)?,
+        });
+    }
     out.push(Figure {
         stem: "loss_cost".into(),
         caption: "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
@@ -329,6 +366,20 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
             g.users,
             cells.join(" | ")
         ));
+    }
+    if !r.sweep.is_empty() {
+        s.push_str("\n## Consent sweep: cost of training on consented users only (AUC points vs `all`, mean [95% interval])\n\n| mechanism | strength | consent rate | consented | consented-ipw | Δ expected loss, consented (KRW / 1,000) |\n|---|---|---|---|---|---|\n");
+        for c in &r.sweep {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                c.mechanism,
+                c.strength,
+                c.rate,
+                ci_pts(&c.auc_diff_consented),
+                ci_pts(&c.auc_diff_ipw),
+                ci(&c.loss_diff_consented, 0)
+            ));
+        }
     }
     s.push_str(
         "\n## Learning curves\n\n| arm | training users | AUC (replicate 1) |\n|---|---|---|\n",

@@ -130,3 +130,60 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         }
     }
 }
+
+#[test]
+fn consent_sweep_reports_every_cell() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("sweep");
+    let o = Command::new(env!("CARGO_BIN_EXE_nsfsim"))
+        .args([
+            "compare",
+            "--quiet",
+            "--spec",
+            "sweep-consent",
+            "--set",
+            "users=20000",
+            "--set",
+            "replicates=1",
+        ])
+        .args([
+            "--set",
+            "bootstrap=20",
+            "--set",
+            "sweep.users=20000",
+            "--set",
+            "sweep.replicates=1",
+        ])
+        .args([
+            "--set",
+            "sweep.rates=[0.3, 0.8]",
+            "--set",
+            "sweep.mechanisms=[\"random\", \"risk\"]",
+            "--set",
+            "sweep.strengths=[2.0]",
+        ])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--registry",
+            d.path().join("r").to_str().unwrap(),
+        ])
+        .args(["--data-root", d.path().join("data").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let cells = m["sweep"].as_array().unwrap();
+    assert_eq!(
+        cells.len(),
+        4,
+        "random × 2 rates + risk × 1 strength × 2 rates"
+    );
+    assert!(out.join("plots/sweep_cost.svg").is_file());
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains("## Consent sweep")
+    );
+}

@@ -189,7 +189,19 @@ fn newton(
         let mut step = grad.insert_axis(Axis(1));
         hess.solvec_inplace(&mut step)
             .map_err(|e| NsfError::param("data", format!("Newton step failed: {e}")))?;
-        let step = step.index_axis(Axis(1), 0).to_owned();
+        let mut step = step.index_axis(Axis(1), 0).to_owned();
+        if step.iter().any(|v| !v.is_finite()) {
+            return Err(NsfError::param(
+                "data",
+                "Newton step is not finite (separable or degenerate data)",
+            ));
+        }
+        // Damped Newton: with very rare outcomes the first full steps can
+        // overshoot into overflow; cap them at 5 standardized units.
+        let largest = step.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if largest > 5.0 {
+            step *= 5.0 / largest;
+        }
         *beta -= &step;
         if step.iter().fold(0.0f64, |m, v| m.max(v.abs())) < tol {
             return Ok(it + 1);
@@ -246,8 +258,14 @@ pub fn fit_rows(
     // subsample) gets close to the optimum at an eighth of the cost; the
     // full-data steps then converge in two or three iterations.
     let mut iterations = 0;
-    if all_blocks.len() >= 64 {
-        let sub: Vec<(usize, usize)> = all_blocks.iter().copied().step_by(8).collect();
+    let sub: Vec<(usize, usize)> = all_blocks.iter().copied().step_by(8).collect();
+    let sub_positives: usize = sub
+        .iter()
+        .map(|&(a, b)| y[a..b].iter().filter(|&&v| v).count())
+        .sum();
+    let sub_rows_total: usize = sub.iter().map(|(a, b)| b - a).sum();
+    // The warm start needs both classes well represented in its subsample.
+    if all_blocks.len() >= 64 && sub_positives >= 100 && sub_rows_total - sub_positives >= 100 {
         let sub_rows: usize = sub.iter().map(|(a, b)| b - a).sum();
         let penalty = sub_rows as f64 / (n as f64 * params.c);
         let ctx = Pass {
