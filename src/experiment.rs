@@ -554,7 +554,9 @@ fn t975(df: usize) -> f64 {
     }
 }
 
-fn interval(values: &[f64], single_ci: Option<[f64; 2]>) -> Interval {
+/// Mean and 95% interval of per-replicate values (Student t; `single_ci`
+/// when there is one value).
+pub fn interval(values: &[f64], single_ci: Option<[f64; 2]>) -> Interval {
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
     if n == 1 {

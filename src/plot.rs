@@ -36,6 +36,8 @@ pub struct Curve {
     pub name: String,
     /// Points (x, y).
     pub points: Vec<(f64, f64)>,
+    /// Optional 95% band (x, low, high), drawn shaded behind the line.
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// An estimate with its 95% interval, for interval charts.
@@ -93,6 +95,16 @@ fn lines_chart<DB: DrawingBackend>(
     }
     for (i, c) in curves.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
+        if c.band.len() > 1 {
+            let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, b.2)).collect();
+            outline.extend(c.band.iter().rev().map(|b| (b.0, b.1)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    color.mix(0.18).filled(),
+                )))
+                .map_err(perr)?;
+        }
         chart
             .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
             .map_err(perr)?

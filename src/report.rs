@@ -28,6 +28,7 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
         .map(|(name, p)| Curve {
             name: format!("{name} (AUC {:.3})", metrics::auc(p, &d.labels)),
             points: metrics::roc_points(p, &d.labels, 300),
+            band: Vec::new(),
         })
         .collect();
     out.push(Figure {
@@ -51,6 +52,7 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
         .map(|(name, p)| Curve {
             name: name.clone(),
             points: metrics::calibration_points(p, &d.labels, 10),
+            band: Vec::new(),
         })
         .collect();
     let top = cal
@@ -75,6 +77,7 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
             Curve {
                 name: name.clone(),
                 points: (0..=30).map(|s| (s as f64, counts[s] as f64 / n)).collect(),
+                band: Vec::new(),
             }
         })
         .collect();
@@ -117,6 +120,7 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
     });
     let curve = |arm: &str| -> Curve {
         let mut pts: Vec<(f64, f64)> = Vec::new();
+        let mut band: Vec<(f64, f64, f64)> = Vec::new();
         for p in r.replicates[0]
             .learning_curve
             .iter()
@@ -132,14 +136,20 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
                 })
                 .map(|q| q.auc)
                 .collect();
-            pts.push((
-                (p.training_users as f64).log10(),
-                v.iter().sum::<f64>() / v.len() as f64,
-            ));
+            let x = (p.training_users as f64).log10();
+            let iv = crate::experiment::interval(&v, None);
+            pts.push((x, iv.mean));
+            if v.len() > 1 {
+                band.push((x, iv.ci95[0], iv.ci95[1]));
+            }
         }
         Curve {
-            name: format!("{arm} (mean of {} replicates)", r.replicates.len()),
+            name: format!(
+                "{arm} (mean and 95% band, {} replicates)",
+                r.replicates.len()
+            ),
             points: pts,
+            band,
         }
     };
     let lc = vec![curve("all"), curve("consented")];
@@ -149,8 +159,15 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
         .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
     let (ymin, ymax) = lc
         .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1))
-        .fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        .flat_map(|c| {
+            c.points
+                .iter()
+                .map(|p| (p.1, p.1))
+                .chain(c.band.iter().map(|b| (b.1, b.2)))
+        })
+        .fold((f64::MAX, f64::MIN), |(a, b), (lo, hi)| {
+            (a.min(lo), b.max(hi))
+        });
     if xmax > xmin {
         out.push(Figure {
             stem: "learning_curve".into(),
@@ -179,6 +196,7 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
                     .filter(|c| &c.mechanism == m && c.strength == *st)
                     .map(|c| (c.rate, 100.0 * c.auc_diff_consented.mean))
                     .collect(),
+                band: Vec::new(),
             })
             .collect();
         let lo = curves
