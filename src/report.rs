@@ -213,6 +213,38 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
             svg: plot::lines(&plots_dir.join("sweep_cost"), "Cost of minimization vs consent rate", "consent rate", "AUC points vs all (x100)", (0.0..1.0, (lo - 0.5)..(hi + 0.5)), &curves, false)?,
         });
     }
+    // Who pays: the cost of one minimized arm by subgroup (regions are in the table).
+    if let Some(k) = r
+        .spec
+        .arms
+        .iter()
+        .position(|a| a == "consented")
+        .or((r.spec.arms.len() > 1).then_some(1))
+    {
+        let est: Vec<Estimate> = r
+            .subgroups
+            .iter()
+            .filter(|g| !g.group.starts_with("region"))
+            .map(|g| {
+                let i = &g.auc_diff_vs_all[k];
+                Estimate {
+                    name: g.group.clone(),
+                    mean: 100.0 * i.mean,
+                    low: 100.0 * i.ci95[0],
+                    high: 100.0 * i.ci95[1],
+                }
+            })
+            .filter(|e| e.mean.is_finite() && e.low.is_finite() && e.high.is_finite())
+            .collect();
+        if !est.is_empty() {
+            let arm = &r.spec.arms[k];
+            out.push(Figure {
+                stem: "subgroup_cost".into(),
+                caption: format!("Who pays: AUC difference of `{arm}` vs `all` by age band, device and tenure, mean and 95% interval across replicates (all subgroups, regions included, are in the table)."),
+                svg: plot::intervals(&plots_dir.join("subgroup_cost"), &format!("Who pays: {arm} vs all, by subgroup"), "AUC points (x100)", &est)?,
+            });
+        }
+    }
     out.push(Figure {
         stem: "loss_cost".into(),
         caption: "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),

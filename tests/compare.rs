@@ -59,7 +59,7 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(
         html.matches("<svg").count(),
-        6,
+        7,
         "plots are embedded in report.html"
     );
     // Who pays: every test user is in one age band, one device, one tenure band.
