@@ -42,6 +42,8 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         "roc",
         "calibration",
         "score_distribution",
+        "learning_curve",
+        "subgroup_cost",
         "auc_cost",
         "loss_cost",
     ] {
