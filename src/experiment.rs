@@ -554,6 +554,31 @@ fn t975(df: usize) -> f64 {
     }
 }
 
+/// The learning curve of `arm`: for each training size of the first
+/// replicate, the AUCs of every replicate that has that size.
+pub fn learning_curve_by_size(replicates: &[Replicate], arm: &str) -> Vec<(u64, Vec<f64>)> {
+    let Some(first) = replicates.first() else {
+        return Vec::new();
+    };
+    first
+        .learning_curve
+        .iter()
+        .filter(|p| p.arm == arm)
+        .map(|p| {
+            let aucs = replicates
+                .iter()
+                .filter_map(|r| {
+                    r.learning_curve
+                        .iter()
+                        .find(|q| q.arm == arm && q.training_users == p.training_users)
+                })
+                .map(|q| q.auc)
+                .collect();
+            (p.training_users, aucs)
+        })
+        .collect()
+}
+
 /// Mean and 95% interval of per-replicate values (Student t; `single_ci`
 /// when there is one value).
 pub fn interval(values: &[f64], single_ci: Option<[f64; 2]>) -> Interval {
@@ -976,25 +1001,9 @@ pub fn run(
         })
         .collect();
     let mean_curve = |arm: &str| -> Vec<(f64, f64)> {
-        let first = &replicates[0].learning_curve;
-        first
-            .iter()
-            .filter(|p| p.arm == arm)
-            .map(|p| {
-                let v: Vec<f64> = replicates
-                    .iter()
-                    .filter_map(|r| {
-                        r.learning_curve
-                            .iter()
-                            .find(|q| q.arm == arm && q.training_users == p.training_users)
-                    })
-                    .map(|q| q.auc)
-                    .collect();
-                (
-                    p.training_users as f64,
-                    v.iter().sum::<f64>() / v.len() as f64,
-                )
-            })
+        learning_curve_by_size(&replicates, arm)
+            .into_iter()
+            .map(|(n, v)| (n as f64, v.iter().sum::<f64>() / v.len() as f64))
             .collect()
     };
     let fits: Vec<PowerLaw> = ["all", "consented"]

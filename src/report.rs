@@ -121,22 +121,8 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
     let curve = |arm: &str| -> Curve {
         let mut pts: Vec<(f64, f64)> = Vec::new();
         let mut band: Vec<(f64, f64, f64)> = Vec::new();
-        for p in r.replicates[0]
-            .learning_curve
-            .iter()
-            .filter(|p| p.arm == arm)
-        {
-            let v: Vec<f64> = r
-                .replicates
-                .iter()
-                .filter_map(|rep| {
-                    rep.learning_curve
-                        .iter()
-                        .find(|q| q.arm == arm && q.training_users == p.training_users)
-                })
-                .map(|q| q.auc)
-                .collect();
-            let x = (p.training_users as f64).log10();
+        for (n, v) in crate::experiment::learning_curve_by_size(&r.replicates, arm) {
+            let x = (n as f64).log10();
             let iv = crate::experiment::interval(&v, None);
             pts.push((x, iv.mean));
             if v.len() > 1 {
