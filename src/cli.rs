@@ -66,6 +66,21 @@ enum Command {
         #[command(flatten)]
         registry: RegistryArg,
     },
+    /// Re-identify phone numbers from their unsalted SHA-256 digests.
+    Reidentify {
+        /// Data set folder (from `generate`).
+        #[arg(long)]
+        data: PathBuf,
+        /// Candidates to try from the start of the 010 space (default all 10^8).
+        #[arg(long, default_value_t = crate::reidentify::PHONE_SPACE)]
+        candidates: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List or show registered models.
     Models {
         #[command(subcommand)]
@@ -389,6 +404,32 @@ pub fn run() -> anyhow::Result<()> {
         Command::Generate(a) => cmd_generate(a),
         Command::Train(a) => cmd_train(a),
         Command::Compare(a) => cmd_compare(a),
+        Command::Reidentify {
+            data,
+            candidates,
+            threads,
+            json,
+        } => {
+            let pool = thread_pool(threads)?;
+            let r = pool.install(|| crate::reidentify::run(&data, candidates))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "unsalted SHA-256: recovered {} of {} phone numbers ({:.2}%, {} checked correct) by hashing {} candidates in {:.1} s ({:.1} M/s on {} threads); keyed HMAC-SHA-256: {} recovered",
+                    r.recovered,
+                    r.users,
+                    100.0 * r.recovered_share,
+                    r.correct,
+                    r.candidates,
+                    r.seconds,
+                    r.candidates_per_second / 1e6,
+                    r.threads,
+                    r.recovered_keyed
+                );
+            }
+            Ok(())
+        }
         Command::Score {
             model,
             data,

@@ -18,6 +18,7 @@ pub mod plot;
 pub mod population;
 pub mod preset;
 pub mod registry;
+pub mod reidentify;
 pub mod report;
 pub mod rng;
 pub mod schema;
