@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::artifact::{FileRecord, sha256_file};
+use crate::artifact::{FileRecord, sha256_file, write_json_atomic};
 use crate::error::{NsfError, Result};
 use crate::metrics::Evaluation;
 
@@ -121,15 +121,6 @@ fn io(path: &Path, e: std::io::Error) -> NsfError {
     NsfError::io(path, e)
 }
 
-fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(v).map_err(|e| NsfError::Output {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    text.push('\n');
-    fs::write(path, text).map_err(|e| io(path, e))
-}
-
 fn check_id(id: &str) -> Result<()> {
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(NsfError::param(
@@ -171,7 +162,7 @@ pub fn register(registry: &Path, model_json: &[u8], mut manifest: ModelManifest)
         bytes: model_json.len() as u64,
         sha256: hex::encode(Sha256::digest(model_json)),
     }];
-    write_json(&staging.join("manifest.json"), &manifest)?;
+    write_json_atomic(&staging.join("manifest.json"), &manifest)?;
     match fs::rename(&staging, &dest) {
         Ok(()) => Ok(id),
         // Another run registered the same content first: same ID, same files.
@@ -291,9 +282,6 @@ pub fn record_derived(
     };
     let dir = registry.join("derived");
     fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    let tmp = dir.join(format!(".{id}.json.partial-{}", std::process::id()));
-    write_json(&tmp, &rec)?;
-    let dest = dir.join(format!("{id}.json"));
-    fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
+    write_json_atomic(&dir.join(format!("{id}.json")), &rec)?;
     Ok(rec)
 }

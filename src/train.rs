@@ -244,13 +244,20 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     })
 }
 
-/// Evaluates predictions on the rows `idx`.
-pub fn evaluate_rows(data: &LoadedData, prob: &[f64], idx: &[usize]) -> Evaluation {
-    let p: Vec<f64> = idx.iter().map(|&i| prob[i]).collect();
+/// Evaluates `model` on the rows `idx` of the data set.
+/// Predicts only those rows: evaluating held-out users never needs a pass
+/// over the whole data set.
+pub fn evaluate_rows(
+    data: &LoadedData,
+    design: &Design,
+    model: &StoredModel,
+    idx: &[usize],
+) -> Result<Evaluation> {
+    let p = model.predict(&design.select_rows(idx))?;
     let s: Vec<u8> = p.iter().map(|&v| score_of(v)).collect();
     let y: Vec<bool> = idx.iter().map(|&i| data.nsf[i]).collect();
     let t: Vec<f64> = idx.iter().map(|&i| data.nsf_prob[i]).collect();
-    evaluate(&p, &s, &y, &t)
+    Ok(evaluate(&p, &s, &y, &t))
 }
 
 /// Held-out rows of a population.
@@ -379,8 +386,12 @@ pub fn register_model(
     seed: u64,
     registry: &Path,
 ) -> Result<(String, ModelManifest)> {
-    let prob = stored.predict(design)?;
-    let metrics = evaluate_rows(data, &prob, &holdout_rows(data, PopulationRule::Registered));
+    let metrics = evaluate_rows(
+        data,
+        design,
+        stored,
+        &holdout_rows(data, PopulationRule::Registered),
+    )?;
     let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
     let manifest = ModelManifest {
         kind: "model".into(),
@@ -484,6 +495,5 @@ pub fn evaluate_model(
 ) -> Result<Evaluation> {
     let (_, model) = load_model(registry, id)?;
     let data = load_data(data_dir, model.features())?;
-    let prob = model.predict(&data.design)?;
-    Ok(evaluate_rows(&data, &prob, &holdout_rows(&data, rule)))
+    evaluate_rows(&data, &data.design, &model, &holdout_rows(&data, rule))
 }
