@@ -571,3 +571,22 @@ pub fn write_scores(
         .unwrap_or_default();
     Ok(record)
 }
+
+/// Every regular file under `dir` (recursively), sorted by path.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| NsfError::io(&d, e))?;
+        for e in entries {
+            let p = e.map_err(|e| NsfError::io(&d, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

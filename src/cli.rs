@@ -344,16 +344,11 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     staged.write_json("metrics.json", &result)?;
     staged.write_text("report.md", &crate::report::markdown(&result, &figures))?;
     staged.write_text("report.html", &crate::report::html(&result, &figures))?;
-    let manifest = serde_json::json!({
-        "kind": "run",
-        "nsfsim_version": env!("CARGO_PKG_VERSION"),
-        "spec": result.spec,
-        "data": result.replicates.iter().map(|r| &r.data).collect::<Vec<_>>(),
-        "models": result.replicates.iter().flat_map(|r| r.arms.iter().map(|a| &a.model_id)).collect::<Vec<_>>(),
-        "files": ["report.md", "report.html", "metrics.json", "plots/"],
-    });
+    let registry = a.registry.path();
+    let manifest = crate::experiment::run_manifest(&result, &registry)?;
     staged.write_json("manifest.json", &manifest)?;
-    staged.commit()?;
+    let out = staged.commit()?;
+    crate::experiment::record_run(&registry, &out, &manifest)?;
     for line in crate::report::markdown(&result, &[])
         .lines()
         .skip(2)

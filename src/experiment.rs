@@ -68,6 +68,10 @@ pub struct ExperimentSpec {
     pub bootstrap: u32,
     /// The grouping policy.
     pub policy: Policy,
+    /// IPW arms: the estimated consent probability is floored at this value
+    /// before inverting (weight truncation; 1/floor is the largest weight).
+    #[serde(default = "default_ipw_min_prob")]
+    pub ipw_min_prob: f64,
     /// Learning curves and subgroups (off for sweep cells).
     #[serde(default = "yes")]
     pub learning_curves: bool,
@@ -78,6 +82,10 @@ pub struct ExperimentSpec {
 
 fn yes() -> bool {
     true
+}
+
+fn default_ipw_min_prob() -> f64 {
+    0.05
 }
 
 /// A grid of consent settings; each cell reruns `all`, `consented` and
@@ -235,6 +243,12 @@ impl ExperimentSpec {
         }
         FeatureSet::List(self.minimal_features.clone()).attributes()?;
         ModelSpec::parse(&self.model)?;
+        if !(self.ipw_min_prob > 0.0 && self.ipw_min_prob < 1.0) {
+            return Err(NsfError::param(
+                "ipw_min_prob",
+                "must be in (0, 1): the floor of the estimated consent probability",
+            ));
+        }
         if self.bootstrap < 20 {
             return Err(NsfError::param("bootstrap", "use at least 20 resamples"));
         }
@@ -666,8 +680,14 @@ fn ensure_data(spec: &ExperimentSpec, root: &Path, seed: u64) -> Result<PathBuf>
 
 /// Inverse-probability weights of the training rows `members` (consented
 /// users): 1 / P(consent | attributes), the consent model fitted on every
-/// non-held-out user; clipped at P ≥ 0.01 and scaled to mean 1.
-fn ipw_weights(data: &LoadedData, eligible: &[usize], members: &[usize]) -> Result<Vec<f64>> {
+/// non-held-out user; P floored at `min_prob` (weight truncation: untruncated
+/// weights let a handful of users dominate the fit) and scaled to mean 1.
+fn ipw_weights(
+    data: &LoadedData,
+    eligible: &[usize],
+    members: &[usize],
+    min_prob: f64,
+) -> Result<Vec<f64>> {
     let consent: Vec<bool> = eligible.iter().map(|&i| data.consented[i]).collect();
     let model = logistic::fit_rows(
         data.design.x.view(),
@@ -678,7 +698,7 @@ fn ipw_weights(data: &LoadedData, eligible: &[usize], members: &[usize]) -> Resu
     )?;
     let x = data.design.select_rows(members);
     let p = model.predict_proba(x.x.view());
-    let w: Vec<f64> = p.iter().map(|&q| 1.0 / q.max(0.01)).collect();
+    let w: Vec<f64> = p.iter().map(|&q| 1.0 / q.max(min_prob)).collect();
     let mean = w.iter().sum::<f64>() / w.len() as f64;
     Ok(w.into_iter().map(|v| v / mean).collect())
 }
@@ -757,7 +777,7 @@ pub fn run(
                 .filter(|&i| data.in_population(arm.rule, i))
                 .collect();
             let weights = if arm.ipw {
-                Some(ipw_weights(&data, &eligible, &members)?)
+                Some(ipw_weights(&data, &eligible, &members, spec.ipw_min_prob)?)
             } else {
                 None
             };
@@ -1033,4 +1053,46 @@ pub fn run(
         },
         plot_data,
     ))
+}
+
+/// The run's `manifest.json`: the spec, and a copy of the manifest of every
+/// data set and model used (so the run stays interpretable after they go).
+pub fn run_manifest(result: &ExperimentResult, registry: &Path) -> Result<serde_json::Value> {
+    let mut data = Vec::new();
+    for r in &result.replicates {
+        let m = generate::read_manifest(Path::new(&r.data))?;
+        data.push(serde_json::json!({ "dir": r.data, "manifest": m }));
+    }
+    let mut models = Vec::new();
+    for cell in result.replicates.iter().flat_map(|r| &r.arms) {
+        let (m, _) = crate::registry::load(registry, &cell.model_id)?;
+        models
+            .push(serde_json::json!({ "arm": cell.arm, "model_id": cell.model_id, "manifest": m }));
+    }
+    Ok(serde_json::json!({
+        "kind": "run",
+        "nsfsim_version": env!("CARGO_PKG_VERSION"),
+        "spec": result.spec,
+        "data": data,
+        "models": models,
+        "sweep_models": "not listed: sweep cells' models are in the registry, one per arm, cell and replicate",
+        "files": ["report.md", "report.html", "metrics.json", "plots/"],
+    }))
+}
+
+/// Records a finished run folder in the registry's lineage: every file of
+/// the run derives from every model it reports on (a destruction order on
+/// one of them takes the run with it).
+pub fn record_run(registry: &Path, out: &Path, manifest: &serde_json::Value) -> Result<()> {
+    let mut parents: Vec<String> = manifest["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["model_id"].as_str().map(String::from))
+        .collect();
+    parents.sort();
+    parents.dedup();
+    let files = crate::artifact::files_under(out)?;
+    crate::registry::record_derived(registry, "run", &files, &parents)?;
+    Ok(())
 }

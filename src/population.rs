@@ -203,8 +203,8 @@ pub fn consent_index(mech: ConsentMechanism, user: &User) -> f64 {
     match mech {
         ConsentMechanism::Random => 0.0,
         ConsentMechanism::Attributes => {
-            0.7 * (40.0 - user.age_years as f64) / 15.0
-                + 0.7 * ((1.0 + user.payment_count_30d as f64).ln() - 1.2)
+            0.8 * ((user.balance_avg_30d_krw as f64).ln_1p() - 5.8) / 4.4
+                + 0.6 * (user.auto_topup as u8 as f64 - 0.37) / 0.48
         }
         ConsentMechanism::Risk => {
             let q = user.nsf_prob.clamp(1e-4, 1.0 - 1e-4);
@@ -598,12 +598,12 @@ mod tests {
                 |v: &[&User]| v.iter().filter(|u| u.consented).count() as f64 / v.len() as f64;
             (rate(&sel), rate(&rest))
         };
-        // Younger users consent more under "attributes".
-        let (young, old) = share(
+        // Users with money in the wallet consent more under "attributes".
+        let (rich, poor) = share(
             &["consent.mechanism=\"attributes\"", "consent.strength=1.5"],
-            &|u| u.age_years < 30,
+            &|u| u.balance_avg_30d_krw > 10_000,
         );
-        assert!(young > old + 0.1, "{young} vs {old}");
+        assert!(rich > poor + 0.1, "{rich} vs {poor}");
         // Riskier users consent less under "risk".
         let (risky, safe) = share(
             &["consent.mechanism=\"risk\"", "consent.strength=1.5"],

@@ -58,6 +58,25 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
             );
         }
     }
+    // The run manifest carries a copy of every data set's and model's
+    // manifest, and the run is recorded in the registry's lineage.
+    let man: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(man["data"].as_array().unwrap().len(), 2);
+    assert_eq!(man["models"].as_array().unwrap().len(), 2 * 6);
+    for m in man["models"].as_array().unwrap() {
+        assert_eq!(m["manifest"]["model_id"], m["model_id"]);
+    }
+    assert_eq!(man["data"][0]["manifest"]["users"], 40000);
+    let runs: Vec<serde_json::Value> = std::fs::read_dir(reg.join("derived"))
+        .unwrap()
+        .map(|e| {
+            serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
+        })
+        .filter(|r: &serde_json::Value| r["kind"] == "run")
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["parents"].as_array().unwrap().len(), 12);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(
         html.matches("<svg").count(),
