@@ -590,3 +590,89 @@ pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     out.sort();
     Ok(out)
 }
+
+/// Writes text to `path` through a temporary name and a rename.
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = partial_path(path);
+    fs::write(&tmp, text).map_err(|e| NsfError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))
+}
+
+/// Size of a file, or `None` when it does not exist.
+pub fn file_size(path: &Path) -> Option<u64> {
+    fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+}
+
+/// What happened to a file a destruction order named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFate {
+    /// It had the recorded content and was deleted.
+    Deleted,
+    /// It was already gone.
+    AlreadyAbsent,
+    /// A file with other content is at that path now; it was kept.
+    ChangedKept,
+}
+
+/// Deletes `path` if its SHA-256 is `sha256`; never deletes other content.
+/// Then removes its parent folders up to `levels` up while they are empty.
+pub fn delete_if_unchanged(path: &Path, sha256: &str, levels: usize) -> Result<FileFate> {
+    if file_size(path).is_none() {
+        return Ok(FileFate::AlreadyAbsent);
+    }
+    if sha256_file(path)? != sha256 {
+        return Ok(FileFate::ChangedKept);
+    }
+    fs::remove_file(path).map_err(|e| NsfError::io(path, e))?;
+    let mut dir = path.parent();
+    for _ in 0..levels {
+        match dir {
+            Some(d) if fs::remove_dir(d).is_ok() => dir = d.parent(),
+            _ => break,
+        }
+    }
+    Ok(FileFate::Deleted)
+}
+
+/// Scans every file under `roots` whose size is a key of `targets` and
+/// whose SHA-256 is in that key's list; returns (files looked at, matches as
+/// (path, sha256)), sorted by path. Missing roots are skipped.
+pub fn find_by_content(
+    roots: &[PathBuf],
+    targets: &std::collections::HashMap<u64, Vec<String>>,
+) -> Result<(u64, Vec<(PathBuf, String)>)> {
+    use rayon::prelude::*;
+    let mut files = Vec::new();
+    for r in roots.iter().filter(|r| r.is_dir()) {
+        files.extend(files_under(r)?);
+    }
+    files.sort();
+    files.dedup();
+    let seen = files.len() as u64;
+    let hits: Vec<(PathBuf, String)> = files
+        .par_iter()
+        .filter_map(|p| {
+            let want = targets.get(&file_size(p)?)?;
+            let h = sha256_file(p).ok()?;
+            want.contains(&h).then(|| (p.clone(), h))
+        })
+        .collect();
+    Ok((seen, hits))
+}
+
+/// Removes `dir` and its sub-folders bottom-up while they are empty (a folder
+/// that still holds a file stays, with its ancestors).
+pub fn remove_empty_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                remove_empty_tree(&e.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}

@@ -81,6 +81,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Carry out a destruction order: delete a model and everything derived
+    /// from it, write a destruction record, scan for copies.
+    Destroy(DestroyArgs),
     /// List or show registered models.
     Models {
         #[command(subcommand)]
@@ -95,6 +98,31 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DestroyArgs {
+    /// The model named in the order.
+    #[arg(long)]
+    model: String,
+    /// The order's reference, recorded (e.g. "PIPC decision 2025-xx").
+    #[arg(long, value_name = "TEXT")]
+    order_ref: Option<String>,
+    /// List what would be destroyed and how it derives; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also scan this folder for copies after deleting (repeatable; the
+    /// registry and the runs folder are always scanned).
+    #[arg(long, value_name = "DIR")]
+    scan: Vec<PathBuf>,
+    /// The runs folder.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    runs: PathBuf,
+    /// Print the record as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    registry: RegistryArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,6 +205,10 @@ struct TrainArgs {
     /// Training seed (recorded; the logistic fit is deterministic).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Train on this registered model's scores instead of the observed
+    /// outcomes (distillation; logistic). The teacher becomes the parent.
+    #[arg(long, value_name = "MODEL_ID")]
+    teacher: Option<String>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -366,14 +398,95 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
+    use crate::artifact::FileFate;
+    let o = crate::destroy::destroy(&crate::destroy::DestroyOptions {
+        registry: a.registry.path(),
+        model_id: a.model.clone(),
+        order_ref: a.order_ref,
+        dry_run: a.dry_run,
+        runs: a.runs,
+        scan: a.scan,
+    })?;
+    let r = &o.record;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    if o.already_destroyed {
+        eprintln!(
+            "model {} was already destroyed on {}; finished any file left and verified again",
+            r.model_id, r.executed_at
+        );
+    }
+    if a.dry_run {
+        println!(
+            "dry run: destroying model {} would delete {} models and {} files ({} bytes):",
+            r.model_id,
+            r.models.len(),
+            r.artifacts.len(),
+            r.artifacts.iter().map(|x| x.bytes).sum::<u64>()
+        );
+        for x in &r.artifacts {
+            println!(
+                "  {:<15} {}
+      via {}",
+                x.kind,
+                x.path,
+                x.derivation.join(" -> ")
+            );
+        }
+        return Ok(());
+    }
+    let count = |f: FileFate| r.artifacts.iter().filter(|x| x.fate == Some(f)).count();
+    println!(
+        "destroyed model {} and {} derived models: {} files deleted, {} already absent, {} kept (content changed since recorded)",
+        r.model_id,
+        r.models.len() - 1,
+        count(FileFate::Deleted),
+        count(FileFate::AlreadyAbsent),
+        count(FileFate::ChangedKept)
+    );
+    if let Some(v) = &r.verification {
+        if v.copies_found.is_empty() {
+            println!(
+                "verification: no copy found among {} files under {}",
+                v.files_scanned,
+                v.roots.join(", ")
+            );
+        } else {
+            println!(
+                "verification: {} COPIES of destroyed files remain (outside the lineage, not deleted):",
+                v.copies_found.len()
+            );
+            for c in &v.copies_found {
+                println!("  {} = copy of {}", c.path, c.copy_of);
+            }
+        }
+    }
+    for p in &o.written {
+        println!("record: {}", p.display());
+    }
+    Ok(())
+}
+
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     let rule = train::PopulationRule::parse(&a.population)?;
     let features = crate::features::FeatureSet::parse(&a.features)?;
     let spec = train::ModelSpec::parse(&a.model)?;
     let pool = thread_pool(a.threads)?;
     let started = Instant::now();
-    let t =
-        pool.install(|| train::train(&a.data, rule, &features, &spec, a.seed, &a.registry.path()))?;
+    let t = pool.install(|| {
+        train::train(
+            &a.data,
+            rule,
+            &features,
+            &spec,
+            a.seed,
+            &a.registry.path(),
+            a.teacher.as_deref(),
+        )
+    })?;
     let m = &t.manifest;
     eprintln!(
         "trained {} on {} {} users ({} features) in {:.1} s (read {:.1} s, fit {:.1} s, evaluate+register {:.1} s); held-out registered users: AUC {:.4} (oracle {:.4})",
@@ -399,6 +512,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Generate(a) => cmd_generate(a),
         Command::Train(a) => cmd_train(a),
         Command::Compare(a) => cmd_compare(a),
+        Command::Destroy(a) => cmd_destroy(a),
         Command::Reidentify {
             data,
             candidates,

@@ -805,6 +805,7 @@ pub fn run(
                 &model_spec,
                 seed,
                 registry,
+                Vec::new(),
             )?;
             let test_design = design.select_rows(&test);
             probs.push(stored.predict(&test_design)?);

@@ -241,17 +241,20 @@ pub fn numeric_column(batches: &[RecordBatch], name: &str) -> Result<Vec<f64>> {
 }
 
 impl Design {
-    /// The columns of `attributes` (a subset of this design's attributes,
-    /// given in the order the design was built from `all`).
+    /// The columns of `attributes`, in that order (a subset of `all`, the
+    /// attributes this design was built from, in its order).
     pub fn select_attributes(&self, all: &[String], attributes: &[String]) -> Design {
-        let mut cols = Vec::new();
+        let mut start = std::collections::HashMap::new();
         let mut j = 0;
         for a in all {
             let w = transform_names(a).len();
-            if attributes.contains(a) {
-                cols.extend(j..j + w);
-            }
+            start.insert(a.as_str(), (j, w));
             j += w;
+        }
+        let mut cols = Vec::new();
+        for a in attributes {
+            let (j, w) = start[a.as_str()];
+            cols.extend(j..j + w);
         }
         Design {
             x: gather(self.x.view(), None, Some(&cols)),

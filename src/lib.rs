@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod destroy;
 pub mod error;
 pub mod experiment;
 pub mod features;

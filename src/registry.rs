@@ -10,7 +10,8 @@
 //!   <model_id>/model.json      the fitted model (family, features, parameters)
 //!   <model_id>/manifest.json   lineage: data, population rule, members, features, metrics, checksums
 //!   derived/<artifact_id>.json lineage of an artifact derived from models (scores, ...)
-//!   destroyed/<model_id>       marker of a destroyed model (issue 6)
+//!   destroyed/<model_id>.json  destruction record (or marker pointing to one): the ID is refused
+//!   destroyed/<model_id>.md    the record for people
 //! ```
 
 use std::fs;
@@ -121,7 +122,8 @@ fn io(path: &Path, e: std::io::Error) -> NsfError {
     NsfError::io(path, e)
 }
 
-fn check_id(id: &str) -> Result<()> {
+/// Checks that `id` looks like a model ID (16 hex digits).
+pub fn check_id(id: &str) -> Result<()> {
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(NsfError::param(
             "--model",
@@ -177,9 +179,68 @@ pub fn register(registry: &Path, model_json: &[u8], mut manifest: ModelManifest)
     }
 }
 
-/// Whether a model was destroyed (its marker exists).
+/// Where destruction records (and markers of destroyed models) live.
+pub fn destroyed_dir(registry: &Path) -> PathBuf {
+    registry.join("destroyed")
+}
+
+/// The destruction record or marker of a model.
+pub fn destroyed_marker(registry: &Path, id: &str) -> PathBuf {
+    destroyed_dir(registry).join(format!("{id}.json"))
+}
+
+/// Whether a model was destroyed (its record or marker exists).
 pub fn is_destroyed(registry: &Path, id: &str) -> bool {
-    registry.join("destroyed").join(id).exists()
+    destroyed_marker(registry, id).exists()
+}
+
+/// Every lineage record in `derived/`, sorted by ID; a record that cannot
+/// be read is an error (a broken lineage).
+pub fn list_derived(registry: &Path) -> Result<Vec<DerivedRecord>> {
+    let mut out = Vec::new();
+    let dir = registry.join("derived");
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let text = fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        let rec: DerivedRecord = serde_json::from_str(&text).map_err(|e| NsfError::Input {
+            path: p.clone(),
+            message: format!("broken lineage record: {e}"),
+        })?;
+        out.push(rec);
+    }
+    out.sort_by(|a, b| a.artifact_id.cmp(&b.artifact_id));
+    Ok(out)
+}
+
+/// Every model folder's manifest, sorted by ID; unlike `list`, a manifest
+/// that cannot be read is an error (a broken lineage).
+pub fn list_strict(registry: &Path) -> Result<Vec<ModelManifest>> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(registry) else {
+        return Ok(out);
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || check_id(&name).is_err() || !e.path().is_dir() {
+            continue;
+        }
+        let p = e.path().join("manifest.json");
+        let text = fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+        let m: ModelManifest = serde_json::from_str(&text).map_err(|e| NsfError::Input {
+            path: p.clone(),
+            message: format!("broken lineage: not a model manifest: {e}"),
+        })?;
+        out.push(m);
+    }
+    out.sort_by(|a, b| a.model_id.cmp(&b.model_id));
+    Ok(out)
 }
 
 /// Loads a model's manifest and file, verifying the file's checksum.

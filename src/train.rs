@@ -278,6 +278,10 @@ pub struct Trained {
 }
 
 /// Trains a model on the non-held-out users of `rule` and registers it.
+/// With `teacher` (a registered model's ID), the labels are the teacher's
+/// probabilities instead of the observed outcomes (a model trained on another
+/// model's scores: distillation, logistic only); the teacher becomes the
+/// new model's parent in the lineage.
 pub fn train(
     data_dir: &Path,
     rule: PopulationRule,
@@ -285,29 +289,79 @@ pub fn train(
     spec: &ModelSpec,
     seed: u64,
     registry: &Path,
+    teacher: Option<&str>,
 ) -> Result<Trained> {
     let attributes = features.attributes()?;
+    let teacher = match teacher {
+        None => None,
+        Some(id) => {
+            if !matches!(spec, ModelSpec::Logistic(_)) {
+                return Err(NsfError::param(
+                    "--teacher",
+                    "training on a teacher's scores needs --model logistic",
+                ));
+            }
+            Some((id.to_string(), load_model(registry, id)?.1))
+        }
+    };
+    let mut all_attributes = attributes.clone();
+    if let Some((_, t)) = &teacher {
+        for a in t.features() {
+            if !all_attributes.contains(a) {
+                all_attributes.push(a.clone());
+            }
+        }
+    }
     let clock = std::time::Instant::now();
-    let data = load_data(data_dir, &attributes)?;
+    let data = load_data(data_dir, &all_attributes)?;
+    let selected;
+    let design = if teacher.is_some() {
+        selected = data.design.select_attributes(&all_attributes, &attributes);
+        &selected
+    } else {
+        &data.design
+    };
     let read_s = clock.elapsed().as_secs_f64();
     let members: Vec<usize> = (0..data.rows())
         .filter(|&i| {
             !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
         })
         .collect();
-    let (stored, hyper) = fit_model(
-        &data.design,
-        &attributes,
-        &members,
-        &data.nsf,
-        None,
-        spec,
-        seed,
-    )?;
+    let (stored, hyper, parents) = match &teacher {
+        None => {
+            let (stored, hyper) =
+                fit_model(design, &attributes, &members, &data.nsf, None, spec, seed)?;
+            (stored, hyper, Vec::new())
+        }
+        Some((id, t)) => {
+            let ModelSpec::Logistic(params) = spec else {
+                unreachable!("checked above")
+            };
+            let tdesign = data
+                .design
+                .select_attributes(&all_attributes, t.features())
+                .select_rows(&members);
+            let q = t.predict(&tdesign)?;
+            // Soft labels as two weighted copies of each row: y = 1 with
+            // weight q, y = 0 with weight 1 − q (exact cross-entropy on q).
+            let rows: Vec<usize> = members.iter().chain(&members).copied().collect();
+            let y: Vec<bool> = (0..rows.len()).map(|k| k < members.len()).collect();
+            let w: Vec<f64> = q.iter().copied().chain(q.iter().map(|v| 1.0 - v)).collect();
+            let model = logistic::fit_rows(design.x.view(), &rows, &y, Some(&w), params)?;
+            let stored = StoredModel::Logistic {
+                features: attributes.clone(),
+                feature_columns: design.names.clone(),
+                model,
+            };
+            let mut hyper = serde_json::to_value(params).expect("params serialize");
+            hyper["labels"] = serde_json::json!(format!("P(nsf) of teacher model {id}"));
+            (stored, hyper, vec![id.clone()])
+        }
+    };
     let fit_s = clock.elapsed().as_secs_f64() - read_s;
     let (model_id, manifest) = register_model(
         &data,
-        &data.design,
+        design,
         rule.as_str(),
         &members,
         &stored,
@@ -315,6 +369,7 @@ pub fn train(
         spec,
         seed,
         registry,
+        parents,
     )?;
     let rest_s = clock.elapsed().as_secs_f64() - read_s - fit_s;
     Ok(Trained {
@@ -385,6 +440,7 @@ pub fn register_model(
     spec: &ModelSpec,
     seed: u64,
     registry: &Path,
+    parents: Vec<String>,
 ) -> Result<(String, ModelManifest)> {
     let metrics = evaluate_rows(
         data,
@@ -416,7 +472,7 @@ pub fn register_model(
         score_mapping: registry::SCORE_MAPPING.into(),
         metrics,
         files: Vec::new(),
-        parents: Vec::new(),
+        parents,
     };
     let model_json = serde_json::to_vec_pretty(stored).expect("model serializes");
     let model_id = registry::register(registry, &model_json, manifest)?;

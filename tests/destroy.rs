@@ -1,0 +1,380 @@
+//! `nsfsim destroy`: a destruction order removes exactly the model and what
+//! derives from it, records every file's hash, finds planted copies, refuses
+//! the destroyed IDs afterwards, and is idempotent.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn nsfsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nsfsim"))
+        .args(args)
+        .env_remove("NSFSIM_REGISTRY")
+        .output()
+        .expect("run nsfsim")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = nsfsim(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn refused(args: &[&str], needle: &str) {
+    let o = nsfsim(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: `{err}` lacks `{needle}`");
+    assert!(!err.contains("panicked"));
+}
+
+fn sha(p: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    data: PathBuf,
+    reg: PathBuf,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    let data = root.join("data");
+    ok(&[
+        "generate",
+        "--preset",
+        "small",
+        "--users",
+        "30000",
+        "--quiet",
+        "--out",
+        s(&data),
+    ]);
+    Fixture {
+        reg: root.join("registry"),
+        root,
+        data,
+        _tmp: tmp,
+    }
+}
+
+fn train(f: &Fixture, extra: &[&str]) -> String {
+    let mut args = vec!["train", "--data", s(&f.data), "--registry", s(&f.reg)];
+    args.extend_from_slice(extra);
+    ok(&args).lines().last().unwrap().trim().to_string()
+}
+
+fn score(f: &Fixture, id: &str, out: &Path) {
+    ok(&[
+        "score",
+        "--model",
+        id,
+        "--data",
+        s(&f.data),
+        "--out",
+        s(out),
+        "--registry",
+        s(&f.reg),
+    ]);
+}
+
+#[test]
+fn destroy_removes_exactly_the_derived_set_and_verifies() {
+    let f = fixture();
+    let a = train(&f, &["--population", "all"]);
+    let b = train(&f, &["--population", "registered"]);
+    // C is trained on A's scores: it derives from A.
+    let c = train(&f, &["--teacher", &a]);
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&["models", "show", &c, "--registry", s(&f.reg)])).unwrap();
+    assert_eq!(show["parents"][0], a.as_str());
+    let out = f.root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (sa, sb, sc) = (
+        out.join("a.parquet"),
+        out.join("b.parquet"),
+        out.join("c.parquet"),
+    );
+    score(&f, &a, &sa);
+    score(&f, &b, &sb);
+    score(&f, &c, &sc);
+    // A copy under another name, outside the lineage.
+    let elsewhere = f.root.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::copy(&sa, elsewhere.join("renamed.bin")).unwrap();
+    let runs = f.root.join("runs");
+
+    let doomed: Vec<PathBuf> = vec![
+        f.reg.join(&a).join("model.json"),
+        f.reg.join(&a).join("manifest.json"),
+        f.reg.join(&c).join("model.json"),
+        sa.clone(),
+        out.join("a.parquet.manifest.json"),
+        sc.clone(),
+        out.join("c.parquet.manifest.json"),
+    ];
+    let hashes: Vec<(String, String)> = doomed
+        .iter()
+        .map(|p| {
+            (
+                std::fs::canonicalize(p).unwrap().display().to_string(),
+                sha(p),
+            )
+        })
+        .collect();
+
+    // Dry run: lists, deletes nothing.
+    let dry = ok(&[
+        "destroy",
+        "--model",
+        &a,
+        "--dry-run",
+        "--registry",
+        s(&f.reg),
+        "--runs",
+        s(&runs),
+    ]);
+    for p in &doomed {
+        assert!(p.is_file(), "dry run deleted {}", p.display());
+        assert!(dry.contains(p.file_name().unwrap().to_str().unwrap()));
+    }
+    assert!(
+        dry.contains(&format!("model {c} (trained from {a})")),
+        "{dry}"
+    );
+
+    let msg = ok(&[
+        "destroy",
+        "--model",
+        &a,
+        "--order-ref",
+        "TEST-ORDER-1",
+        "--registry",
+        s(&f.reg),
+        "--runs",
+        s(&runs),
+        "--scan",
+        s(&elsewhere),
+    ]);
+    assert!(msg.contains("1 COPIES"), "{msg}");
+    for p in &doomed {
+        assert!(!p.exists(), "{} survived", p.display());
+    }
+    assert!(!f.reg.join(&a).exists() && !f.reg.join(&c).exists());
+    // Not derived from A: untouched and still usable.
+    assert!(sb.is_file() && f.reg.join(&b).join("model.json").is_file());
+    assert!(
+        elsewhere.join("renamed.bin").is_file(),
+        "copies outside the lineage are not deleted"
+    );
+    score(&f, &b, &out.join("b2.parquet"));
+
+    // The record: every deleted file with the hash it had, the members, the copy.
+    let rec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(f.reg.join("destroyed").join(format!("{a}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["status"], "complete");
+    assert_eq!(rec["order_ref"], "TEST-ORDER-1");
+    assert_eq!(rec["models"].as_array().unwrap().len(), 2);
+    assert_eq!(rec["models"][0]["model_id"], a.as_str());
+    assert_eq!(
+        rec["models"][0]["training_members"]["digest"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let arts = rec["artifacts"].as_array().unwrap();
+    for (path, h) in &hashes {
+        let art = arts
+            .iter()
+            .find(|x| x["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("{path} not in the record"));
+        assert_eq!(art["sha256"], h.as_str(), "{path}");
+        assert_eq!(art["fate"], "deleted");
+    }
+    assert!(
+        !arts
+            .iter()
+            .any(|x| x["path"].as_str().unwrap().contains(&b))
+    );
+    let copies = rec["verification"]["copies_found"].as_array().unwrap();
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0]["path"].as_str().unwrap().ends_with("renamed.bin"));
+    assert!(f.reg.join("destroyed").join(format!("{a}.md")).is_file());
+
+    // Destroyed IDs are refused for scoring and as a teacher.
+    let reg = s(&f.reg);
+    refused(
+        &[
+            "score",
+            "--model",
+            &a,
+            "--data",
+            s(&f.data),
+            "--out",
+            s(&out.join("x.parquet")),
+            "--registry",
+            reg,
+        ],
+        "destroyed",
+    );
+    refused(
+        &[
+            "score",
+            "--model",
+            &c,
+            "--data",
+            s(&f.data),
+            "--out",
+            s(&out.join("x.parquet")),
+            "--registry",
+            reg,
+        ],
+        "destroyed",
+    );
+    refused(
+        &[
+            "train",
+            "--data",
+            s(&f.data),
+            "--teacher",
+            &a,
+            "--registry",
+            reg,
+        ],
+        "destroyed",
+    );
+    refused(
+        &[
+            "destroy",
+            "--model",
+            &c,
+            "--registry",
+            reg,
+            "--runs",
+            s(&runs),
+        ],
+        &a,
+    );
+
+    // Idempotent: again, after the copy is removed, verification is clean.
+    std::fs::remove_file(elsewhere.join("renamed.bin")).unwrap();
+    let again = ok(&[
+        "destroy",
+        "--model",
+        &a,
+        "--registry",
+        reg,
+        "--runs",
+        s(&runs),
+        "--scan",
+        s(&elsewhere),
+    ]);
+    assert!(again.contains("no copy found"), "{again}");
+    assert!(f.reg.join(&b).join("model.json").is_file());
+}
+
+#[test]
+fn unknown_id_or_broken_lineage_deletes_nothing() {
+    let f = fixture();
+    let a = train(&f, &[]);
+    let reg = s(&f.reg);
+    let runs = f.root.join("runs");
+    refused(
+        &[
+            "destroy",
+            "--model",
+            "0123456789abcdef",
+            "--registry",
+            reg,
+            "--runs",
+            s(&runs),
+        ],
+        "no model",
+    );
+    refused(
+        &[
+            "destroy",
+            "--model",
+            "nothex",
+            "--registry",
+            reg,
+            "--runs",
+            s(&runs),
+        ],
+        "16 hex",
+    );
+    std::fs::create_dir_all(f.reg.join("derived")).unwrap();
+    std::fs::write(
+        f.reg.join("derived").join("ffffffffffffffff.json"),
+        "{ not json",
+    )
+    .unwrap();
+    refused(
+        &[
+            "destroy",
+            "--model",
+            &a,
+            "--registry",
+            reg,
+            "--runs",
+            s(&runs),
+        ],
+        "broken lineage",
+    );
+    assert!(f.reg.join(&a).join("model.json").is_file());
+    assert!(!f.reg.join("destroyed").exists());
+}
+
+#[test]
+fn a_model_trained_on_scores_tracks_its_teacher() {
+    let f = fixture();
+    let a = train(&f, &[]);
+    let c = train(&f, &["--teacher", &a]);
+    let auc = |id: &str| -> f64 {
+        let e: serde_json::Value = serde_json::from_str(&ok(&[
+            "evaluate",
+            "--model",
+            id,
+            "--data",
+            s(&f.data),
+            "--json",
+            "--registry",
+            s(&f.reg),
+        ]))
+        .unwrap();
+        e["auc"].as_f64().unwrap()
+    };
+    // Distilled on the same features, the student ranks users like the
+    // teacher: same AUC within 0.01.
+    let (ta, tc) = (auc(&a), auc(&c));
+    assert!((ta - tc).abs() < 0.01, "teacher {ta} student {tc}");
+    refused(
+        &[
+            "train",
+            "--data",
+            s(&f.data),
+            "--teacher",
+            &a,
+            "--model",
+            "gbdt",
+            "--registry",
+            s(&f.reg),
+        ],
+        "logistic",
+    );
+}
