@@ -84,6 +84,9 @@ enum Command {
     /// Carry out a destruction order: delete a model and everything derived
     /// from it, write a destruction record, scan for copies.
     Destroy(DestroyArgs),
+    /// Audit what a model still reveals: membership inference, attributes
+    /// from the score, the lawful replacement.
+    Audit(AuditArgs),
     /// List or show registered models.
     Models {
         #[command(subcommand)]
@@ -121,6 +124,43 @@ struct DestroyArgs {
     /// Print the record as JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    registry: RegistryArg,
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// The model to audit.
+    #[arg(long)]
+    model: String,
+    /// The data set it was trained on (membership truth comes from it).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output folder (default runs/audit-<model>); replaced if it is an
+    /// earlier nsfsim output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Members attacked (and as many non-members).
+    #[arg(long, default_value_t = 10_000)]
+    eval_users: usize,
+    /// Shadow models for LiRA.
+    #[arg(long, default_value_t = 16)]
+    shadows: usize,
+    /// Bootstrap resamples per interval.
+    #[arg(long, default_value_t = 200)]
+    bootstrap: u32,
+    /// Training users of the overfit positive control.
+    #[arg(long, default_value_t = 1_000)]
+    control_users: usize,
+    /// Seed of samples, shadows and resamples.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     registry: RegistryArg,
 }
@@ -398,6 +438,64 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
+    let params = crate::audit::AuditParams {
+        eval_users: a.eval_users,
+        shadows: a.shadows,
+        bootstrap: a.bootstrap,
+        control_users: a.control_users,
+        seed: a.seed,
+        ..Default::default()
+    };
+    params.check()?;
+    crate::registry::check_id(&a.model)?;
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("runs").join(format!("audit-{}", a.model)));
+    let pool = thread_pool(a.threads)?;
+    let started = Instant::now();
+    let quiet = a.quiet;
+    let progress = move |line: &str| {
+        if !quiet {
+            eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
+        }
+    };
+    let registry = a.registry.path();
+    let staged = crate::artifact::StagedDir::create(&out, true)?;
+    let result =
+        pool.install(|| crate::audit::run(&registry, &a.model, &a.data, &params, &progress))?;
+    progress("plots and report");
+    let figures = crate::report::audit_figures(&result, &staged.path("plots"))?;
+    staged.write_json("audit.json", &result)?;
+    staged.write_text(
+        "audit.md",
+        &crate::report::audit_markdown(&result, &figures),
+    )?;
+    staged.write_text("audit.html", &crate::report::audit_html(&result, &figures))?;
+    let manifest = serde_json::json!({
+        "kind": "audit",
+        "nsfsim_version": env!("CARGO_PKG_VERSION"),
+        "model_id": a.model,
+        "models": [{"model_id": a.model, "manifest": result.model}],
+        "replacement_model_id": result.replacement.model_id,
+        "data": result.model.data,
+        "files": ["audit.md", "audit.html", "audit.json", "plots/"],
+    });
+    staged.write_json("manifest.json", &manifest)?;
+    let out = staged.commit()?;
+    let files = crate::artifact::files_under(&out)?;
+    crate::registry::record_derived(&registry, "audit", &files, std::slice::from_ref(&a.model))?;
+    for f in crate::report::audit_findings(&result) {
+        println!("- {f}");
+    }
+    println!(
+        "wrote {}/audit.md, audit.html, audit.json in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     use crate::artifact::FileFate;
     let o = crate::destroy::destroy(&crate::destroy::DestroyOptions {
@@ -513,6 +611,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Train(a) => cmd_train(a),
         Command::Compare(a) => cmd_compare(a),
         Command::Destroy(a) => cmd_destroy(a),
+        Command::Audit(a) => cmd_audit(a),
         Command::Reidentify {
             data,
             candidates,

@@ -612,13 +612,16 @@ pub fn interval(values: &[f64], single_ci: Option<[f64; 2]>) -> Interval {
     }
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+/// Linear-interpolated quantile `q` of sorted values.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-fn expected_loss(score: &[u8], truth: &[f64], policy: &Policy) -> (f64, f64) {
+/// Expected KRW lost per 1,000 users under `policy` (via the true NSF
+/// probability) and the share of users refused grouping.
+pub fn expected_loss(score: &[u8], truth: &[f64], policy: &Policy) -> (f64, f64) {
     let n = score.len() as f64;
     let mut loss = 0.0;
     let mut refused = 0u64;

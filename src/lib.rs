@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
+pub mod audit;
 pub mod cli;
 pub mod destroy;
 pub mod error;

@@ -225,3 +225,159 @@ pub fn intervals(stem: &Path, title: &str, y_desc: &str, estimates: &[Estimate])
         &|root| interval_chart(root, title, y_desc, estimates),
     )
 }
+
+fn loglog_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    curves: &[Curve],
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(perr)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d((1e-4f64..1.0).log_scale(), (1e-4f64..1.0).log_scale())
+        .map_err(perr)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| format!("{v:.0e}"))
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(perr)?;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(1e-4, 1e-4), (1.0, 1.0)],
+            BLACK.mix(0.4).stroke_width(1),
+        ))
+        .map_err(perr)?
+        .label("chance")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.4)));
+    for (i, c) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
+            .map_err(perr)?
+            .label(c.name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(perr)?;
+    root.present().map_err(perr)
+}
+
+/// Draws curves on log-log axes from 1e-4 to 1 with the chance diagonal
+/// (membership-inference ROC) into `<stem>.svg` / `.png`.
+pub fn loglog(
+    stem: &Path,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    curves: &[Curve],
+) -> Result<String> {
+    render(
+        stem,
+        &|root| loglog_chart(root, title, x_desc, y_desc, curves),
+        &|root| loglog_chart(root, title, x_desc, y_desc, curves),
+    )
+}
+
+/// One row of a horizontal bar chart: a label and one value per series.
+pub struct BarRow {
+    /// Row label.
+    pub name: String,
+    /// One value per series.
+    pub values: Vec<f64>,
+}
+
+fn hbar_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    series: &[String],
+    rows: &[BarRow],
+) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(perr)?;
+    let n = rows.len();
+    let k = series.len().max(1);
+    let hi = rows
+        .iter()
+        .flat_map(|r| r.values.iter().copied())
+        .fold(0.05f64, f64::max)
+        * 1.05;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(230)
+        .build_cartesian_2d(0f64..hi.min(1.05), -0.5f64..(n as f64 - 0.5))
+        .map_err(perr)?;
+    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    chart
+        .configure_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[n - 1 - i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .x_desc(x_desc)
+        .label_style(("sans-serif", 12))
+        .disable_y_mesh()
+        .draw()
+        .map_err(perr)?;
+    let h = 0.8 / k as f64;
+    for (s, name) in series.iter().enumerate() {
+        let color = COLORS[s % COLORS.len()];
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let y = (n - 1 - i) as f64 + 0.4 - h * (s as f64 + 1.0);
+                let v = r.values.get(s).copied().unwrap_or(0.0).max(0.0);
+                Rectangle::new([(0.0, y), (v, y + h)], color.filled())
+            }))
+            .map_err(perr)?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(perr)?;
+    root.present().map_err(perr)
+}
+
+/// Draws a horizontal grouped bar chart (rows top to bottom, one bar per
+/// series) into `<stem>.svg` / `.png`.
+pub fn hbars(
+    stem: &Path,
+    title: &str,
+    x_desc: &str,
+    series: &[String],
+    rows: &[BarRow],
+) -> Result<String> {
+    render(
+        stem,
+        &|root| hbar_chart(root, title, x_desc, series, rows),
+        &|root| hbar_chart(root, title, x_desc, series, rows),
+    )
+}

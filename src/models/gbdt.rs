@@ -26,6 +26,13 @@ pub struct GbdtParams {
     pub nbins: u16,
     /// L2 on leaf weights.
     pub l2: f32,
+    /// Smallest hessian sum in a leaf (forust's `min_leaf_weight`).
+    #[serde(default = "default_min_leaf_weight")]
+    pub min_leaf_weight: f32,
+}
+
+fn default_min_leaf_weight() -> f32 {
+    1.0
 }
 
 impl Default for GbdtParams {
@@ -36,6 +43,7 @@ impl Default for GbdtParams {
             max_depth: 5,
             nbins: 255,
             l2: 1.0,
+            min_leaf_weight: 1.0,
         }
     }
 }
@@ -79,6 +87,7 @@ pub fn fit(
         .set_max_depth(params.max_depth)
         .set_nbins(params.nbins)
         .set_l2(params.l2)
+        .set_min_leaf_weight(params.min_leaf_weight)
         .set_seed(seed)
         .set_num_threads(Some(rayon::current_num_threads()));
     booster

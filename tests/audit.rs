@@ -1,0 +1,276 @@
+//! `nsfsim audit`: membership attacks beat chance on the overfit control and
+//! sit near chance on a large logistic model; identifiers cannot be inferred
+//! from the score; the audit is lineage of the model (destroy takes it) while
+//! the lawful replacement is not.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn nsfsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nsfsim"))
+        .args(args)
+        .env_remove("NSFSIM_REGISTRY")
+        .output()
+        .expect("run nsfsim")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = nsfsim(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (data, reg, out) = (root.join("data"), root.join("reg"), root.join("audit"));
+    ok(&[
+        "generate",
+        "--preset",
+        "default",
+        "--users",
+        "150000",
+        "--quiet",
+        "--out",
+        s(&data),
+    ]);
+    let id = ok(&["train", "--data", s(&data), "--registry", s(&reg)])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    ok(&[
+        "audit",
+        "--model",
+        &id,
+        "--data",
+        s(&data),
+        "--registry",
+        s(&reg),
+        "--out",
+        s(&out),
+        "--quiet",
+        "--bootstrap",
+        "100",
+    ]);
+    for f in ["audit.md", "audit.html", "audit.json", "manifest.json"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    for p in ["membership_roc", "attribute_inference"] {
+        for ext in ["svg", "png"] {
+            assert!(out.join("plots").join(format!("{p}.{ext}")).is_file());
+        }
+    }
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("audit.json")).unwrap()).unwrap();
+    let attack = |target: &str, kind: &str| -> serde_json::Value {
+        r["membership"]["attacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["target"] == target && a["attack"] == kind)
+            .unwrap()
+            .clone()
+    };
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    // Positive control: LiRA finds members far above chance at low FPR.
+    let c = attack("overfit control", "lira");
+    assert!(
+        f(&c["auc"]["ci95"][0]) > 0.55,
+        "control LiRA AUC {}",
+        c["auc"]
+    );
+    assert!(
+        f(&c["tpr_at_1pct_fpr"]["ci95"][0]) > 0.02,
+        "control LiRA TPR@1% {}",
+        c["tpr_at_1pct_fpr"]
+    );
+    assert_eq!(
+        f(&r["membership"]["control"]["train_auc"]),
+        1.0,
+        "the control memorizes"
+    );
+    // The real model (logistic on ~120 k users): near chance, intervals cover it.
+    for kind in ["loss-threshold", "lira"] {
+        let a = attack("model", kind);
+        let auc = f(&a["auc"]["value"]);
+        assert!((auc - 0.5).abs() < 0.02, "{kind} AUC {auc}");
+        assert!(
+            f(&a["auc"]["ci95"][0]) < 0.5 + 0.005,
+            "{kind}: {}",
+            a["auc"]
+        );
+        assert!(
+            f(&a["tpr_at_1pct_fpr"]["value"]) < 0.03,
+            "{kind}: {}",
+            a["tpr_at_1pct_fpr"]
+        );
+        assert_eq!(a["members"], a["non_members"]);
+    }
+    assert_eq!(
+        r["membership"]["training_members"],
+        r["model"]["training_members"]["count"]
+    );
+    // Attributes: 24 rows; identifiers carry nothing; the balance (the main
+    // risk driver) is clearly in the score.
+    let attrs = r["attributes"].as_array().unwrap();
+    assert_eq!(attrs.len(), 24);
+    for a in attrs.iter().filter(|a| a["kind"] == "identifier") {
+        assert!(
+            f(&a["r2_score"]["value"]).abs() < 0.005,
+            "{}",
+            a["attribute"]
+        );
+        assert!(f(&a["mi_bits"]) < 0.005, "{}", a["attribute"]);
+    }
+    let bal = attrs
+        .iter()
+        .find(|a| a["attribute"] == "balance_avg_30d_krw")
+        .unwrap();
+    assert!(f(&bal["r2_score"]["value"]) > 0.3, "{}", bal["r2_score"]);
+    assert!(f(&bal["mi_bits"]) <= f(&bal["entropy_bits"]));
+    // Uniqueness: finer keys single out more users.
+    let u = r["uniqueness"].as_array().unwrap();
+    let uniq = |k: &str| f(&u.iter().find(|x| x["key"] == k).unwrap()["unique_users"]);
+    assert!(uniq("score") <= uniq("score + age band + region"));
+    assert!(uniq("score + age band + region") <= uniq("score + age + region + device"));
+    // The replacement is registered and is not derived from the model.
+    let rid = r["replacement"]["model_id"].as_str().unwrap().to_string();
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["models", "show", &rid, "--registry", s(&reg)])).unwrap();
+    assert_eq!(shown["population_rule"], "consented");
+    assert_eq!(shown["parents"].as_array().unwrap().len(), 0);
+
+    // Destroying the model takes the audit folder (it embeds the model's
+    // outputs) and leaves the replacement.
+    ok(&[
+        "destroy",
+        "--model",
+        &id,
+        "--registry",
+        s(&reg),
+        "--runs",
+        s(&root.join("runs")),
+    ]);
+    assert!(!out.exists(), "audit folder survived");
+    assert!(reg.join(&rid).join("model.json").is_file());
+}
+
+#[test]
+fn audit_refuses_other_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (a, b, reg) = (root.join("a"), root.join("b"), root.join("reg"));
+    for (d, seed) in [(&a, "1"), (&b, "2")] {
+        ok(&[
+            "generate",
+            "--preset",
+            "small",
+            "--users",
+            "20000",
+            "--seed",
+            seed,
+            "--quiet",
+            "--out",
+            s(d),
+        ]);
+    }
+    let id = ok(&["train", "--data", s(&a), "--registry", s(&reg)])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let o = nsfsim(&[
+        "audit",
+        "--model",
+        &id,
+        "--data",
+        s(&b),
+        "--registry",
+        s(&reg),
+        "--out",
+        s(&root.join("x")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("not the data set"), "{err}");
+    assert!(!root.join("x").exists());
+    let o = nsfsim(&[
+        "audit",
+        "--model",
+        &id,
+        "--data",
+        s(&a),
+        "--registry",
+        s(&reg),
+        "--shadows",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--shadows"));
+}
+
+#[test]
+fn audit_json_is_identical_at_1_2_and_8_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let (data, reg) = (root.join("data"), root.join("reg"));
+    ok(&[
+        "generate",
+        "--preset",
+        "small",
+        "--users",
+        "30000",
+        "--quiet",
+        "--out",
+        s(&data),
+    ]);
+    let id = ok(&["train", "--data", s(&data), "--registry", s(&reg)])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut seen = Vec::new();
+    for t in ["1", "2", "8"] {
+        let out = root.join(format!("audit{t}"));
+        ok(&[
+            "audit",
+            "--model",
+            &id,
+            "--data",
+            s(&data),
+            "--registry",
+            s(&reg),
+            "--out",
+            s(&out),
+            "--quiet",
+            "--threads",
+            t,
+            "--shadows",
+            "8",
+            "--bootstrap",
+            "50",
+            "--eval-users",
+            "3000",
+            "--control-users",
+            "500",
+        ]);
+        seen.push(std::fs::read(out.join("audit.json")).unwrap());
+    }
+    assert!(
+        seen[0] == seen[1] && seen[1] == seen[2],
+        "audit.json depends on threads"
+    );
+}
