@@ -38,6 +38,8 @@ pub struct AuditParams {
     pub bootstrap: u32,
     /// Training users of the overfit positive control.
     pub control_users: usize,
+    /// Users sampled for attribute inference (all when fewer).
+    pub attribute_users: usize,
     /// Seed of samples, shadows and resamples.
     pub seed: u64,
     /// Grouping policy for the replacement's money cost.
@@ -51,6 +53,7 @@ impl Default for AuditParams {
             shadows: 16,
             bootstrap: 200,
             control_users: 1_000,
+            attribute_users: 4_000_000,
             seed: 7,
             policy: Policy {
                 max_score_for_grouping: 10,
@@ -71,6 +74,9 @@ impl AuditParams {
         }
         if self.bootstrap < 20 {
             return Err(NsfError::param("--bootstrap", "use at least 20 resamples"));
+        }
+        if self.attribute_users < 1_000 {
+            return Err(NsfError::param("--attribute-users", "use at least 1000"));
         }
         if self.control_users < 100 {
             return Err(NsfError::param("--control-users", "use at least 100"));
@@ -214,6 +220,8 @@ pub struct AuditResult {
     pub users: u64,
     /// Membership inference.
     pub membership: Membership,
+    /// Users the attribute inference used (all, or a seeded sample).
+    pub attribute_sample: u64,
     /// Attribute inference from the score, one row per attribute.
     pub attributes: Vec<AttributeRow>,
     /// How many people the score (with quasi-identifiers) singles out.
@@ -444,30 +452,44 @@ struct AttributeValues {
     values: Vec<f64>,
 }
 
-fn attribute_values(data: &LoadedData, ids: &HashMap<&str, Vec<f64>>) -> Vec<AttributeValues> {
+/// One design column's values on `rows`.
+fn design_column(data: &LoadedData, name: &str, rows: &[usize]) -> Option<Vec<f64>> {
     let d = &data.design;
-    let col = |name: &str| -> Option<Vec<f64>> {
-        let j = d.names.iter().position(|n| n == name)?;
-        Some(d.x.column(j).iter().map(|&v| v as f64).collect())
-    };
+    let j = d.names.iter().position(|n| n == name)?;
+    let c = d.x.column(j);
+    Some(rows.iter().map(|&i| c[i] as f64).collect())
+}
+
+/// Region index (0 = the reference region) on `rows`.
+fn region_index(data: &LoadedData, rows: &[usize]) -> Vec<f64> {
+    let mut v = vec![0.0; rows.len()];
+    for (k, r) in REGIONS[1..].iter().enumerate() {
+        if let Some(c) = design_column(data, &format!("region={r}"), rows) {
+            for (x, &ck) in v.iter_mut().zip(&c) {
+                if ck > 0.5 {
+                    *x = (k + 1) as f64;
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Every attribute's values on `rows` (identifiers from `ids`, already on
+/// those rows).
+fn attribute_values(
+    data: &LoadedData,
+    ids: &HashMap<&str, Vec<f64>>,
+    rows: &[usize],
+) -> Vec<AttributeValues> {
+    let col = |name: &str| design_column(data, name, rows);
     let mut out = Vec::new();
     for a in ATTRIBUTES.iter() {
         let name = a.name;
         let (kind, scale, values) = if a.role == Role::Identifier {
             ("identifier", "value", ids[name].clone())
         } else if name == "region" {
-            let n = data.rows();
-            let mut v = vec![0.0; n];
-            for (k, r) in REGIONS[1..].iter().enumerate() {
-                if let Some(c) = col(&format!("region={r}")) {
-                    for i in 0..n {
-                        if c[i] > 0.5 {
-                            v[i] = (k + 1) as f64;
-                        }
-                    }
-                }
-            }
-            ("categorical", "one-hot", v)
+            ("categorical", "one-hot", region_index(data, rows))
         } else if name == "device_os" {
             (
                 "binary",
@@ -625,7 +647,11 @@ fn uniqueness(key_name: &str, keys: &[u32]) -> Uniqueness {
     }
 }
 
-fn identifier_values(dir: &Path, data: &LoadedData) -> Result<HashMap<&'static str, Vec<f64>>> {
+fn identifier_values(
+    dir: &Path,
+    data: &LoadedData,
+    rows: &[usize],
+) -> Result<HashMap<&'static str, Vec<f64>>> {
     use arrow_array::Array;
     use arrow_array::cast::AsArray;
     use arrow_array::types::UInt64Type;
@@ -647,7 +673,7 @@ fn identifier_values(dir: &Path, data: &LoadedData) -> Result<HashMap<&'static s
                 }));
             }
         }
-        out.insert(name, v);
+        out.insert(name, rows.iter().map(|&i| v[i]).collect());
     }
     Ok(out)
 }
@@ -774,31 +800,56 @@ pub fn run(
     // The court's question: attributes from the score.
     progress("attribute inference from the score");
     let score: Vec<u8> = p_all.iter().map(|&p| train::score_of(p)).collect();
-    let idv = identifier_values(data_dir, &data)?;
-    let values = attribute_values(&data, &idv);
-    let age = &values
-        .iter()
-        .find(|a| a.name == "age_years")
-        .expect("age")
-        .values;
-    let region = &values
-        .iter()
-        .find(|a| a.name == "region")
-        .expect("region")
-        .values;
-    let quasi: Vec<u32> = (0..data.rows())
-        .map(|i| quasi_key(age[i], region[i]))
+    // Singling out: on every user.
+    let every: Vec<usize> = (0..data.rows()).collect();
+    let age_all = design_column(&data, "age_years", &every).expect("age is a full feature");
+    let region_all = region_index(&data, &every);
+    let device_all = design_column(&data, "device_os=ios", &every).expect("device_os");
+    let quasi_all: Vec<u32> = (0..data.rows())
+        .map(|i| quasi_key(age_all[i], region_all[i]))
         .collect();
+    let exact_q: Vec<u32> = (0..data.rows())
+        .map(|i| (age_all[i] as u32 * 32 + region_all[i] as u32) * 2 + device_all[i] as u32)
+        .collect();
+    let key_with_score = |k: &[u32]| -> Vec<u32> {
+        k.iter()
+            .zip(&score)
+            .map(|(&k, &s)| k * 128 + s as u32)
+            .collect()
+    };
+    let score_all: Vec<u32> = score.iter().map(|&s| s as u32).collect();
+    let uniqueness = vec![
+        uniqueness("score", &score_all),
+        uniqueness("age band + region", &quasi_all),
+        uniqueness("score + age band + region", &key_with_score(&quasi_all)),
+        uniqueness("age + region + device", &exact_q),
+        uniqueness("score + age + region + device", &key_with_score(&exact_q)),
+    ];
+    drop((age_all, region_all, device_all, exact_q));
+    // Attribute inference: on every user, or a seeded sample of
+    // `attribute_users` (users are i.i.d.; memory stays bounded at 40 M).
+    let sample: Vec<usize> = if data.rows() <= params.attribute_users {
+        every
+    } else {
+        let mut v =
+            hash_order(&data, &every, params.seed ^ 0xA77)[..params.attribute_users].to_vec();
+        v.sort_unstable();
+        v
+    };
+    let idv = identifier_values(data_dir, &data, &sample)?;
+    let values = attribute_values(&data, &idv, &sample);
+    let score: Vec<u8> = sample.iter().map(|&i| score[i]).collect();
+    let quasi: Vec<u32> = sample.iter().map(|&i| quasi_all[i]).collect();
+    drop(quasi_all);
     let by_score: Vec<u32> = score.iter().map(|&s| s as u32).collect();
-    let by_both: Vec<u32> = (0..data.rows())
+    let by_both: Vec<u32> = (0..sample.len())
         .map(|i| quasi[i] * 128 + score[i] as u32)
         .collect();
-    let half_a: Vec<bool> = data
-        .user_id
+    let half_a: Vec<bool> = sample
         .iter()
-        .map(|&u| mix64(params.seed ^ 0x5EED ^ mix64(u)) & 1 == 0)
+        .map(|&i| mix64(params.seed ^ 0x5EED ^ mix64(data.user_id[i])) & 1 == 0)
         .collect();
-    let rows_b: Vec<usize> = (0..data.rows()).filter(|&i| !half_a[i]).collect();
+    let rows_b: Vec<usize> = (0..sample.len()).filter(|&i| !half_a[i]).collect();
     let score_bins: Vec<u32> = score.iter().map(|&s| s as u32).collect();
     // Intervals: bootstrap on the first m half-B rows (users are i.i.d.),
     // widened or narrowed to the full half by sqrt(m / n).
@@ -904,25 +955,6 @@ pub fn run(
             }
         })
         .collect();
-    let device = &values
-        .iter()
-        .find(|a| a.name == "device_os")
-        .expect("device")
-        .values;
-    let exact_q: Vec<u32> = (0..data.rows())
-        .map(|i| (age[i] as u32 * 32 + region[i] as u32) * 2 + device[i] as u32)
-        .collect();
-    let exact: Vec<u32> = (0..data.rows())
-        .map(|i| exact_q[i] * 128 + score[i] as u32)
-        .collect();
-    let uniqueness = vec![
-        uniqueness("score", &by_score),
-        uniqueness("age band + region", &quasi),
-        uniqueness("score + age band + region", &by_both),
-        uniqueness("age + region + device", &exact_q),
-        uniqueness("score + age + region + device", &exact),
-    ];
-
     // The lawful replacement: the same family and features on consented users.
     progress("lawful replacement: the same model on consented users only");
     let consented: Vec<usize> = (0..data.rows())
@@ -963,6 +995,7 @@ pub fn run(
             control,
             attacks,
         },
+        attribute_sample: sample.len() as u64,
         attributes,
         uniqueness,
         replacement,

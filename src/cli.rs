@@ -152,6 +152,9 @@ struct AuditArgs {
     /// Training users of the overfit positive control.
     #[arg(long, default_value_t = 1_000)]
     control_users: usize,
+    /// Users sampled for attribute inference (all when fewer).
+    #[arg(long, default_value_t = 4_000_000)]
+    attribute_users: usize,
     /// Seed of samples, shadows and resamples.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -444,6 +447,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         shadows: a.shadows,
         bootstrap: a.bootstrap,
         control_users: a.control_users,
+        attribute_users: a.attribute_users,
         seed: a.seed,
         ..Default::default()
     };

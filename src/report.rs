@@ -657,7 +657,8 @@ pub fn audit_findings(r: &AuditResult) -> Vec<String> {
         u("score + age + region + device"),
     ) {
         out.push(format!(
-            "Singling out: the score alone puts a typical user in a group of {} people; age band and region alone, {}; score with age band and region, {} ({} users, {:.3}%, unique); score with exact age, region and device, {} ({} users, {:.2}%, unique). Uniqueness is a re-identification risk only for someone who also knows those quasi-identifiers and the score.",
+            "Singling out (all {} users): the score alone puts a typical user in a group of {} people; age band and region alone, {}; score with age band and region, {} ({} users, {:.3}%, unique); score with exact age, region and device, {} ({} users, {:.2}%, unique). Uniqueness is a re-identification risk only for someone who also knows those quasi-identifiers and the score.",
+            r.users,
             s.median_group_size,
             q.median_group_size,
             b.median_group_size,
@@ -820,7 +821,7 @@ fn audit_tables(r: &AuditResult) -> Vec<(String, Vec<String>, Vec<Vec<String>>)>
 fn audit_intro(r: &AuditResult) -> String {
     let p = &r.params;
     format!(
-        "Model `{}` ({}, features: {}), trained on {} `{}` users of data set `{}` (preset {}, seed {}, {} users). Membership attacks use {} members and as many held-out non-members of the same population, {} shadow models for LiRA (each trained on a random half of the population, same family and settings), and {} bootstrap resamples for the intervals. Attribute inference uses every user: cell means learned on one half, R² measured on the other (numeric attributes on their model scale: log1p for amounts and counts). Mutual information is the plug-in estimate with the Miller–Madow bias correction, numeric attributes in 10 quantile bins. Money policy: score ≤ {} grouped, {} KRW per failed grouped charge.",
+        "Model `{}` ({}, features: {}), trained on {} `{}` users of data set `{}` (preset {}, seed {}, {} users). Membership attacks use {} members and as many held-out non-members of the same population, {} shadow models for LiRA (each trained on a random half of the population, same family and settings), and {} bootstrap resamples for the intervals. Attribute inference uses {} users (every user, or a seeded sample): cell means (score value, age band × region, or both) learned on one half, R² measured on the other (numeric attributes on their model scale: log1p for amounts and counts). Mutual information is the plug-in estimate with the Miller–Madow bias correction, numeric attributes in 10 quantile bins. Money policy: score ≤ {} grouped, {} KRW per failed grouped charge.",
         r.model.model_id,
         r.model.family,
         r.model.features.len(),
@@ -833,6 +834,7 @@ fn audit_intro(r: &AuditResult) -> String {
         r.membership.attacks.first().map_or(0, |a| a.members),
         p.shadows,
         p.bootstrap,
+        r.attribute_sample,
         p.policy.max_score_for_grouping,
         p.policy.loss_per_failed_charge_krw
     )

@@ -264,6 +264,8 @@ fn audit_json_is_identical_at_1_2_and_8_threads() {
             "50",
             "--eval-users",
             "3000",
+            "--attribute-users",
+            "10000",
             "--control-users",
             "500",
         ]);
