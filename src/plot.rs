@@ -105,6 +105,22 @@ fn lines_chart<DB: DrawingBackend>(
                 )))
                 .map_err(perr)?;
         }
+    }
+    draw_curves(&mut chart, curves, SeriesLabelPosition::LowerRight)?;
+    root.present().map_err(perr)
+}
+
+/// Draws each curve in its color with a legend entry, then the legend.
+fn draw_curves<'a, DB: DrawingBackend + 'a, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    curves: &[Curve],
+    legend: SeriesLabelPosition,
+) -> std::result::Result<(), String>
+where
+    CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
+{
+    for (i, c) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
         chart
             .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
             .map_err(perr)?
@@ -115,13 +131,12 @@ fn lines_chart<DB: DrawingBackend>(
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(legend)
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
-        .map_err(perr)?;
-    root.present().map_err(perr)
+        .map_err(perr)
 }
 
 fn interval_chart<DB: DrawingBackend>(
@@ -258,24 +273,7 @@ fn loglog_chart<DB: DrawingBackend>(
         .map_err(perr)?
         .label("chance")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.4)));
-    for (i, c) in curves.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
-            .map_err(perr)?
-            .label(c.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(perr)?;
+    draw_curves(&mut chart, curves, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(perr)
 }
 

@@ -432,15 +432,7 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
             f.arm, f.a, f.b, f.c, f.rmse
         ));
     }
-    if !figures.is_empty() {
-        s.push_str("\n## Plots\n\n");
-        for f in figures {
-            s.push_str(&format!(
-                "![{}](plots/{}.png)\n\n{}\n\n",
-                f.stem, f.stem, f.caption
-            ));
-        }
-    }
+    s.push_str(&md_figures(figures));
     s.push_str("\nAll figures are in `metrics.json`; every model is in the registry under its ID, with its training-member digest.\n");
     s
 }
@@ -451,41 +443,80 @@ fn esc(t: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// `report.html`: the same content, self-contained (plots inline as SVG).
-pub fn html(r: &ExperimentResult, figures: &[Figure]) -> String {
-    let mut s = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>nsfsim experiment {0}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #bbb;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body><h1>What minimization costs: experiment {0}</h1><h2>Findings</h2><ul>",
-        esc(&r.spec.name)
-    );
-    for f in findings(r) {
-        s.push_str(&format!("<li>{}</li>", esc(&f).replace('`', "")));
-    }
-    s.push_str(&format!(
-        "</ul><h2>Set-up</h2><p>{}</p><h2>Metrics per training arm</h2><table><tr>",
-        esc(&intro(r)).replace('`', "")
-    ));
-    for h in HEADER {
-        s.push_str(&format!("<th>{}</th>", esc(h)));
+/// The start of a self-contained HTML report, up to its first heading.
+fn html_head(title: &str, h1: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #bbb;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body><h1>{}</h1>",
+        esc(title),
+        esc(h1)
+    )
+}
+
+/// An HTML table.
+fn html_table<H: AsRef<str>>(header: &[H], rows: &[Vec<String>]) -> String {
+    let mut s = String::from("<table><tr>");
+    for h in header {
+        s.push_str(&format!("<th>{}</th>", esc(h.as_ref())));
     }
     s.push_str("</tr>");
-    for row in table_rows(r) {
+    for row in rows {
         s.push_str("<tr>");
         for c in row {
-            s.push_str(&format!("<td>{}</td>", esc(&c)));
+            s.push_str(&format!("<td>{}</td>", esc(c)));
         }
         s.push_str("</tr>");
     }
     s.push_str("</table>");
+    s
+}
+
+/// Figures inline (SVG) with their captions.
+fn html_figures(figures: &[Figure]) -> String {
+    let mut s = String::new();
     if !figures.is_empty() {
         s.push_str("<h2>Plots</h2>");
-        for f in figures {
-            let svg = f.svg.find("<svg").map_or(f.svg.as_str(), |i| &f.svg[i..]);
-            s.push_str(&format!(
-                "<figure>{svg}<figcaption>{}</figcaption></figure>",
-                esc(&f.caption).replace('`', "")
-            ));
-        }
     }
+    for f in figures {
+        let svg = f.svg.find("<svg").map_or(f.svg.as_str(), |i| &f.svg[i..]);
+        s.push_str(&format!(
+            "<figure>{svg}<figcaption>{}</figcaption></figure>",
+            esc(&f.caption).replace('`', "")
+        ));
+    }
+    s
+}
+
+/// Figures as Markdown image links (PNG, beside the report in `plots/`).
+fn md_figures(figures: &[Figure]) -> String {
+    let mut s = String::new();
+    if !figures.is_empty() {
+        s.push_str("\n## Plots\n\n");
+    }
+    for f in figures {
+        s.push_str(&format!(
+            "![{}](plots/{}.png)\n\n{}\n\n",
+            f.stem, f.stem, f.caption
+        ));
+    }
+    s
+}
+
+/// `report.html`: the same content, self-contained (plots inline as SVG).
+pub fn html(r: &ExperimentResult, figures: &[Figure]) -> String {
+    let mut s = html_head(
+        &format!("nsfsim experiment {}", r.spec.name),
+        &format!("What minimization costs: experiment {}", r.spec.name),
+    );
+    s.push_str("<h2>Findings</h2><ul>");
+    for f in findings(r) {
+        s.push_str(&format!("<li>{}</li>", esc(&f).replace('`', "")));
+    }
+    s.push_str(&format!(
+        "</ul><h2>Set-up</h2><p>{}</p><h2>Metrics per training arm</h2>",
+        esc(&intro(r)).replace('`', "")
+    ));
+    s.push_str(&html_table(&HEADER, &table_rows(r)));
+    s.push_str(&html_figures(figures));
     s.push_str("<p>All figures are in metrics.json.</p></body></html>\n");
     s
 }
@@ -860,25 +891,18 @@ pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
             s.push_str(&format!("| {} |\n", row.join(" | ")));
         }
     }
-    if !figures.is_empty() {
-        s.push_str("\n## Plots\n\n");
-        for f in figures {
-            s.push_str(&format!(
-                "![{}](plots/{}.svg)\n\n{}\n\n",
-                f.stem, f.stem, f.caption
-            ));
-        }
-    }
-    s.push_str("All figures are in audit.json.\n");
+    s.push_str(&md_figures(figures));
+    s.push_str("\nAll figures are in audit.json.\n");
     s
 }
 
 /// `audit.html`, self-contained.
 pub fn audit_html(r: &AuditResult, figures: &[Figure]) -> String {
-    let mut s = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>nsfsim audit {0}</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}}table{{border-collapse:collapse;font-size:0.85em}}td,th{{border:1px solid #bbb;padding:3px 6px;text-align:right}}td:first-child,th:first-child{{text-align:left}}</style></head><body><h1>What model {0} still reveals</h1><h2>Findings</h2><ul>",
-        esc(&r.model.model_id)
+    let mut s = html_head(
+        &format!("nsfsim audit {}", r.model.model_id),
+        &format!("What model {} still reveals", r.model.model_id),
     );
+    s.push_str("<h2>Findings</h2><ul>");
     for f in audit_findings(r) {
         s.push_str(&format!("<li>{}</li>", esc(&f)));
     }
@@ -887,27 +911,10 @@ pub fn audit_html(r: &AuditResult, figures: &[Figure]) -> String {
         esc(&audit_intro(r)).replace('`', "")
     ));
     for (title, header, rows) in audit_tables(r) {
-        s.push_str(&format!("<h2>{}</h2><table><tr>", esc(&title)));
-        for h in header {
-            s.push_str(&format!("<th>{}</th>", esc(&h)));
-        }
-        s.push_str("</tr>");
-        for row in rows {
-            s.push_str("<tr>");
-            for c in row {
-                s.push_str(&format!("<td>{}</td>", esc(&c)));
-            }
-            s.push_str("</tr>");
-        }
-        s.push_str("</table>");
+        s.push_str(&format!("<h2>{}</h2>", esc(&title)));
+        s.push_str(&html_table(&header, &rows));
     }
-    for f in figures {
-        let svg = f.svg.find("<svg").map_or(f.svg.as_str(), |i| &f.svg[i..]);
-        s.push_str(&format!(
-            "<figure>{svg}<figcaption>{}</figcaption></figure>",
-            esc(&f.caption)
-        ));
-    }
+    s.push_str(&html_figures(figures));
     s.push_str("<p>All figures are in audit.json.</p></body></html>\n");
     s
 }

@@ -3,30 +3,8 @@
 //! from the score; the audit is lineage of the model (destroy takes it) while
 //! the lawful replacement is not.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn nsfsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsfsim"))
-        .args(args)
-        .env_remove("NSFSIM_REGISTRY")
-        .output()
-        .expect("run nsfsim")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = nsfsim(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::*;
 
 #[test]
 fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {

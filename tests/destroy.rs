@@ -2,43 +2,15 @@
 //! derives from it, records every file's hash, finds planted copies, refuses
 //! the destroyed IDs afterwards, and is idempotent.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
-fn nsfsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsfsim"))
-        .args(args)
-        .env_remove("NSFSIM_REGISTRY")
-        .output()
-        .expect("run nsfsim")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = nsfsim(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn refused(args: &[&str], needle: &str) {
-    let o = nsfsim(args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert!(err.contains(needle), "{args:?}: `{err}` lacks `{needle}`");
-    assert!(!err.contains("panicked"));
-}
-
 fn sha(p: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(p).unwrap()))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 struct Fixture {

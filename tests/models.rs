@@ -1,34 +1,11 @@
 //! Integration tests of `train`, `score`, `evaluate` and the registry,
 //! driving the real binary.
 
+mod common;
+use common::*;
+use std::process::Command;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn nsfsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nsfsim"))
-        .args(args)
-        .env_remove("NSFSIM_REGISTRY")
-        .output()
-        .expect("run nsfsim")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = nsfsim(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn refused(args: &[&str], needle: &str) {
-    let o = nsfsim(args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert!(err.contains(needle), "{args:?}: `{err}` lacks `{needle}`");
-    assert!(!err.contains("panicked"));
-}
 
 fn data(dir: &Path) -> PathBuf {
     let out = dir.join("data");
