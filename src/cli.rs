@@ -523,7 +523,7 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     }
     if a.dry_run {
         println!(
-            "dry run: destroying model {} would delete {} models and {} files ({} bytes):",
+            "dry run: destroying model {} would delete {} model(s) and {} files ({} bytes):",
             r.model_id,
             r.models.len(),
             r.artifacts.len(),

@@ -871,6 +871,9 @@ fn audit_intro(r: &AuditResult) -> String {
     )
 }
 
+/// Plain-words key to the audit's measures.
+const READING: &str = "A membership attack scores every user; the AUC is the chance that a random member scores above a random non-member (0.5 = guessing, 1 = certain). What matters in practice is the true-positive rate at a low false-positive rate: the share of members an attacker finds while wrongly accusing only 0.1% or 1% of non-members; guessing finds 0.1% and 1%. R² is the share of an attribute's variation that a prediction explains on users it was not learned from: 0 means the score tells nothing about the attribute, 1 that it gives the attribute exactly; slightly negative values are noise. Bits measure information: an attribute cut into 10 equal groups holds 3.32 bits; the score's mutual information says how many of them it carries. A unique user is the only one with their combination of values; the median group size is how many people a typical user hides among.";
+
 /// `audit.md`.
 pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
     let mut s = format!(
@@ -881,6 +884,7 @@ pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
         s.push_str(&format!("- {f}\n"));
     }
     s.push_str(&format!("\n## Set-up\n\n{}\n", audit_intro(r)));
+    s.push_str(&format!("\n## How to read the tables\n\n{READING}\n"));
     for (title, header, rows) in audit_tables(r) {
         s.push_str(&format!(
             "\n## {title}\n\n| {} |\n|{}\n",
@@ -907,8 +911,9 @@ pub fn audit_html(r: &AuditResult, figures: &[Figure]) -> String {
         s.push_str(&format!("<li>{}</li>", esc(&f)));
     }
     s.push_str(&format!(
-        "</ul><h2>Set-up</h2><p>{}</p>",
-        esc(&audit_intro(r)).replace('`', "")
+        "</ul><h2>Set-up</h2><p>{}</p><h2>How to read the tables</h2><p>{}</p>",
+        esc(&audit_intro(r)).replace('`', ""),
+        esc(READING)
     ));
     for (title, header, rows) in audit_tables(r) {
         s.push_str(&format!("<h2>{}</h2>", esc(&title)));

@@ -67,6 +67,26 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     let f = fixture();
     let a = train(&f, &["--population", "all"]);
     let b = train(&f, &["--population", "registered"]);
+    // A model trained on other data, in the same registry.
+    let other = f.root.join("other");
+    ok(&[
+        "generate",
+        "--preset",
+        "small",
+        "--users",
+        "10000",
+        "--seed",
+        "99",
+        "--quiet",
+        "--out",
+        s(&other),
+    ]);
+    let o = ok(&["train", "--data", s(&other), "--registry", s(&f.reg)])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
     // C is trained on A's scores: it derives from A.
     let c = train(&f, &["--teacher", &a]);
     let show: serde_json::Value =
@@ -147,6 +167,8 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     assert!(!f.reg.join(&a).exists() && !f.reg.join(&c).exists());
     // Not derived from A: untouched and still usable.
     assert!(sb.is_file() && f.reg.join(&b).join("model.json").is_file());
+    assert!(f.reg.join(&o).join("model.json").is_file());
+    assert!(other.join("users.parquet").is_file() && f.data.join("users.parquet").is_file());
     assert!(
         elsewhere.join("renamed.bin").is_file(),
         "copies outside the lineage are not deleted"
