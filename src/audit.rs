@@ -230,10 +230,17 @@ pub struct AuditResult {
     pub replacement: Replacement,
 }
 
-/// Rows sorted by a seeded hash of their user ID (a reproducible random order).
-fn hash_order(data: &LoadedData, rows: &[usize], seed: u64) -> Vec<usize> {
+/// The `n` rows with the smallest seeded hash of their user ID, in hash
+/// order: a reproducible random sample, in O(rows) (no full sort at 40 M).
+fn hash_sample(data: &LoadedData, rows: &[usize], seed: u64, n: usize) -> Vec<usize> {
+    let key = |i: usize| (mix64(seed ^ mix64(data.user_id[i])), i);
     let mut v = rows.to_vec();
-    v.sort_by_key(|&i| (mix64(seed ^ mix64(data.user_id[i])), i));
+    let n = n.min(v.len());
+    if n < v.len() {
+        v.select_nth_unstable_by_key(n, |&i| key(i));
+        v.truncate(n);
+    }
+    v.sort_unstable_by_key(|&i| key(i));
     v
 }
 
@@ -731,8 +738,8 @@ pub fn run(
 
     // Membership inference against the audited model.
     let n_eval = params.eval_users.min(non_members.len()).min(members.len());
-    let eval_m: Vec<usize> = hash_order(&data, &members, params.seed)[..n_eval].to_vec();
-    let eval_n: Vec<usize> = hash_order(&data, &non_members, params.seed)[..n_eval].to_vec();
+    let eval_m = hash_sample(&data, &members, params.seed, n_eval);
+    let eval_n = hash_sample(&data, &non_members, params.seed, n_eval);
     let loss_scores = |rows: &[usize], p: &dyn Fn(usize) -> f64| -> Vec<f64> {
         rows.iter().map(|&i| log_lik(p(i), data.nsf[i])).collect()
     };
@@ -831,8 +838,7 @@ pub fn run(
     let sample: Vec<usize> = if data.rows() <= params.attribute_users {
         every
     } else {
-        let mut v =
-            hash_order(&data, &every, params.seed ^ 0xA77)[..params.attribute_users].to_vec();
+        let mut v = hash_sample(&data, &every, params.seed ^ 0xA77, params.attribute_users);
         v.sort_unstable();
         v
     };

@@ -487,8 +487,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
     });
     staged.write_json("manifest.json", &manifest)?;
     let out = staged.commit()?;
-    let files = crate::artifact::files_under(&out)?;
-    crate::registry::record_derived(&registry, "audit", &files, std::slice::from_ref(&a.model))?;
+    crate::registry::record_folder(&registry, "audit", &out, std::slice::from_ref(&a.model))?;
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
     }

@@ -1088,15 +1088,12 @@ pub fn run_manifest(result: &ExperimentResult, registry: &Path) -> Result<serde_
 /// the run derives from every model it reports on (a destruction order on
 /// one of them takes the run with it).
 pub fn record_run(registry: &Path, out: &Path, manifest: &serde_json::Value) -> Result<()> {
-    let mut parents: Vec<String> = manifest["models"]
+    let parents: Vec<String> = manifest["models"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|m| m["model_id"].as_str().map(String::from))
         .collect();
-    parents.sort();
-    parents.dedup();
-    let files = crate::artifact::files_under(out)?;
-    crate::registry::record_derived(registry, "run", &files, &parents)?;
+    crate::registry::record_folder(registry, "run", out, &parents)?;
     Ok(())
 }

@@ -139,6 +139,16 @@ where
         .map_err(perr)
 }
 
+/// The name of the category at an integer axis position (empty elsewhere).
+fn category_label(names: &[String], v: f64) -> String {
+    let i = v.round();
+    if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+        names[i as usize].clone()
+    } else {
+        String::new()
+    }
+}
+
 fn interval_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
@@ -161,14 +171,7 @@ fn interval_chart<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_labels(n)
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                names[i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
+        .x_label_formatter(&|x| category_label(&names, *x))
         .y_desc(y_desc)
         .label_style(("sans-serif", 13))
         .disable_x_mesh()
@@ -323,18 +326,12 @@ fn hbar_chart<DB: DrawingBackend>(
         .y_label_area_size(230)
         .build_cartesian_2d(0f64..hi.min(1.05), -0.5f64..(n as f64 - 0.5))
         .map_err(perr)?;
-    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    // Rows run top to bottom: category i sits at y = n - 1 - i.
+    let names: Vec<String> = rows.iter().rev().map(|r| r.name.clone()).collect();
     chart
         .configure_mesh()
         .y_labels(n)
-        .y_label_formatter(&|y| {
-            let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
-                names[n - 1 - i as usize].clone()
-            } else {
-                String::new()
-            }
-        })
+        .y_label_formatter(&|y| category_label(&names, *y))
         .x_desc(x_desc)
         .label_style(("sans-serif", 12))
         .disable_y_mesh()

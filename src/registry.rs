@@ -303,6 +303,25 @@ pub fn list(registry: &Path) -> Result<Vec<ModelManifest>> {
     Ok(out)
 }
 
+/// Records a finished output folder (a `compare` run, an audit): every file
+/// under it derives from every model in `parents`.
+pub fn record_folder(
+    registry: &Path,
+    kind: &str,
+    dir: &Path,
+    parents: &[String],
+) -> Result<DerivedRecord> {
+    let mut parents = parents.to_vec();
+    parents.sort();
+    parents.dedup();
+    record_derived(
+        registry,
+        kind,
+        &crate::artifact::files_under(dir)?,
+        &parents,
+    )
+}
+
 /// Records a derived artifact (its files already written) in `derived/`.
 pub fn record_derived(
     registry: &Path,

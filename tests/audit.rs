@@ -11,22 +11,8 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let (data, reg, out) = (root.join("data"), root.join("reg"), root.join("audit"));
-    ok(&[
-        "generate",
-        "--preset",
-        "default",
-        "--users",
-        "150000",
-        "--quiet",
-        "--out",
-        s(&data),
-    ]);
-    let id = ok(&["train", "--data", s(&data), "--registry", s(&reg)])
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
+    generate("default", 150000, None, &data);
+    let id = train_id(&data, &reg, &[]);
     ok(&[
         "audit",
         "--model",
@@ -149,26 +135,10 @@ fn audit_refuses_other_data() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let (a, b, reg) = (root.join("a"), root.join("b"), root.join("reg"));
-    for (d, seed) in [(&a, "1"), (&b, "2")] {
-        ok(&[
-            "generate",
-            "--preset",
-            "small",
-            "--users",
-            "20000",
-            "--seed",
-            seed,
-            "--quiet",
-            "--out",
-            s(d),
-        ]);
+    for (d, seed) in [(&a, 1), (&b, 2)] {
+        generate("small", 20000, Some(seed), d);
     }
-    let id = ok(&["train", "--data", s(&a), "--registry", s(&reg)])
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
+    let id = train_id(&a, &reg, &[]);
     let o = nsfsim(&[
         "audit",
         "--model",
@@ -204,22 +174,8 @@ fn audit_json_is_identical_at_1_2_and_8_threads() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let (data, reg) = (root.join("data"), root.join("reg"));
-    ok(&[
-        "generate",
-        "--preset",
-        "small",
-        "--users",
-        "30000",
-        "--quiet",
-        "--out",
-        s(&data),
-    ]);
-    let id = ok(&["train", "--data", s(&data), "--registry", s(&reg)])
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
+    generate("small", 30000, None, &data);
+    let id = train_id(&data, &reg, &[]);
     let mut seen = Vec::new();
     for t in ["1", "2", "8"] {
         let out = root.join(format!("audit{t}"));

@@ -24,16 +24,7 @@ fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     let data = root.join("data");
-    ok(&[
-        "generate",
-        "--preset",
-        "small",
-        "--users",
-        "30000",
-        "--quiet",
-        "--out",
-        s(&data),
-    ]);
+    generate("small", 30000, None, &data);
     Fixture {
         reg: root.join("registry"),
         root,
@@ -43,9 +34,7 @@ fn fixture() -> Fixture {
 }
 
 fn train(f: &Fixture, extra: &[&str]) -> String {
-    let mut args = vec!["train", "--data", s(&f.data), "--registry", s(&f.reg)];
-    args.extend_from_slice(extra);
-    ok(&args).lines().last().unwrap().trim().to_string()
+    train_id(&f.data, &f.reg, extra)
 }
 
 fn score(f: &Fixture, id: &str, out: &Path) {
@@ -69,24 +58,8 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     let b = train(&f, &["--population", "registered"]);
     // A model trained on other data, in the same registry.
     let other = f.root.join("other");
-    ok(&[
-        "generate",
-        "--preset",
-        "small",
-        "--users",
-        "10000",
-        "--seed",
-        "99",
-        "--quiet",
-        "--out",
-        s(&other),
-    ]);
-    let o = ok(&["train", "--data", s(&other), "--registry", s(&f.reg)])
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
+    generate("small", 10000, Some(99), &other);
+    let o = train_id(&other, &f.reg, &[]);
     // C is trained on A's scores: it derives from A.
     let c = train(&f, &["--teacher", &a]);
     let show: serde_json::Value =
@@ -117,6 +90,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         sc.clone(),
         out.join("c.parquet.manifest.json"),
     ];
+    let sa_bytes = std::fs::read(&sa).unwrap();
     let hashes: Vec<(String, String)> = doomed
         .iter()
         .map(|p| {
@@ -280,6 +254,25 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     ]);
     assert!(again.contains("no copy found"), "{again}");
     assert!(f.reg.join(&b).join("model.json").is_file());
+
+    // A run killed after writing its record: the next run finishes the job.
+    let rec_path = f.reg.join("destroyed").join(format!("{a}.json"));
+    let text = std::fs::read_to_string(&rec_path).unwrap();
+    std::fs::write(&rec_path, text.replace("\"complete\"", "\"in-progress\"")).unwrap();
+    std::fs::write(&sa, &sa_bytes).unwrap();
+    ok(&[
+        "destroy",
+        "--model",
+        &a,
+        "--registry",
+        reg,
+        "--runs",
+        s(&runs),
+    ]);
+    assert!(!sa.exists(), "the interrupted order was not finished");
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rec_path).unwrap()).unwrap();
+    assert_eq!(rec["status"], "complete");
 }
 
 #[test]

@@ -37,3 +37,22 @@ pub fn refused(args: &[&str], needle: &str) {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Generates `users` users of `preset` (its own seed unless `seed`) into `out`.
+pub fn generate(preset: &str, users: u64, seed: Option<u64>, out: &Path) {
+    let users = users.to_string();
+    let seed = seed.map(|v| v.to_string());
+    let mut args = vec!["generate", "--preset", preset, "--users", &users, "--quiet"];
+    if let Some(seed) = &seed {
+        args.extend(["--seed", seed.as_str()]);
+    }
+    args.extend(["--out", s(out)]);
+    ok(&args);
+}
+
+/// Trains a model on `data` into `registry` (`extra` flags); returns its ID.
+pub fn train_id(data: &Path, registry: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["train", "--data", s(data), "--registry", s(registry)];
+    args.extend_from_slice(extra);
+    ok(&args).lines().last().unwrap().trim().to_string()
+}
