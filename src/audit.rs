@@ -248,6 +248,7 @@ fn spec_of(m: &ModelManifest) -> Result<ModelSpec> {
     let mut h = m.hyperparameters.clone();
     if let Some(o) = h.as_object_mut() {
         o.remove("labels");
+        o.remove("warm_start");
         o.insert("family".into(), m.family.clone().into());
     }
     serde_json::from_value(h).map_err(|e| NsfError::Input {

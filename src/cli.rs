@@ -252,6 +252,10 @@ struct TrainArgs {
     /// outcomes (distillation; logistic). The teacher becomes the parent.
     #[arg(long, value_name = "MODEL_ID")]
     teacher: Option<String>,
+    /// Start the fit from this registered logistic model's coefficients
+    /// (same features). It becomes the parent.
+    #[arg(long, value_name = "MODEL_ID")]
+    warm_start: Option<String>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -585,7 +589,10 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
             &spec,
             a.seed,
             &a.registry.path(),
-            a.teacher.as_deref(),
+            train::DerivedFrom {
+                teacher: a.teacher.as_deref(),
+                warm_start: a.warm_start.as_deref(),
+            },
         )
     })?;
     let m = &t.manifest;

@@ -277,11 +277,20 @@ pub struct Trained {
     pub seconds: [f64; 3],
 }
 
+/// Models a new model derives from (logistic only).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DerivedFrom<'a> {
+    /// Train on this model's P(nsf) instead of the observed outcomes
+    /// (a model trained on another model's scores: distillation).
+    pub teacher: Option<&'a str>,
+    /// Start Newton's method from this model's coefficients.
+    pub warm_start: Option<&'a str>,
+}
+
 /// Trains a model on the non-held-out users of `rule` and registers it.
-/// With `teacher` (a registered model's ID), the labels are the teacher's
-/// probabilities instead of the observed outcomes (a model trained on another
-/// model's scores: distillation, logistic only); the teacher becomes the
-/// new model's parent in the lineage.
+/// With `from.teacher` the labels are a registered model's probabilities;
+/// with `from.warm_start` the fit starts from a registered model's
+/// coefficients; either becomes the new model's parent in the lineage.
 pub fn train(
     data_dir: &Path,
     rule: PopulationRule,
@@ -289,21 +298,21 @@ pub fn train(
     spec: &ModelSpec,
     seed: u64,
     registry: &Path,
-    teacher: Option<&str>,
+    from: DerivedFrom,
 ) -> Result<Trained> {
     let attributes = features.attributes()?;
-    let teacher = match teacher {
-        None => None,
-        Some(id) => {
-            if !matches!(spec, ModelSpec::Logistic(_)) {
-                return Err(NsfError::param(
-                    "--teacher",
-                    "training on a teacher's scores needs --model logistic",
-                ));
-            }
-            Some((id.to_string(), load_model(registry, id)?.1))
+    let load_parent = |flag: &str, id: Option<&str>| -> Result<Option<(String, StoredModel)>> {
+        let Some(id) = id else { return Ok(None) };
+        if !matches!(spec, ModelSpec::Logistic(_)) {
+            return Err(NsfError::param(
+                flag,
+                "training from another model needs --model logistic",
+            ));
         }
+        Ok(Some((id.to_string(), load_model(registry, id)?.1)))
     };
+    let teacher = load_parent("--teacher", from.teacher)?;
+    let warm = load_parent("--warm-start", from.warm_start)?;
     let mut all_attributes = attributes.clone();
     if let Some((_, t)) = &teacher {
         for a in t.features() {
@@ -327,35 +336,74 @@ pub fn train(
             !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
         })
         .collect();
-    let (stored, hyper, parents) = match &teacher {
-        None => {
-            let (stored, hyper) =
-                fit_model(design, &attributes, &members, &data.nsf, None, spec, seed)?;
-            (stored, hyper, Vec::new())
-        }
-        Some((id, t)) => {
-            let ModelSpec::Logistic(params) = spec else {
-                unreachable!("checked above")
+    let (stored, hyper, parents) = match (spec, &teacher, &warm) {
+        (ModelSpec::Logistic(params), _, _) if teacher.is_some() || warm.is_some() => {
+            let init = match &warm {
+                Some((
+                    id,
+                    StoredModel::Logistic {
+                        model,
+                        feature_columns,
+                        ..
+                    },
+                )) => {
+                    if feature_columns != &design.names {
+                        return Err(NsfError::param(
+                            "--warm-start",
+                            format!("model {id} has other feature columns than --features"),
+                        ));
+                    }
+                    Some(model)
+                }
+                Some((id, _)) => {
+                    return Err(NsfError::param(
+                        "--warm-start",
+                        format!("model {id} is not a logistic regression"),
+                    ));
+                }
+                None => None,
             };
-            let tdesign = data
-                .design
-                .select_attributes(&all_attributes, t.features())
-                .select_rows(&members);
-            let q = t.predict(&tdesign)?;
-            // Soft labels as two weighted copies of each row: y = 1 with
-            // weight q, y = 0 with weight 1 − q (exact cross-entropy on q).
-            let rows: Vec<usize> = members.iter().chain(&members).copied().collect();
-            let y: Vec<bool> = (0..rows.len()).map(|k| k < members.len()).collect();
-            let w: Vec<f64> = q.iter().copied().chain(q.iter().map(|v| 1.0 - v)).collect();
-            let model = logistic::fit_rows(design.x.view(), &rows, &y, Some(&w), params)?;
+            let mut hyper = serde_json::to_value(params).expect("params serialize");
+            let mut parents = Vec::new();
+            let model = match &teacher {
+                Some((id, t)) => {
+                    let tdesign = data
+                        .design
+                        .select_attributes(&all_attributes, t.features())
+                        .select_rows(&members);
+                    let q = t.predict(&tdesign)?;
+                    // Soft labels as two weighted copies of each row: y = 1
+                    // with weight q, y = 0 with weight 1 − q (exact
+                    // cross-entropy on q).
+                    let rows: Vec<usize> = members.iter().chain(&members).copied().collect();
+                    let y: Vec<bool> = (0..rows.len()).map(|k| k < members.len()).collect();
+                    let w: Vec<f64> = q.iter().copied().chain(q.iter().map(|v| 1.0 - v)).collect();
+                    hyper["labels"] = format!("P(nsf) of teacher model {id}").into();
+                    parents.push(id.clone());
+                    logistic::fit_rows_from(design.x.view(), &rows, &y, Some(&w), params, init)?
+                }
+                None => {
+                    let y: Vec<bool> = members.iter().map(|&i| data.nsf[i]).collect();
+                    logistic::fit_rows_from(design.x.view(), &members, &y, None, params, init)?
+                }
+            };
+            if let Some((id, _)) = &warm {
+                hyper["warm_start"] = id.clone().into();
+                if !parents.contains(id) {
+                    parents.push(id.clone());
+                }
+            }
             let stored = StoredModel::Logistic {
                 features: attributes.clone(),
                 feature_columns: design.names.clone(),
                 model,
             };
-            let mut hyper = serde_json::to_value(params).expect("params serialize");
-            hyper["labels"] = serde_json::json!(format!("P(nsf) of teacher model {id}"));
-            (stored, hyper, vec![id.clone()])
+            (stored, hyper, parents)
+        }
+        _ => {
+            let (stored, hyper) =
+                fit_model(design, &attributes, &members, &data.nsf, None, spec, seed)?;
+            (stored, hyper, Vec::new())
         }
     };
     let fit_s = clock.elapsed().as_secs_f64() - read_s;

@@ -60,6 +60,12 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     let other = f.root.join("other");
     generate("small", 10000, Some(99), &other);
     let o = train_id(&other, &f.reg, &[]);
+    // W is warm-started from A on the registered users: it derives from A.
+    let w = train(&f, &["--population", "registered", "--warm-start", &a]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["models", "show", &w, "--registry", s(&f.reg)])).unwrap();
+    assert_eq!(shown["parents"][0], a.as_str());
+    assert_eq!(shown["hyperparameters"]["warm_start"], a.as_str());
     // C is trained on A's scores: it derives from A.
     let c = train(&f, &["--teacher", &a]);
     let show: serde_json::Value =
@@ -138,7 +144,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     for p in &doomed {
         assert!(!p.exists(), "{} survived", p.display());
     }
-    assert!(!f.reg.join(&a).exists() && !f.reg.join(&c).exists());
+    assert!(!f.reg.join(&a).exists() && !f.reg.join(&c).exists() && !f.reg.join(&w).exists());
     // Not derived from A: untouched and still usable.
     assert!(sb.is_file() && f.reg.join(&b).join("model.json").is_file());
     assert!(f.reg.join(&o).join("model.json").is_file());
@@ -156,7 +162,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     .unwrap();
     assert_eq!(rec["status"], "complete");
     assert_eq!(rec["order_ref"], "TEST-ORDER-1");
-    assert_eq!(rec["models"].as_array().unwrap().len(), 2);
+    assert_eq!(rec["models"].as_array().unwrap().len(), 3);
     assert_eq!(rec["models"][0]["model_id"], a.as_str());
     assert_eq!(
         rec["models"][0]["training_members"]["digest"]
@@ -325,6 +331,49 @@ fn unknown_id_or_broken_lineage_deletes_nothing() {
     );
     assert!(f.reg.join(&a).join("model.json").is_file());
     assert!(!f.reg.join("destroyed").exists());
+}
+
+#[test]
+fn a_warm_start_reaches_the_same_optimum() {
+    let f = fixture();
+    let cold = train(&f, &["--population", "registered"]);
+    let a = train(&f, &[]);
+    let warm = train(&f, &["--population", "registered", "--warm-start", &a]);
+    assert_ne!(cold, warm, "the lineage differs, so the ID does");
+    let coef = |id: &str| -> Vec<f64> {
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(f.reg.join(id).join("model.json")).unwrap(),
+        )
+        .unwrap();
+        let mut v = vec![m["model"]["intercept"].as_f64().unwrap()];
+        v.extend(
+            m["model"]["coef"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap()),
+        );
+        v
+    };
+    // The fit is convex: from the parent's coefficients Newton's method
+    // converges to the same optimum as from the base rate.
+    for (x, y) in coef(&cold).iter().zip(coef(&warm)) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+    refused(
+        &[
+            "train",
+            "--data",
+            s(&f.data),
+            "--features",
+            "minimal",
+            "--warm-start",
+            &a,
+            "--registry",
+            s(&f.reg),
+        ],
+        "other feature columns",
+    );
 }
 
 #[test]

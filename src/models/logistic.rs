@@ -231,6 +231,21 @@ pub fn fit_rows(
     weights: Option<&[f64]>,
     params: &LogisticParams,
 ) -> Result<LogisticModel> {
+    fit_rows_from(x, rows, y, weights, params, None)
+}
+
+/// As `fit_rows`, starting Newton's method from `init`'s coefficients
+/// (re-expressed on this data's standardization) instead of the base rate
+/// and the subsample warm start. The objective is convex, so the optimum is
+/// the same; what changes is the path, and the lineage (see `train`).
+pub fn fit_rows_from(
+    x: ArrayView2<f32>,
+    rows: &[usize],
+    y: &[bool],
+    weights: Option<&[f64]>,
+    params: &LogisticParams,
+    init: Option<&LogisticModel>,
+) -> Result<LogisticModel> {
     params.check()?;
     let (n, d) = (rows.len(), x.ncols());
     if n != y.len() || weights.is_some_and(|w| w.len() != n) || rows.iter().any(|&r| r >= x.nrows())
@@ -253,6 +268,21 @@ pub fn fit_rows(
     // Start at the base rate: fewer Newton steps.
     let rate = y.iter().filter(|&&v| v).count() as f64 / n as f64;
     beta[0] = (rate / (1.0 - rate)).ln();
+    if let Some(m) = init {
+        if m.coef.len() != d {
+            return Err(NsfError::param(
+                "--warm-start",
+                "the starting model has another number of feature columns",
+            ));
+        }
+        // Raw-scale coefficients, then this data's standardization.
+        let raw: Vec<f64> = m.coef.iter().zip(&m.scale).map(|(c, s)| c / s).collect();
+        let raw0 = m.intercept - raw.iter().zip(&m.mean).map(|(b, mu)| b * mu).sum::<f64>();
+        beta[0] = raw0 + raw.iter().zip(&mean).map(|(b, mu)| b * mu).sum::<f64>();
+        for j in 0..d {
+            beta[j + 1] = raw[j] * scale[j];
+        }
+    }
     let all_blocks = blocks(n);
     // Warm start: Newton on every 8th block (the penalty scaled to the
     // subsample) gets close to the optimum at an eighth of the cost; the
@@ -265,7 +295,11 @@ pub fn fit_rows(
         .sum();
     let sub_rows_total: usize = sub.iter().map(|(a, b)| b - a).sum();
     // The warm start needs both classes well represented in its subsample.
-    if all_blocks.len() >= 64 && sub_positives >= 100 && sub_rows_total - sub_positives >= 100 {
+    if init.is_none()
+        && all_blocks.len() >= 64
+        && sub_positives >= 100
+        && sub_rows_total - sub_positives >= 100
+    {
         let sub_rows: usize = sub.iter().map(|(a, b)| b - a).sum();
         let penalty = sub_rows as f64 / (n as f64 * params.c);
         let ctx = Pass {
