@@ -668,7 +668,11 @@ fn ensure_data(spec: &ExperimentSpec, root: &Path, seed: u64) -> Result<PathBuf>
             .ok()
             .as_deref()
             == Some(m.files[0].sha256.as_str());
-        if m.preset == *p.preset() && m.format == Format::Parquet && data_ok {
+        if m.preset == *p.preset()
+            && m.format == Format::Parquet
+            && m.generator_revision == generate::GENERATOR_REVISION
+            && data_ok
+        {
             return Ok(dir);
         }
     }

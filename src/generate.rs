@@ -186,6 +186,11 @@ impl Tally {
     }
 }
 
+/// Revision of what the generator draws: bumped whenever the same preset and
+/// seed would give other data (the golden file changes). Cached data sets
+/// (`compare`) are reused only at the same revision.
+pub const GENERATOR_REVISION: u32 = 2;
+
 /// `manifest.json` of a generated data set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PopulationManifest {
@@ -193,6 +198,10 @@ pub struct PopulationManifest {
     pub kind: String,
     /// Version of nsfsim that wrote it.
     pub nsfsim_version: String,
+    /// `GENERATOR_REVISION` of the generator that drew it (0: before it
+    /// was recorded).
+    #[serde(default)]
+    pub generator_revision: u32,
     /// Master seed used.
     pub seed: u64,
     /// Users generated.
@@ -427,6 +436,7 @@ pub fn run(
     let manifest = PopulationManifest {
         kind: "population".into(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+        generator_revision: GENERATOR_REVISION,
         seed: p.seed,
         users: p.users,
         format: opts.format,

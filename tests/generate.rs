@@ -1,5 +1,6 @@
 //! Integration tests of `nsfsim generate`, driving the real binary.
 
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -118,15 +119,34 @@ fn csv_golden_file_is_stable() {
         &["--users", "60", "--format", "csv", "--seed", "7"],
     );
     let got = std::fs::read_to_string(out.join("users.csv")).unwrap();
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tiny_seed7.csv");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let golden = dir.join("tiny_seed7.csv");
+    // `revision.txt`: the generator revision the golden file was drawn by and
+    // the file's SHA-256; other data at the same revision would let
+    // `compare` reuse stale cached data sets.
+    let rev_path = dir.join("revision.txt");
+    let digest = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
+    let rev = nsfsim::generate::GENERATOR_REVISION;
+    let recorded = std::fs::read_to_string(&rev_path).unwrap_or_default();
+    let old = std::fs::read_to_string(&golden).unwrap_or_default();
     if std::env::var_os("NSFSIM_BLESS").is_some() {
+        assert!(
+            got == old || !recorded.starts_with(&format!("{rev} ")),
+            "generator output changed: bump generate::GENERATOR_REVISION, then bless"
+        );
         std::fs::write(&golden, &got).unwrap();
+        std::fs::write(&rev_path, format!("{rev} {}\n", digest(&got))).unwrap();
     }
     let want = std::fs::read_to_string(&golden).expect("golden file (NSFSIM_BLESS=1 to create)");
     assert_eq!(got.lines().count(), 61);
     assert!(
         got == want,
-        "generator output changed; if intended, regenerate the golden file"
+        "generator output changed; if intended, bump generate::GENERATOR_REVISION and regenerate the golden file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&rev_path).unwrap().trim(),
+        format!("{rev} {}", digest(&want)),
+        "tests/golden/revision.txt does not match this revision's golden file"
     );
 }
 
