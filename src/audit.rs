@@ -233,15 +233,17 @@ pub struct AuditResult {
 /// The `n` rows with the smallest seeded hash of their user ID, in hash
 /// order: a reproducible random sample, in O(rows) (no full sort at 40 M).
 fn hash_sample(data: &LoadedData, rows: &[usize], seed: u64, n: usize) -> Vec<usize> {
-    let key = |i: usize| (mix64(seed ^ mix64(data.user_id[i])), i);
-    let mut v = rows.to_vec();
+    let mut v: Vec<(u64, usize)> = rows
+        .par_iter()
+        .map(|&i| (mix64(seed ^ mix64(data.user_id[i])), i))
+        .collect();
     let n = n.min(v.len());
     if n < v.len() {
-        v.select_nth_unstable_by_key(n, |&i| key(i));
+        v.select_nth_unstable(n);
         v.truncate(n);
     }
-    v.sort_unstable_by_key(|&i| key(i));
-    v
+    v.sort_unstable();
+    v.into_iter().map(|(_, i)| i).collect()
 }
 
 fn spec_of(m: &ModelManifest) -> Result<ModelSpec> {
@@ -470,17 +472,28 @@ fn design_column(data: &LoadedData, name: &str, rows: &[usize]) -> Option<Vec<f6
 
 /// Region index (0 = the reference region) on `rows`.
 fn region_index(data: &LoadedData, rows: &[usize]) -> Vec<f64> {
-    let mut v = vec![0.0; rows.len()];
-    for (k, r) in REGIONS[1..].iter().enumerate() {
-        if let Some(c) = design_column(data, &format!("region={r}"), rows) {
-            for (x, &ck) in v.iter_mut().zip(&c) {
-                if ck > 0.5 {
-                    *x = (k + 1) as f64;
-                }
-            }
-        }
-    }
-    v
+    let d = &data.design;
+    // (design column, region index) of each region's one-hot column.
+    let cols: Vec<(usize, f64)> = REGIONS[1..]
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| {
+            let name = format!("region={r}");
+            d.names
+                .iter()
+                .position(|n| *n == name)
+                .map(|j| (j, (k + 1) as f64))
+        })
+        .collect();
+    // One pass over each row's own (contiguous) values.
+    rows.par_iter()
+        .map(|&i| {
+            let row = d.x.row(i);
+            cols.iter()
+                .find(|&&(j, _)| row[j] > 0.5)
+                .map_or(0.0, |&(_, k)| k)
+        })
+        .collect()
 }
 
 /// Every attribute's values on `rows` (identifiers from `ids`, already on
