@@ -192,34 +192,21 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
 
     // Destroyed IDs are refused for scoring and as a teacher.
     let reg = s(&f.reg);
-    refused(
-        &[
+    for id in [&a, &c, &w] {
+        let x = out.join("x.parquet");
+        let args = [
             "score",
             "--model",
-            &a,
+            id,
             "--data",
             s(&f.data),
             "--out",
-            s(&out.join("x.parquet")),
+            s(&x),
             "--registry",
             reg,
-        ],
-        "destroyed",
-    );
-    refused(
-        &[
-            "score",
-            "--model",
-            &c,
-            "--data",
-            s(&f.data),
-            "--out",
-            s(&out.join("x.parquet")),
-            "--registry",
-            reg,
-        ],
-        "destroyed",
-    );
+        ];
+        refused(&args, "destroyed");
+    }
     refused(
         &[
             "train",
