@@ -17,8 +17,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NsfError, Result};
-use crate::experiment::{Policy, expected_loss, percentile};
-use crate::features::{Design, FeatureSet};
+use crate::experiment::{Policy, ci95, expected_loss, paired_bootstrap};
+use crate::features::{Design, FeatureSet, age_band};
 use crate::metrics;
 use crate::models::gbdt::GbdtParams;
 use crate::registry::{self, ModelManifest};
@@ -312,13 +312,9 @@ fn attack_result(
         let n = draw(non, 2);
         boots.push([auc_of(&m, &n), tpr_at(&m, &n, 0.001), tpr_at(&m, &n, 0.01)]);
     }
-    let est = |k: usize| {
-        let mut v: Vec<f64> = boots.iter().map(|b| b[k]).collect();
-        v.sort_by(f64::total_cmp);
-        Est {
-            value: point[k],
-            ci95: [percentile(&v, 0.025), percentile(&v, 0.975)],
-        }
+    let est = |k: usize| Est {
+        value: point[k],
+        ci95: ci95(boots.iter().map(|b| b[k]).collect()),
     };
     let s: Vec<f64> = members.iter().chain(non).copied().collect();
     let y: Vec<bool> = (0..s.len()).map(|k| k < members.len()).collect();
@@ -470,30 +466,13 @@ fn design_column(data: &LoadedData, name: &str, rows: &[usize]) -> Option<Vec<f6
     Some(rows.iter().map(|&i| c[i] as f64).collect())
 }
 
-/// Region index (0 = the reference region) on `rows`.
+/// Region index (0 = the reference region) on `rows`, as values.
 fn region_index(data: &LoadedData, rows: &[usize]) -> Vec<f64> {
-    let d = &data.design;
-    // (design column, region index) of each region's one-hot column.
-    let cols: Vec<(usize, f64)> = REGIONS[1..]
-        .iter()
-        .enumerate()
-        .filter_map(|(k, r)| {
-            let name = format!("region={r}");
-            d.names
-                .iter()
-                .position(|n| *n == name)
-                .map(|j| (j, (k + 1) as f64))
-        })
-        .collect();
-    // One pass over each row's own (contiguous) values.
-    rows.par_iter()
-        .map(|&i| {
-            let row = d.x.row(i);
-            cols.iter()
-                .find(|&&(j, _)| row[j] > 0.5)
-                .map_or(0.0, |&(_, k)| k)
-        })
-        .collect()
+    let r = data
+        .design
+        .region_index(rows)
+        .expect("region is a full feature");
+    r.into_iter().map(|k| k as f64).collect()
 }
 
 /// Every attribute's values on `rows` (identifiers from `ids`, already on
@@ -538,15 +517,10 @@ fn attribute_values(
     out
 }
 
-/// Age band (as in `compare`'s subgroups) × region index: the public
-/// quasi-identifiers.
+/// Age band (`features::age_band`, as in `compare`'s subgroups) × region
+/// index: the public quasi-identifiers.
 fn quasi_key(age: f64, region: f64) -> u32 {
-    let band = match age as u32 {
-        0..=19 => 0,
-        a @ 20..=59 => a / 10 - 1,
-        _ => 5,
-    };
-    band * 32 + region as u32
+    age_band(age as u32) as u32 * 32 + region as u32
 }
 
 /// Smallest cell whose mean is used as a prediction.
@@ -732,12 +706,10 @@ pub fn run(
         &selected
     };
     let seed = data.manifest.seed;
-    let members: Vec<usize> = (0..data.rows())
-        .filter(|&i| !train::is_holdout(seed, data.user_id[i]) && data.in_population(rule, i))
-        .collect();
-    let non_members: Vec<usize> = (0..data.rows())
-        .filter(|&i| train::is_holdout(seed, data.user_id[i]) && data.in_population(rule, i))
-        .collect();
+    // One pass: the population's users, split by the holdout hash.
+    let (non_members, members): (Vec<usize>, Vec<usize>) = (0..data.rows())
+        .filter(|&i| data.in_population(rule, i))
+        .partition(|&i| train::is_holdout(seed, data.user_id[i]));
     let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
     if registry::member_digest(&mut ids) != manifest.training_members.digest {
         return Err(NsfError::Input {
@@ -882,9 +854,8 @@ pub fn run(
                 .collect()
         })
         .collect();
-    let interval = |point: f64, sub_point: f64, mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let (lo, hi) = (percentile(&v, 0.025), percentile(&v, 0.975));
+    let interval = |point: f64, sub_point: f64, v: Vec<f64>| {
+        let [lo, hi] = ci95(v);
         Est {
             value: point,
             ci95: [
@@ -1041,25 +1012,19 @@ fn replacement(
     let (la, _) = expected_loss(&sa, &truth, &params.policy);
     let (lr, _) = expected_loss(&sr, &truth, &params.policy);
     let n = test.len() as u64;
-    let mut da = Vec::new();
-    let mut dl = Vec::new();
-    for b in 0..params.bootstrap as u64 {
-        let ix: Vec<usize> = (0..n)
-            .map(|k| (mix64(params.seed ^ mix64(b + 0xC0DE) ^ k) % n) as usize)
-            .collect();
-        let pick = |v: &[f64]| ix.iter().map(|&k| v[k]).collect::<Vec<f64>>();
-        let pick8 = |v: &[u8]| ix.iter().map(|&k| v[k]).collect::<Vec<u8>>();
-        let yy: Vec<bool> = ix.iter().map(|&k| y[k]).collect();
-        let tt = pick(&truth);
-        da.push(metrics::auc(&pick(&pr), &yy) - metrics::auc(&pick(&pa), &yy));
-        dl.push(
-            expected_loss(&pick8(&sr), &tt, &params.policy).0
-                - expected_loss(&pick8(&sa), &tt, &params.policy).0,
-        );
-    }
-    da.sort_by(f64::total_cmp);
-    dl.sort_by(f64::total_cmp);
+    // The same machinery as `compare`: both models on the same resamples.
     let (aa, ar) = (metrics::auc(&pa, &y), metrics::auc(&pr, &y));
+    let boot = paired_bootstrap(
+        &[pa, pr],
+        &[sa, sr],
+        &y,
+        &truth,
+        &params.policy,
+        params.bootstrap,
+        params.seed ^ 0xC0DE,
+    );
+    let da: Vec<f64> = boot.iter().map(|v| v[1].0 - v[0].0).collect();
+    let dl: Vec<f64> = boot.iter().map(|v| v[1].1 - v[0].1).collect();
     Ok(Replacement {
         model_id,
         training_users: training_users as u64,
@@ -1068,13 +1033,13 @@ fn replacement(
         auc_replacement: ar,
         auc_diff: Est {
             value: ar - aa,
-            ci95: [percentile(&da, 0.025), percentile(&da, 0.975)],
+            ci95: ci95(da),
         },
         loss_audited: la,
         loss_replacement: lr,
         loss_diff: Est {
             value: lr - la,
-            ci95: [percentile(&dl, 0.025), percentile(&dl, 0.975)],
+            ci95: ci95(dl),
         },
     })
 }

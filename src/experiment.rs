@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NsfError, Result};
-use crate::features::{Design, FeatureSet};
+use crate::features::{AGE_BANDS, Design, FeatureSet, age_band};
 use crate::generate::{self, Format, GenerateOptions};
 use crate::metrics::{self, Evaluation};
 use crate::models::logistic::{self, LogisticParams};
@@ -374,51 +374,46 @@ pub struct PowerLaw {
     pub rmse: f64,
 }
 
-/// Labels of the subgroup a test user belongs to, from the design columns.
-fn subgroup_labels(design: &Design, row: usize) -> Vec<String> {
+/// Labels of the subgroups each of `rows` belongs to, from the design columns.
+fn subgroup_labels(design: &Design, rows: &[usize]) -> Vec<Vec<String>> {
     let col = |name: &str| design.names.iter().position(|n| n == name);
-    let x = |j: usize| design.x[[row, j]];
-    let mut out = Vec::new();
-    if let Some(j) = col("age_years") {
-        let a = x(j) as u32;
-        out.push(match a {
-            0..=19 => "age <20".to_string(),
-            20..=59 => format!("age {}s", a / 10 * 10),
-            _ => "age 60+".to_string(),
-        });
-    }
-    if let Some(j) = col("device_os=ios") {
-        out.push(
-            if x(j) > 0.5 {
-                "device ios"
-            } else {
-                "device android"
+    let regions = design.region_index(rows);
+    let (age, ios, tenure) = (
+        col("age_years"),
+        col("device_os=ios"),
+        col("account_age_days"),
+    );
+    rows.iter()
+        .enumerate()
+        .map(|(k, &row)| {
+            let x = |j: usize| design.x[[row, j]];
+            let mut out = Vec::new();
+            if let Some(j) = age {
+                out.push(format!("age {}", AGE_BANDS[age_band(x(j) as u32)]));
             }
-            .to_string(),
-        );
-    }
-    if let Some(j) = col("account_age_days") {
-        let d = x(j);
-        out.push(
-            if d < 365.0 {
-                "tenure <1y"
-            } else if d < 3.0 * 365.0 {
-                "tenure 1-3y"
-            } else {
-                "tenure 3y+"
+            if let Some(j) = ios {
+                let os = if x(j) > 0.5 { "ios" } else { "android" };
+                out.push(format!("device {os}"));
             }
-            .to_string(),
-        );
-    }
-    let region = crate::schema::REGIONS[1..]
-        .iter()
-        .find(|r| col(&format!("region={r}")).is_some_and(|j| x(j) > 0.5))
-        .copied()
-        .unwrap_or(crate::schema::REGIONS[0]);
-    if col("region=Busan").is_some() {
-        out.push(format!("region {region}"));
-    }
-    out
+            if let Some(j) = tenure {
+                let d = x(j);
+                out.push(
+                    if d < 365.0 {
+                        "tenure <1y"
+                    } else if d < 3.0 * 365.0 {
+                        "tenure 1-3y"
+                    } else {
+                        "tenure 3y+"
+                    }
+                    .to_string(),
+                );
+            }
+            if let Some(r) = &regions {
+                out.push(format!("region {}", crate::schema::REGIONS[r[k]]));
+            }
+            out
+        })
+        .collect()
 }
 
 /// Fits AUC(n) = a − b·n^(−c) by least squares over a grid of c.
@@ -617,6 +612,48 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// 95% percentile interval of bootstrap values.
+pub fn ci95(mut values: Vec<f64>) -> [f64; 2] {
+    values.sort_by(f64::total_cmp);
+    [percentile(&values, 0.025), percentile(&values, 0.975)]
+}
+
+/// Paired bootstrap of several models on the same users: resample `b`
+/// draws the same users for every model and gives, per model, (AUC,
+/// expected KRW lost per 1,000 users under `policy`). Resamples are
+/// seeded per index, so the result does not depend on the thread count.
+pub fn paired_bootstrap(
+    probs: &[Vec<f64>],
+    scores: &[Vec<u8>],
+    labels: &[bool],
+    truth: &[f64],
+    policy: &Policy,
+    resamples: u32,
+    seed: u64,
+) -> Vec<Vec<(f64, f64)>> {
+    let n = labels.len();
+    (0..resamples as u64)
+        .into_par_iter()
+        .map(|b| {
+            let mut rng = crate::rng::user_stream(seed, b, crate::rng::Stream::Replay, 0);
+            let idx: Vec<usize> = (0..n)
+                .map(|_| (rng.next_u64() % n as u64) as usize)
+                .collect();
+            let y: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
+            let t: Vec<f64> = idx.iter().map(|&i| truth[i]).collect();
+            probs
+                .iter()
+                .zip(scores)
+                .map(|(p, s)| {
+                    let pb: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
+                    let sb: Vec<u8> = idx.iter().map(|&i| s[i]).collect();
+                    (metrics::auc(&pb, &y), expected_loss(&sb, &t, policy).0)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Expected KRW lost per 1,000 users under `policy` (via the true NSF
@@ -822,44 +859,25 @@ pub fn run(
             .iter()
             .map(|p| p.iter().map(|&v| train::score_of(v)).collect())
             .collect();
-        // Paired bootstrap: the same resampled test users for every arm.
         let n = test.len();
-        let boot: Vec<Vec<(f64, f64)>> = (0..spec.bootstrap as u64)
-            .into_par_iter()
-            .map(|b| {
-                let mut rng =
-                    crate::rng::user_stream(seed ^ 0xB007, b, crate::rng::Stream::Replay, 0);
-                let idx: Vec<usize> = (0..n)
-                    .map(|_| (rng.next_u64() % n as u64) as usize)
-                    .collect();
-                let y: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
-                let t: Vec<f64> = idx.iter().map(|&i| truth[i]).collect();
-                probs
-                    .iter()
-                    .zip(&scores)
-                    .map(|(p, s)| {
-                        let pb: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
-                        let sb: Vec<u8> = idx.iter().map(|&i| s[i]).collect();
-                        (
-                            metrics::auc(&pb, &y),
-                            expected_loss(&sb, &t, &spec.policy).0,
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
+        let boot = paired_bootstrap(
+            &probs,
+            &scores,
+            &labels,
+            &truth,
+            &spec.policy,
+            spec.bootstrap,
+            seed ^ 0xB007,
+        );
         let base_eval = metrics::evaluate(&probs[0], &scores[0], &labels, &truth);
         let (base_loss, _) = expected_loss(&scores[0], &truth, &spec.policy);
         let mut arm_results = Vec::new();
         for (k, name) in spec.arms.iter().enumerate() {
             let evaluation = metrics::evaluate(&probs[k], &scores[k], &labels, &truth);
             let (loss, refused) = expected_loss(&scores[k], &truth, &spec.policy);
-            let mut da: Vec<f64> = boot.iter().map(|v| v[k].0 - v[0].0).collect();
-            let mut dl: Vec<f64> = boot.iter().map(|v| v[k].1 - v[0].1).collect();
-            let mut ab: Vec<f64> = boot.iter().map(|v| v[k].0).collect();
-            ab.sort_by(f64::total_cmp);
-            da.sort_by(f64::total_cmp);
-            dl.sort_by(f64::total_cmp);
+            let da: Vec<f64> = boot.iter().map(|v| v[k].0 - v[0].0).collect();
+            let dl: Vec<f64> = boot.iter().map(|v| v[k].1 - v[0].1).collect();
+            let ab: Vec<f64> = boot.iter().map(|v| v[k].0).collect();
             arm_results.push(ArmResult {
                 arm: name.clone(),
                 model_id: fitted[k].0.clone(),
@@ -867,19 +885,16 @@ pub fn run(
                 psi_vs_all: metrics::psi(&scores[0], &scores[k], &metrics::SCORE_BANDS),
                 refused_share: refused,
                 expected_loss_krw_per_1000: loss,
-                auc_ci95: [percentile(&ab, 0.025), percentile(&ab, 0.975)],
+                auc_ci95: ci95(ab),
                 auc_diff_vs_all: evaluation.auc - base_eval.auc,
-                auc_diff_ci95: [percentile(&da, 0.025), percentile(&da, 0.975)],
+                auc_diff_ci95: ci95(da),
                 loss_diff_vs_all: loss - base_loss,
-                loss_diff_ci95: [percentile(&dl, 0.025), percentile(&dl, 0.975)],
+                loss_diff_ci95: ci95(dl),
                 evaluation,
             });
         }
         // Who pays: AUC of every arm within each subgroup of the test users.
-        let labels_of: Vec<Vec<String>> = test
-            .iter()
-            .map(|&i| subgroup_labels(&data.design, i))
-            .collect();
+        let labels_of = subgroup_labels(&data.design, &test);
         let mut groups: Vec<String> = labels_of.iter().flatten().cloned().collect();
         groups.sort();
         groups.dedup();

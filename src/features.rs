@@ -104,6 +104,19 @@ pub struct Design {
     pub names: Vec<String>,
 }
 
+/// Age bands shared by `compare`'s subgroups and the audit's
+/// quasi-identifiers.
+pub const AGE_BANDS: [&str; 6] = ["<20", "20s", "30s", "40s", "50s", "60+"];
+
+/// Index into `AGE_BANDS` of an age in years.
+pub fn age_band(age: u32) -> usize {
+    match age {
+        0..=19 => 0,
+        20..=59 => (age / 10 - 1) as usize,
+        _ => 5,
+    }
+}
+
 /// How one attribute becomes feature columns (their names, in order).
 pub fn transform_names(attr: &str) -> Vec<String> {
     match attr {
@@ -244,6 +257,12 @@ impl Design {
     /// The columns of `attributes`, in that order (a subset of `all`, the
     /// attributes this design was built from, in its order).
     pub fn select_attributes(&self, all: &[String], attributes: &[String]) -> Design {
+        self.select(None, all, attributes)
+    }
+
+    /// The rows `rows` (all if `None`) and the columns of `attributes`, in
+    /// one copy.
+    pub fn select(&self, rows: Option<&[usize]>, all: &[String], attributes: &[String]) -> Design {
         let mut start = std::collections::HashMap::new();
         let mut j = 0;
         for a in all {
@@ -257,9 +276,40 @@ impl Design {
             cols.extend(j..j + w);
         }
         Design {
-            x: gather(self.x.view(), None, Some(&cols)),
+            x: gather(self.x.view(), rows, Some(&cols)),
             names: cols.iter().map(|&c| self.names[c].clone()).collect(),
         }
+    }
+
+    /// Region of each row as an index into `schema::REGIONS` (0 = the
+    /// one-hot base); `None` when the design has no region columns.
+    pub fn region_index(&self, rows: &[usize]) -> Option<Vec<usize>> {
+        use rayon::prelude::*;
+        let cols: Vec<(usize, usize)> = REGIONS[1..]
+            .iter()
+            .enumerate()
+            .filter_map(|(k, r)| {
+                let name = format!("region={r}");
+                self.names
+                    .iter()
+                    .position(|n| *n == name)
+                    .map(|j| (j, k + 1))
+            })
+            .collect();
+        if cols.is_empty() {
+            return None;
+        }
+        // One pass over each row's own (contiguous) values.
+        Some(
+            rows.par_iter()
+                .map(|&i| {
+                    let row = self.x.row(i);
+                    cols.iter()
+                        .find(|&&(j, _)| row[j] > 0.5)
+                        .map_or(0, |&(_, k)| k)
+                })
+                .collect(),
+        )
     }
 
     /// The rows `rows` of this design (all columns).

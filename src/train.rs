@@ -324,7 +324,9 @@ pub fn train(
     let clock = std::time::Instant::now();
     let data = load_data(data_dir, &all_attributes)?;
     let selected;
-    let design = if teacher.is_some() {
+    // The teacher's extra attributes are dropped from the student's design
+    // (no copy when it needs none).
+    let design = if all_attributes.len() > attributes.len() {
         selected = data.design.select_attributes(&all_attributes, &attributes);
         &selected
     } else {
@@ -369,8 +371,7 @@ pub fn train(
                 Some((id, t)) => {
                     let tdesign = data
                         .design
-                        .select_attributes(&all_attributes, t.features())
-                        .select_rows(&members);
+                        .select(Some(&members), &all_attributes, t.features());
                     let q = t.predict(&tdesign)?;
                     // Soft labels as two weighted copies of each row: y = 1
                     // with weight q, y = 0 with weight 1 − q (exact

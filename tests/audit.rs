@@ -5,6 +5,25 @@
 
 mod common;
 use common::*;
+use std::path::Path;
+
+/// Runs `audit` quietly on model `id` (extra flags in `extra`).
+fn audit(id: &str, data: &Path, reg: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "audit",
+        "--model",
+        id,
+        "--data",
+        s(data),
+        "--registry",
+        s(reg),
+        "--out",
+        s(out),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args);
+}
 
 #[test]
 fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
@@ -13,20 +32,7 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
     let (data, reg, out) = (root.join("data"), root.join("reg"), root.join("audit"));
     generate("default", 150000, None, &data);
     let id = train_id(&data, &reg, &[]);
-    ok(&[
-        "audit",
-        "--model",
-        &id,
-        "--data",
-        s(&data),
-        "--registry",
-        s(&reg),
-        "--out",
-        s(&out),
-        "--quiet",
-        "--bootstrap",
-        "100",
-    ]);
+    audit(&id, &data, &reg, &out, &["--bootstrap", "100"]);
     for f in ["audit.md", "audit.html", "audit.json", "manifest.json"] {
         assert!(out.join(f).is_file(), "{f}");
     }
@@ -179,30 +185,26 @@ fn audit_json_is_identical_at_1_2_and_8_threads() {
     let mut seen = Vec::new();
     for t in ["1", "2", "8"] {
         let out = root.join(format!("audit{t}"));
-        ok(&[
-            "audit",
-            "--model",
+        audit(
             &id,
-            "--data",
-            s(&data),
-            "--registry",
-            s(&reg),
-            "--out",
-            s(&out),
-            "--quiet",
-            "--threads",
-            t,
-            "--shadows",
-            "8",
-            "--bootstrap",
-            "50",
-            "--eval-users",
-            "3000",
-            "--attribute-users",
-            "10000",
-            "--control-users",
-            "500",
-        ]);
+            &data,
+            &reg,
+            &out,
+            &[
+                "--threads",
+                t,
+                "--shadows",
+                "8",
+                "--bootstrap",
+                "50",
+                "--eval-users",
+                "3000",
+                "--attribute-users",
+                "10000",
+                "--control-users",
+                "500",
+            ],
+        );
         seen.push(std::fs::read(out.join("audit.json")).unwrap());
     }
     assert!(

@@ -212,42 +212,16 @@ fn tampered_unknown_and_mismatched_models_are_refused() {
         ],
         "not a model ID",
     );
-    refused(
-        &[
-            "train",
-            "--data",
-            ds,
-            "--registry",
-            r,
-            "--population",
-            "everyone",
-        ],
-        "--population",
-    );
-    refused(
-        &[
-            "train",
-            "--data",
-            ds,
-            "--registry",
-            r,
-            "--features",
-            "phone_sha256",
-        ],
-        "identifier",
-    );
-    refused(
-        &[
-            "train",
-            "--data",
-            ds,
-            "--registry",
-            r,
-            "--features",
-            "shoe_size",
-        ],
-        "not one of the 24",
-    );
+    for (flag, value, needle) in [
+        ("--population", "everyone", "--population"),
+        ("--features", "phone_sha256", "identifier"),
+        ("--features", "shoe_size", "not one of the 24"),
+    ] {
+        refused(
+            &["train", "--data", ds, "--registry", r, flag, value],
+            needle,
+        );
+    }
     // A data set whose schema lacks an attribute the model reads.
     let other = d.path().join("other");
     std::fs::create_dir(&other).unwrap();
