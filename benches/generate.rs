@@ -2,11 +2,11 @@
 //! encoding of one row group, on the calling thread.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nsfsim::generate::{arrow_schema, generate_range, to_record_batch};
-use nsfsim::population::calibrate;
+use nsfsim::data::generate::{arrow_schema, generate_range, to_record_batch};
+use nsfsim::sim::population::calibrate;
 
 fn bench_generate(c: &mut Criterion) {
-    let p = nsfsim::preset::load("default", &[])
+    let p = nsfsim::sim::preset::load("default", &[])
         .unwrap()
         .check()
         .unwrap();
@@ -26,7 +26,7 @@ fn bench_generate(c: &mut Criterion) {
                 let users = generate_range(&p, &cal, 0, n);
                 let batch = to_record_batch(&schema, &users);
                 let (_w, f) =
-                    nsfsim::artifact::TableWriter::parquet(&path, schema.clone(), n as usize)
+                    nsfsim::data::artifact::TableWriter::parquet(&path, schema.clone(), n as usize)
                         .unwrap();
                 f.encoder(0).unwrap().encode(&batch).unwrap()
             })

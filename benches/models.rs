@@ -2,20 +2,22 @@
 //! users, by training size.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nsfsim::generate::{arrow_schema, generate_range, to_record_batch};
+use nsfsim::data::generate::{arrow_schema, generate_range, to_record_batch};
 use nsfsim::models::logistic::{LogisticParams, fit};
-use nsfsim::population::calibrate;
+use nsfsim::sim::population::calibrate;
 
 fn bench_models(c: &mut Criterion) {
-    let p = nsfsim::preset::load("default", &[])
+    let p = nsfsim::sim::preset::load("default", &[])
         .unwrap()
         .check()
         .unwrap();
     let cal = calibrate(&p, p.seed);
     let users = generate_range(&p, &cal, 0, 262_144);
     let batch = to_record_batch(&arrow_schema(), &users);
-    let attrs = nsfsim::features::FeatureSet::Full.attributes().unwrap();
-    let design = nsfsim::features::design_matrix(&[batch], &attrs).unwrap();
+    let attrs = nsfsim::data::features::FeatureSet::Full
+        .attributes()
+        .unwrap();
+    let design = nsfsim::data::features::design_matrix(&[batch], &attrs).unwrap();
     let y: Vec<bool> = users.iter().map(|u| u.nsf).collect();
     let mut group = c.benchmark_group("logistic");
     group.sample_size(10);

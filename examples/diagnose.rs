@@ -2,8 +2,8 @@
 //! in memory (no files): the loop used to tune presets.
 //! `cargo run --release --example diagnose -- [PRESET] [USERS] [KEY=VALUE...]`
 
-use nsfsim::metrics::auc;
-use nsfsim::population::calibrate;
+use nsfsim::sim::population::calibrate;
+use nsfsim::stats::metrics::auc;
 use rayon::prelude::*;
 
 fn main() -> anyhow::Result<()> {
@@ -15,16 +15,16 @@ fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(200_000);
     let sets: Vec<String> = args.iter().skip(2).cloned().collect();
-    let mut p = nsfsim::preset::load(&name, &sets)?;
+    let mut p = nsfsim::sim::preset::load(&name, &sets)?;
     p.users = users;
     let p = p.check()?;
     let cal = calibrate(&p, p.seed);
     let us: Vec<_> = (0..users)
         .into_par_iter()
-        .map(|u| nsfsim::population::generate_user(&p, &cal, p.seed, u))
+        .map(|u| nsfsim::sim::population::generate_user(&p, &cal, p.seed, u))
         .collect();
     let n = us.len() as f64;
-    let share = |f: &dyn Fn(&nsfsim::population::User) -> bool| {
+    let share = |f: &dyn Fn(&nsfsim::sim::population::User) -> bool| {
         us.iter().filter(|u| f(u)).count() as f64 / n
     };
     let prob: Vec<f64> = us.iter().map(|u| u.nsf_prob).collect();
@@ -69,7 +69,8 @@ fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         )
     );
-    let mean = |f: &dyn Fn(&nsfsim::population::User) -> f64| us.iter().map(f).sum::<f64>() / n;
+    let mean =
+        |f: &dyn Fn(&nsfsim::sim::population::User) -> f64| us.iter().map(f).sum::<f64>() / n;
     println!(
         "mean balance {:.0} avg {:.0} pay_amt {:.0} pay_cnt {:.2} remit_sent {:.0} topup_amt {:.0} cards {:.2}",
         mean(&|u| u.balance_krw as f64),
@@ -81,7 +82,7 @@ fn main() -> anyhow::Result<()> {
         mean(&|u| u.registered_cards as f64)
     );
     // Single-attribute AUCs: how much each observed column says.
-    type Column = Box<dyn Fn(&nsfsim::population::User) -> f64>;
+    type Column = Box<dyn Fn(&nsfsim::sim::population::User) -> f64>;
     let cols: Vec<(&str, Column)> = vec![
         ("balance", Box::new(|u| -(u.balance_krw as f64))),
         ("bal_min", Box::new(|u| -(u.balance_min_30d_krw as f64))),

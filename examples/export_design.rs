@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BooleanArray, Float32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
-use nsfsim::features::FeatureSet;
-use nsfsim::train::{PopulationRule, is_holdout, load_data};
+use nsfsim::data::features::FeatureSet;
+use nsfsim::models::train::{PopulationRule, is_holdout, load_data};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,29 +7,30 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(1_000_000);
-    let mut p = nsfsim::preset::load("default", &[])?;
+    let mut p = nsfsim::sim::preset::load("default", &[])?;
     p.users = n;
     let p = p.check()?;
     let t = Instant::now();
-    let cal = nsfsim::population::calibrate(&p, p.seed);
+    let cal = nsfsim::sim::population::calibrate(&p, p.seed);
     println!("calibrate {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let mut paths1 = p.preset().clone();
     paths1.outcome.prob_paths = 1;
     let p1 = paths1.check()?;
-    let _u1 = nsfsim::generate::generate_range(&p1, &cal, 0, n);
+    let _u1 = nsfsim::data::generate::generate_range(&p1, &cal, 0, n);
     println!("users with prob_paths=1 {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    let users = nsfsim::generate::generate_range(&p, &cal, 0, n);
+    let users = nsfsim::data::generate::generate_range(&p, &cal, 0, n);
     println!("users {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
-    let schema = nsfsim::generate::arrow_schema();
-    let batch = nsfsim::generate::to_record_batch(&schema, &users);
+    let schema = nsfsim::data::generate::arrow_schema();
+    let batch = nsfsim::data::generate::to_record_batch(&schema, &users);
     println!("arrow {:.2} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("x.parquet");
-    let (mut w, f) = nsfsim::artifact::TableWriter::parquet(&path, schema.clone(), n as usize)?;
+    let (mut w, f) =
+        nsfsim::data::artifact::TableWriter::parquet(&path, schema.clone(), n as usize)?;
     let enc = f.encoder(0)?.encode(&batch).map_err(anyhow::Error::msg)?;
     println!("parquet encode {:.2} s", t.elapsed().as_secs_f64());
     w.append(enc, n)?;

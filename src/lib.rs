@@ -5,25 +5,15 @@
 //! experiment → report; registry/lineage → destruction and audit.
 #![warn(missing_docs)]
 
-pub mod artifact;
 pub mod audit;
 pub mod cli;
-pub mod destroy;
+pub mod data;
 pub mod error;
 pub mod experiment;
-pub mod features;
-pub mod generate;
-pub mod metrics;
+pub mod lineage;
 pub mod models;
-pub mod outcome;
-pub mod plot;
-pub mod population;
-pub mod preset;
-pub mod registry;
-pub mod reidentify;
 pub mod report;
-pub mod rng;
-pub mod schema;
-pub mod train;
+pub mod sim;
+pub mod stats;
 
 pub use error::{NsfError, Result};

@@ -5,8 +5,8 @@
 
 use std::process::Command;
 
-use nsfsim::registry::member_digest;
-use nsfsim::train::{PopulationRule, is_holdout};
+use nsfsim::lineage::registry::member_digest;
+use nsfsim::models::train::{PopulationRule, is_holdout};
 
 #[test]
 fn compare_writes_a_report_and_never_trains_on_test_users() {
@@ -122,7 +122,7 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
 
     for rep in m["replicates"].as_array().unwrap() {
         let dir = std::path::PathBuf::from(rep["data"].as_str().unwrap());
-        let data = nsfsim::train::load_data(&dir, &["balance_krw".to_string()]).unwrap();
+        let data = nsfsim::models::train::load_data(&dir, &["balance_krw".to_string()]).unwrap();
         for arm in rep["arms"].as_array().unwrap() {
             let name = arm["arm"].as_str().unwrap();
             let rule = PopulationRule::parse(name.split('-').next().unwrap()).unwrap();
@@ -133,7 +133,7 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
                 .map(|i| data.user_id[i])
                 .collect();
             let id = arm["model_id"].as_str().unwrap();
-            let (manifest, _) = nsfsim::registry::load(&reg, id).unwrap();
+            let (manifest, _) = nsfsim::lineage::registry::load(&reg, id).unwrap();
             assert_eq!(
                 manifest.training_members.count,
                 expected.len() as u64,

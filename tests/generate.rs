@@ -126,7 +126,7 @@ fn csv_golden_file_is_stable() {
     // `compare` reuse stale cached data sets.
     let rev_path = dir.join("revision.txt");
     let digest = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
-    let rev = nsfsim::generate::GENERATOR_REVISION;
+    let rev = nsfsim::data::generate::GENERATOR_REVISION;
     let recorded = std::fs::read_to_string(&rev_path).unwrap_or_default();
     let old = std::fs::read_to_string(&golden).unwrap_or_default();
     if std::env::var_os("NSFSIM_BLESS").is_some() {

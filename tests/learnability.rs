@@ -5,9 +5,9 @@
 
 use std::process::Command;
 
-use nsfsim::features::{FeatureSet, design_matrix, flag_column, numeric_column};
-use nsfsim::metrics::auc;
+use nsfsim::data::features::{FeatureSet, design_matrix, flag_column, numeric_column};
 use nsfsim::models::logistic::{LogisticParams, fit};
+use nsfsim::stats::metrics::auc;
 
 #[test]
 fn label_is_learnable_but_not_trivially() {
@@ -29,7 +29,7 @@ fn label_is_learnable_but_not_trivially() {
     let mut cols: Vec<&str> = attrs.iter().map(|s| s.as_str()).collect();
     cols.extend(["nsf", "nsf_prob"]);
     let batches =
-        nsfsim::artifact::read_parquet_columns(&out.join("users.parquet"), &cols).unwrap();
+        nsfsim::data::artifact::read_parquet_columns(&out.join("users.parquet"), &cols).unwrap();
     let design = design_matrix(&batches, &attrs).unwrap();
     let y = flag_column(&batches, "nsf").unwrap();
     let prob = numeric_column(&batches, "nsf_prob").unwrap();

@@ -360,7 +360,7 @@ impl LogisticModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::{Stream, normal, uniform, user_stream};
+    use crate::sim::rng::{Stream, normal, uniform, user_stream};
 
     /// Data from a known logistic model with a rare positive class.
     fn synthetic(n: usize) -> (Array2<f32>, Vec<bool>) {

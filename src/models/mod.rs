@@ -4,3 +4,4 @@
 pub mod gbdt;
 pub mod logistic;
 pub mod scorecard;
+pub mod train;

@@ -8,8 +8,8 @@
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::data::features::transform_names;
 use crate::error::{NsfError, Result};
-use crate::features::transform_names;
 use crate::models::logistic::{self, LogisticParams};
 
 /// Hyperparameters.

@@ -1,12 +1,14 @@
 //! The experiment report: `report.md` and a self-contained `report.html` that
 //! open with the findings in plain words, and the plots (through `plot`).
 
+pub mod plot;
+
 use std::path::Path;
 
 use crate::error::Result;
 use crate::experiment::{ArmSummary, ExperimentResult, Interval, PlotData};
-use crate::metrics;
-use crate::plot::{self, Curve, Estimate};
+use crate::stats::metrics;
+use plot::{Curve, Estimate};
 
 /// A drawn plot: file stem (in `plots/`), caption, inline SVG.
 pub struct Figure {
@@ -71,7 +73,7 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
         .map(|(name, p)| {
             let mut counts = [0u64; 31];
             for &v in p {
-                counts[(crate::train::score_of(v) as usize).min(30)] += 1;
+                counts[(crate::models::train::score_of(v) as usize).min(30)] += 1;
             }
             let n = p.len().max(1) as f64;
             Curve {

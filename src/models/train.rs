@@ -11,15 +11,15 @@ use arrow_array::types::UInt64Type;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::artifact::{self, FileRecord};
+use crate::data::artifact::{self, FileRecord};
+use crate::data::features::{Design, FeatureSet, design_matrix, flag_column, numeric_column};
+use crate::data::generate::{Format, PopulationManifest, read_manifest};
 use crate::error::{NsfError, Result};
-use crate::features::{Design, FeatureSet, design_matrix, flag_column, numeric_column};
-use crate::generate::{Format, PopulationManifest, read_manifest};
-use crate::metrics::{Evaluation, evaluate};
+use crate::lineage::registry::{self, DataRef, ModelManifest, TrainingMembers};
 use crate::models::gbdt::{self, GbdtParams};
 use crate::models::logistic::{self, LogisticModel, LogisticParams};
 use crate::models::scorecard::{self, Scorecard, ScorecardParams};
-use crate::registry::{self, DataRef, ModelManifest, TrainingMembers};
+use crate::stats::metrics::{Evaluation, evaluate};
 
 /// Share of users held out of every training set, chosen by a hash of
 /// (data seed, user_id): the same users for every model of a data set.
@@ -148,7 +148,7 @@ pub fn score_of(prob: f64) -> u8 {
 
 /// True when `user_id` is in the held-out set of data sets with `data_seed`.
 pub fn is_holdout(data_seed: u64, user_id: u64) -> bool {
-    use crate::rng::mix64;
+    use crate::sim::rng::mix64;
     let h = mix64(data_seed ^ 0x686F_6C64_6F75_7400 ^ mix64(user_id));
     ((h >> 11) as f64 / (1u64 << 53) as f64) < HOLDOUT_FRACTION
 }

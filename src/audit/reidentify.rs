@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{NsfError, Result};
-use crate::population::{calibrate, phone_number, phone_string};
+use crate::sim::population::{calibrate, phone_number, phone_string};
 
 /// The 10^8 numbers `010` + 8 digits.
 pub const PHONE_SPACE: u64 = 100_000_000;
@@ -72,13 +72,13 @@ fn hmac_digest(key: &[u8], msg: &[u8]) -> [u8; 32] {
 /// Runs the attack on a generated data set over the first `candidates`
 /// numbers of the `010` space (all 10^8 by default).
 pub fn run(dir: &Path, candidates: u64) -> Result<ReidentifyReport> {
-    let manifest = crate::generate::read_manifest(dir)?;
+    let manifest = crate::data::generate::read_manifest(dir)?;
     let path = dir.join(&manifest.files[0].name);
-    let batches = crate::artifact::read_parquet_columns(&path, &["user_id", "phone_sha256"])?;
+    let batches = crate::data::artifact::read_parquet_columns(&path, &["user_id", "phone_sha256"])?;
     let preset = manifest.preset.clone().check()?;
     let cal = calibrate(&preset, manifest.seed);
     // The secret key a careful sender would use (never sent, never stored).
-    let key = crate::rng::mix64(manifest.seed ^ 0x5EC2E7)
+    let key = crate::sim::rng::mix64(manifest.seed ^ 0x5EC2E7)
         .to_le_bytes()
         .repeat(4);
     let mut plain = DigestMap::default();

@@ -16,11 +16,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use crate::artifact::{EncodedChunk, EncoderFactory, FileRecord, StagedDir, TableWriter};
+use crate::data::artifact::{EncodedChunk, EncoderFactory, FileRecord, StagedDir, TableWriter};
 use crate::error::{NsfError, Result};
-use crate::population::{Calibration, User, calibrate, generate_user};
-use crate::preset::{Preset, ValidPreset};
-use crate::schema::{ATTRIBUTES, ColumnRecord, ColumnType, REGIONS, all_columns};
+use crate::sim::population::{Calibration, User, calibrate, generate_user};
+use crate::sim::preset::{Preset, ValidPreset};
+use crate::sim::schema::{ATTRIBUTES, ColumnRecord, ColumnType, REGIONS, all_columns};
 
 /// Users per chunk and per Parquet row group. Part of the file format: fixed
 /// so that files are byte-identical at any thread count.
@@ -449,7 +449,7 @@ pub fn run(
         calibration: CalibrationRecord {
             reg_ios_rate: cal.reg_ios_rate,
             consent_intercept: cal.consent_intercept,
-            pilot_users: p.users.min(crate::population::PILOT_USERS),
+            pilot_users: p.users.min(crate::sim::population::PILOT_USERS),
         },
     };
     staged.write_json("manifest.json", &manifest)?;
@@ -476,7 +476,7 @@ mod tests {
 
     #[test]
     fn every_schema_column_has_a_generator() {
-        let p = crate::preset::load("small", &["users=50".into()])
+        let p = crate::sim::preset::load("small", &["users=50".into()])
             .unwrap()
             .check()
             .unwrap();

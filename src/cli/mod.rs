@@ -9,9 +9,10 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::data::generate::{self, Format, GenerateOptions};
 use crate::error::NsfError;
-use crate::generate::{self, Format, GenerateOptions};
-use crate::{preset, schema, train};
+use crate::models::train;
+use crate::sim::{preset, schema};
 
 /// nsfsim: simulate data minimization in NSF credit-risk scoring.
 #[derive(Debug, Parser)]
@@ -72,7 +73,7 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
         /// Candidates to try from the start of the 010 space (default all 10^8).
-        #[arg(long, default_value_t = crate::reidentify::PHONE_SPACE)]
+        #[arg(long, default_value_t = crate::audit::reidentify::PHONE_SPACE)]
         candidates: u64,
         /// Worker threads (default: all cores).
         #[arg(long)]
@@ -180,7 +181,7 @@ impl RegistryArg {
         self.registry
             .clone()
             .or_else(|| std::env::var_os("NSFSIM_REGISTRY").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(crate::registry::DEFAULT_REGISTRY))
+            .unwrap_or_else(|| PathBuf::from(crate::lineage::registry::DEFAULT_REGISTRY))
     }
 }
 
@@ -383,7 +384,7 @@ fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_evaluation(e: &crate::metrics::Evaluation) {
+fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
     println!(
         "users {}  nsf rate {:.4}  AUC {:.4}  Gini {:.4}  KS {:.4}  Brier {:.5}  log loss {:.5}  ECE {:.5}  oracle AUC {:.4}",
         e.users, e.nsf_rate, e.auc, e.gini, e.ks, e.brier, e.log_loss, e.ece, e.oracle_auc
@@ -412,7 +413,7 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
             eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
         }
     };
-    let staged = crate::artifact::StagedDir::create(&out, true)?;
+    let staged = crate::data::artifact::StagedDir::create(&out, true)?;
     let (mut result, plot_data) = pool
         .install(|| crate::experiment::run(&spec, &a.registry.path(), &a.data_root, &progress))?;
     result.sweep = pool.install(|| {
@@ -456,7 +457,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     params.check()?;
-    crate::registry::check_id(&a.model)?;
+    crate::lineage::registry::check_id(&a.model)?;
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("audit-{}", a.model)));
@@ -469,7 +470,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         }
     };
     let registry = a.registry.path();
-    let staged = crate::artifact::StagedDir::create(&out, true)?;
+    let staged = crate::data::artifact::StagedDir::create(&out, true)?;
     let result =
         pool.install(|| crate::audit::run(&registry, &a.model, &a.data, &params, &progress))?;
     progress("plots and report");
@@ -491,7 +492,12 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
     });
     staged.write_json("manifest.json", &manifest)?;
     let out = staged.commit()?;
-    crate::registry::record_folder(&registry, "audit", &out, std::slice::from_ref(&a.model))?;
+    crate::lineage::registry::record_folder(
+        &registry,
+        "audit",
+        &out,
+        std::slice::from_ref(&a.model),
+    )?;
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
     }
@@ -504,8 +510,8 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
 }
 
 fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
-    use crate::artifact::FileFate;
-    let o = crate::destroy::destroy(&crate::destroy::DestroyOptions {
+    use crate::data::artifact::FileFate;
+    let o = crate::lineage::destroy::destroy(&crate::lineage::destroy::DestroyOptions {
         registry: a.registry.path(),
         model_id: a.model.clone(),
         order_ref: a.order_ref,
@@ -577,7 +583,7 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
 
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     let rule = train::PopulationRule::parse(&a.population)?;
-    let features = crate::features::FeatureSet::parse(&a.features)?;
+    let features = crate::data::features::FeatureSet::parse(&a.features)?;
     let spec = train::ModelSpec::parse(&a.model)?;
     let pool = thread_pool(a.threads)?;
     let started = Instant::now();
@@ -629,7 +635,7 @@ pub fn run() -> anyhow::Result<()> {
             json,
         } => {
             let pool = thread_pool(threads)?;
-            let r = pool.install(|| crate::reidentify::run(&data, candidates))?;
+            let r = pool.install(|| crate::audit::reidentify::run(&data, candidates))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
@@ -681,7 +687,7 @@ pub fn run() -> anyhow::Result<()> {
         }
         Command::Models { action } => match action {
             ModelsAction::List { registry } => {
-                for m in crate::registry::list(&registry.path())? {
+                for m in crate::lineage::registry::list(&registry.path())? {
                     println!(
                         "{}  {:<9} {:<10} {:>10} members  {:>2} features  AUC {:.4}  data {}",
                         m.model_id,
@@ -707,7 +713,7 @@ pub fn run() -> anyhow::Result<()> {
                 }
             }
             ModelsAction::Show { id, registry } => {
-                let (m, _) = crate::registry::load(&registry.path(), &id)?;
+                let (m, _) = crate::lineage::registry::load(&registry.path(), &id)?;
                 println!("{}", serde_json::to_string_pretty(&m)?);
                 Ok(())
             }

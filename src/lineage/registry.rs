@@ -20,9 +20,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::artifact::{FileRecord, sha256_file, write_json_atomic};
+use crate::data::artifact::{FileRecord, sha256_file, write_json_atomic};
 use crate::error::{NsfError, Result};
-use crate::metrics::Evaluation;
+use crate::stats::metrics::Evaluation;
 
 /// The registry folder used when none is given (`--registry` or `NSFSIM_REGISTRY`).
 pub const DEFAULT_REGISTRY: &str = "models/registry";
@@ -317,7 +317,7 @@ pub fn record_folder(
     record_derived(
         registry,
         kind,
-        &crate::artifact::files_under(dir)?,
+        &crate::data::artifact::files_under(dir)?,
         &parents,
     )
 }

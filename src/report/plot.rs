@@ -14,7 +14,7 @@ static FONT: Once = Once::new();
 
 fn register_font() {
     FONT.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
     });
 }

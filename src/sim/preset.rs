@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::error::{NsfError, Result};
-use crate::schema::REGIONS;
+use crate::sim::schema::REGIONS;
 
 /// Presets shipped with nsfsim (also in `synthetic/`).
 pub const EMBEDDED: [(&str, &str); 3] = [
-    ("small", include_str!("../synthetic/small.toml")),
-    ("default", include_str!("../synthetic/default.toml")),
-    ("case", include_str!("../synthetic/case.toml")),
+    ("small", include_str!("../../synthetic/small.toml")),
+    ("default", include_str!("../../synthetic/default.toml")),
+    ("case", include_str!("../../synthetic/case.toml")),
 ];
 
 /// Largest population: phone numbers are a bijection onto the 10^8 `010` numbers.

@@ -10,23 +10,26 @@ use rand::RngCore;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::data::features::{AGE_BANDS, Design, FeatureSet, age_band};
+use crate::data::generate::{self, Format, GenerateOptions};
 use crate::error::{NsfError, Result};
-use crate::features::{AGE_BANDS, Design, FeatureSet, age_band};
-use crate::generate::{self, Format, GenerateOptions};
-use crate::metrics::{self, Evaluation};
 use crate::models::logistic::{self, LogisticParams};
-use crate::train::{self, LoadedData, ModelSpec, PopulationRule};
+use crate::models::train::{self, LoadedData, ModelSpec, PopulationRule};
+use crate::stats::metrics::{self, Evaluation};
 
 /// Experiments shipped with nsfsim (also in `synthetic/experiments/`).
 pub const EMBEDDED: [(&str, &str); 3] = [
     (
         "default",
-        include_str!("../synthetic/experiments/default.toml"),
+        include_str!("../../synthetic/experiments/default.toml"),
     ),
-    ("case", include_str!("../synthetic/experiments/case.toml")),
+    (
+        "case",
+        include_str!("../../synthetic/experiments/case.toml"),
+    ),
     (
         "sweep-consent",
-        include_str!("../synthetic/experiments/sweep-consent.toml"),
+        include_str!("../../synthetic/experiments/sweep-consent.toml"),
     ),
 ];
 
@@ -182,7 +185,7 @@ pub fn load_spec(name_or_path: &str, overrides: &[String]) -> Result<ExperimentS
                     .into(),
         })?,
     };
-    crate::preset::parse_with_overrides(name_or_path, &text, overrides)
+    crate::sim::preset::parse_with_overrides(name_or_path, &text, overrides)
 }
 
 /// One arm's training rule.
@@ -409,7 +412,7 @@ fn subgroup_labels(design: &Design, rows: &[usize]) -> Vec<Vec<String>> {
                 );
             }
             if let Some(r) = &regions {
-                out.push(format!("region {}", crate::schema::REGIONS[r[k]]));
+                out.push(format!("region {}", crate::sim::schema::REGIONS[r[k]]));
             }
             out
         })
@@ -637,7 +640,7 @@ pub fn paired_bootstrap(
     (0..resamples as u64)
         .into_par_iter()
         .map(|b| {
-            let mut rng = crate::rng::user_stream(seed, b, crate::rng::Stream::Replay, 0);
+            let mut rng = crate::sim::rng::user_stream(seed, b, crate::sim::rng::Stream::Replay, 0);
             let idx: Vec<usize> = (0..n)
                 .map(|_| (rng.next_u64() % n as u64) as usize)
                 .collect();
@@ -696,12 +699,12 @@ fn data_dir(root: &Path, spec: &ExperimentSpec, seed: u64) -> PathBuf {
 /// Generates the replicate's population unless a matching one is cached.
 fn ensure_data(spec: &ExperimentSpec, root: &Path, seed: u64) -> Result<PathBuf> {
     let dir = data_dir(root, spec, seed);
-    let mut preset = crate::preset::load(&spec.preset, &spec.preset_overrides)?;
+    let mut preset = crate::sim::preset::load(&spec.preset, &spec.preset_overrides)?;
     preset.users = spec.users;
     preset.seed = seed;
     let p = preset.check()?;
     if let Ok(m) = generate::read_manifest(&dir) {
-        let data_ok = crate::artifact::sha256_file(&dir.join(&m.files[0].name))
+        let data_ok = crate::data::artifact::sha256_file(&dir.join(&m.files[0].name))
             .ok()
             .as_deref()
             == Some(m.files[0].sha256.as_str());
@@ -1088,7 +1091,7 @@ pub fn run_manifest(result: &ExperimentResult, registry: &Path) -> Result<serde_
     }
     let mut models = Vec::new();
     for cell in result.replicates.iter().flat_map(|r| &r.arms) {
-        let (m, _) = crate::registry::load(registry, &cell.model_id)?;
+        let (m, _) = crate::lineage::registry::load(registry, &cell.model_id)?;
         models
             .push(serde_json::json!({ "arm": cell.arm, "model_id": cell.model_id, "manifest": m }));
     }
@@ -1113,6 +1116,6 @@ pub fn record_run(registry: &Path, out: &Path, manifest: &serde_json::Value) -> 
         .flatten()
         .filter_map(|m| m["model_id"].as_str().map(String::from))
         .collect();
-    crate::registry::record_folder(registry, "run", out, &parents)?;
+    crate::lineage::registry::record_folder(registry, "run", out, &parents)?;
     Ok(())
 }

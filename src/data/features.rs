@@ -10,7 +10,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NsfError, Result};
-use crate::schema::{ATTRIBUTES, REGIONS, Role};
+use crate::sim::schema::{ATTRIBUTES, REGIONS, Role};
 
 /// The attributes a settlement needs: balance and top-up state, payments,
 /// account age. No identifiers, no profile, no remittance or card history.

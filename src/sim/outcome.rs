@@ -6,9 +6,9 @@
 
 use rand::RngCore;
 
-use crate::population::{Latent, Rates};
-use crate::preset::ValidPreset;
-use crate::rng::{Stream, StreamRng, sigmoid, user_stream};
+use crate::sim::population::{Latent, Rates};
+use crate::sim::preset::ValidPreset;
+use crate::sim::rng::{Stream, StreamRng, sigmoid, user_stream};
 
 /// Everything the window simulation needs about one user, fixed before the
 /// window starts.
@@ -206,7 +206,7 @@ pub fn realized_nsf<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R) 
                 until_charge = g;
                 charge(&mut balance, &mut pending)
             }
-            && crate::rng::uniform(rng) < s.fail_prob
+            && crate::sim::rng::uniform(rng) < s.fail_prob
         {
             return true;
         }

@@ -10,21 +10,23 @@
 //! - the lawful replacement: a model trained on consented users only, and
 //!   what it costs on the same held-out registered users.
 
+pub mod reidentify;
+
 use std::collections::HashMap;
 use std::path::Path;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::data::features::{Design, FeatureSet, age_band};
 use crate::error::{NsfError, Result};
 use crate::experiment::{Policy, ci95, expected_loss, paired_bootstrap};
-use crate::features::{Design, FeatureSet, age_band};
-use crate::metrics;
+use crate::lineage::registry::{self, ModelManifest};
 use crate::models::gbdt::GbdtParams;
-use crate::registry::{self, ModelManifest};
-use crate::rng::mix64;
-use crate::schema::{ATTRIBUTES, REGIONS, Role};
-use crate::train::{self, LoadedData, ModelSpec, PopulationRule, StoredModel};
+use crate::models::train::{self, LoadedData, ModelSpec, PopulationRule, StoredModel};
+use crate::sim::rng::mix64;
+use crate::sim::schema::{ATTRIBUTES, REGIONS, Role};
+use crate::stats::metrics;
 
 /// Audit settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -652,7 +654,7 @@ fn identifier_values(
     use arrow_array::types::UInt64Type;
     let names = ["account_id", "customer_no", "phone_sha256", "email_sha256"];
     let path = dir.join(&data.manifest.files[0].name);
-    let batches = crate::artifact::read_parquet_columns(&path, &names)?;
+    let batches = crate::data::artifact::read_parquet_columns(&path, &names)?;
     let mut out: HashMap<&'static str, Vec<f64>> = HashMap::new();
     for name in names {
         let mut v = Vec::with_capacity(data.rows());

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifact::{self, FileFate};
+use crate::data::artifact::{self, FileFate};
 use crate::error::{NsfError, Result};
-use crate::registry::{self, DataRef, ModelManifest, TrainingMembers};
+use crate::lineage::registry::{self, DataRef, ModelManifest, TrainingMembers};
 
 /// What to destroy and where to look.
 #[derive(Debug, Clone)]

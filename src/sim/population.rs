@@ -5,9 +5,9 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::outcome::{self, OutcomeState};
-use crate::preset::{ConsentMechanism, ValidPreset};
-use crate::rng::{Stream, binomial, normal, poisson, sigmoid, uniform, user_stream};
+use crate::sim::outcome::{self, OutcomeState};
+use crate::sim::preset::{ConsentMechanism, ValidPreset};
+use crate::sim::rng::{Stream, binomial, normal, poisson, sigmoid, uniform, user_stream};
 
 /// Hidden traits of one user, in standard-deviation units. Kept out of the
 /// output files: models see only their traces in the attributes.
@@ -88,7 +88,7 @@ const MAX_BALANCE: f64 = 2_000_000.0;
 /// A multiplier coprime to `modulus` (whose prime factors are 2, 3 and 5),
 /// derived from the seed: makes (a*u + b) mod m a bijection.
 fn coprime_multiplier(seed: u64, salt: u64, modulus: u64) -> u64 {
-    let mut a = crate::rng::mix64(seed ^ salt) % modulus;
+    let mut a = crate::sim::rng::mix64(seed ^ salt) % modulus;
     while a < 2 || a.is_multiple_of(2) || a.is_multiple_of(3) || a.is_multiple_of(5) {
         a = (a + 1) % modulus;
     }
@@ -436,9 +436,9 @@ pub fn calibrate(p: &ValidPreset, seed: u64) -> Calibration {
         reg_ios_rate: 1.0,
         consent_intercept: 0.0,
         phone_a: coprime_multiplier(seed, 0x70686F6E65, PHONE_SPACE),
-        phone_b: crate::rng::mix64(seed ^ 0x62) % PHONE_SPACE,
+        phone_b: crate::sim::rng::mix64(seed ^ 0x62) % PHONE_SPACE,
         account_a: coprime_multiplier(seed, 0x6163636F756E74, ACCOUNT_SPACE),
-        account_b: crate::rng::mix64(seed ^ 0x61) % ACCOUNT_SPACE,
+        account_b: crate::sim::rng::mix64(seed ^ 0x61) % ACCOUNT_SPACE,
     };
     // Expected share of registered users given the rate r: sum over pilot users.
     let r = &p.registration;
@@ -502,7 +502,7 @@ fn bisect(mut lo: f64, mut hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::preset::load;
+    use crate::sim::preset::load;
 
     fn preset(sets: &[&str]) -> ValidPreset {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
@@ -638,7 +638,7 @@ mod tests {
                 .filter(|u| !u.apple_registered)
                 .map(|u| (u.withdrawal_amount_30d_krw as f64, u.nsf_prob > 0.05))
                 .unzip();
-            (crate::metrics::auc(&score, &label) - 0.5).abs()
+            (crate::stats::metrics::auc(&score, &label) - 0.5).abs()
         };
         let (same, shifted) = (link("0.0"), link("1.0"));
         assert!(same > shifted + 0.02, "{same} vs {shifted}");

@@ -1,0 +1,3 @@
+//! Shared statistics below every stage that reports a figure: discrimination and calibration metrics.
+
+pub mod metrics;
