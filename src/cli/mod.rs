@@ -243,18 +243,20 @@ struct TrainArgs {
     /// Features: full, minimal or a comma-separated list of attributes.
     #[arg(long, default_value = "full")]
     features: String,
-    /// Model family: logistic or scorecard.
+    /// Model family: logistic, scorecard or gbdt.
     #[arg(long, default_value = "logistic")]
     model: String,
     /// Training seed (recorded; the logistic fit is deterministic).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Train on this registered model's scores instead of the observed
-    /// outcomes (distillation; logistic). The teacher becomes the parent.
+    /// outcomes (distillation; families with soft labels, e.g. logistic).
+    /// The teacher becomes the parent.
     #[arg(long, value_name = "MODEL_ID")]
     teacher: Option<String>,
-    /// Start the fit from this registered logistic model's coefficients
-    /// (same features). It becomes the parent.
+    /// Start the fit from this registered model (same family, which must
+    /// support a warm start, e.g. logistic; same features). It becomes the
+    /// parent.
     #[arg(long, value_name = "MODEL_ID")]
     warm_start: Option<String>,
     /// Worker threads (default: all cores). Results do not depend on it.
@@ -400,43 +402,23 @@ fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
 }
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
-    let spec = crate::experiment::load_spec(&a.spec, &a.set)?;
-    spec.check()?;
+    let spec = crate::experiment::load_spec(&a.spec, &a.set)?.check()?;
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
     let pool = thread_pool(a.threads)?;
     let started = Instant::now();
-    let quiet = a.quiet;
-    let progress = move |line: &str| {
-        if !quiet {
-            eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
-        }
-    };
-    let staged = crate::data::artifact::StagedDir::create(&out, true)?;
-    let (mut result, plot_data) = pool
-        .install(|| crate::experiment::run(&spec, &a.registry.path(), &a.data_root, &progress))?;
-    result.sweep = pool.install(|| {
-        crate::experiment::run_sweep(&spec, &a.registry.path(), &a.data_root, &progress)
-    })?;
-    progress("plots and report");
-    let figures = crate::report::figures(&result, &plot_data, &staged.path("plots"))?;
-    staged.write_json("metrics.json", &result)?;
-    staged.write_text("report.md", &crate::report::markdown(&result, &figures))?;
-    staged.write_text("report.html", &crate::report::html(&result, &figures))?;
+    let progress = progress_lines(a.quiet, started);
     let registry = a.registry.path();
-    let manifest = crate::experiment::run_manifest(&result, &registry)?;
-    staged.write_json("manifest.json", &manifest)?;
-    let out = staged.commit()?;
-    crate::experiment::record_run(&registry, &out, &manifest)?;
-    for line in crate::report::markdown(&result, &[])
-        .lines()
-        .skip(2)
-        .take_while(|l| !l.starts_with("## Set-up"))
-    {
-        if !line.is_empty() {
-            println!("{line}");
-        }
+    let to = crate::report::experiment::CompareOutput {
+        out: &out,
+        registry: &registry,
+        data_root: &a.data_root,
+    };
+    let (result, out) =
+        pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
+    for line in crate::report::experiment::summary_lines(&result) {
+        println!("{line}");
     }
     println!(
         "wrote {}/report.md, report.html, metrics.json in {:.1} s",
@@ -444,6 +426,16 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Progress lines on stderr with the seconds since `started` (none when
+/// `quiet`).
+fn progress_lines(quiet: bool, started: Instant) -> impl Fn(&str) {
+    move |line: &str| {
+        if !quiet {
+            eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
@@ -455,49 +447,19 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         attribute_users: a.attribute_users,
         seed: a.seed,
         ..Default::default()
-    };
-    params.check()?;
+    }
+    .check()?;
     crate::lineage::registry::check_id(&a.model)?;
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(format!("audit-{}", a.model)));
     let pool = thread_pool(a.threads)?;
     let started = Instant::now();
-    let quiet = a.quiet;
-    let progress = move |line: &str| {
-        if !quiet {
-            eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
-        }
-    };
+    let progress = progress_lines(a.quiet, started);
     let registry = a.registry.path();
-    let staged = crate::data::artifact::StagedDir::create(&out, true)?;
-    let result =
-        pool.install(|| crate::audit::run(&registry, &a.model, &a.data, &params, &progress))?;
-    progress("plots and report");
-    let figures = crate::report::audit_figures(&result, &staged.path("plots"))?;
-    staged.write_json("audit.json", &result)?;
-    staged.write_text(
-        "audit.md",
-        &crate::report::audit_markdown(&result, &figures),
-    )?;
-    staged.write_text("audit.html", &crate::report::audit_html(&result, &figures))?;
-    let manifest = serde_json::json!({
-        "kind": "audit",
-        "nsfsim_version": env!("CARGO_PKG_VERSION"),
-        "model_id": a.model,
-        "models": [{"model_id": a.model, "manifest": result.model}],
-        "replacement_model_id": result.replacement.model_id,
-        "data": result.model.data,
-        "files": ["audit.md", "audit.html", "audit.json", "plots/"],
-    });
-    staged.write_json("manifest.json", &manifest)?;
-    let out = staged.commit()?;
-    crate::lineage::registry::record_folder(
-        &registry,
-        "audit",
-        &out,
-        std::slice::from_ref(&a.model),
-    )?;
+    let (result, out) = pool.install(|| {
+        crate::report::audit::audit(&registry, &a.model, &a.data, &params, &out, &progress)
+    })?;
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
     }
@@ -584,7 +546,7 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     let rule = train::PopulationRule::parse(&a.population)?;
     let features = crate::data::features::FeatureSet::parse(&a.features)?;
-    let spec = train::ModelSpec::parse(&a.model)?;
+    let spec = train::ModelSpec::parse(&a.model)?.check()?;
     let pool = thread_pool(a.threads)?;
     let started = Instant::now();
     let t = pool.install(|| {
@@ -619,6 +581,121 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn cmd_reidentify(
+    data: PathBuf,
+    candidates: u64,
+    threads: Option<usize>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let pool = thread_pool(threads)?;
+    let r = pool.install(|| crate::audit::reidentify::run(&data, candidates))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "unsalted SHA-256: recovered {} of {} phone numbers ({:.2}%, {} checked correct) by hashing {} candidates in {:.1} s ({:.1} M/s on {} threads); keyed HMAC-SHA-256: {} recovered",
+            r.recovered,
+            r.users,
+            100.0 * r.recovered_share,
+            r.correct,
+            r.candidates,
+            r.seconds,
+            r.candidates_per_second / 1e6,
+            r.threads,
+            r.recovered_keyed
+        );
+    }
+    Ok(())
+}
+
+fn cmd_score(
+    model: String,
+    data: PathBuf,
+    out: PathBuf,
+    registry: RegistryArg,
+) -> anyhow::Result<()> {
+    let m = train::score(&registry.path(), &model, &data, &out)?;
+    println!(
+        "wrote {}: {} users scored by model {}",
+        out.display(),
+        m.files[0].rows,
+        m.model_id
+    );
+    Ok(())
+}
+
+fn cmd_evaluate(
+    model: String,
+    data: PathBuf,
+    population: String,
+    json: bool,
+    registry: RegistryArg,
+) -> anyhow::Result<()> {
+    let rule = train::PopulationRule::parse(&population)?;
+    let e = train::evaluate_model(&registry.path(), &model, &data, rule)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        print_evaluation(&e);
+    }
+    Ok(())
+}
+
+fn cmd_models(action: ModelsAction) -> anyhow::Result<()> {
+    match action {
+        ModelsAction::List { registry } => {
+            for m in crate::lineage::registry::list(&registry.path())? {
+                println!(
+                    "{}  {:<9} {:<10} {:>10} members  {:>2} features  AUC {:.4}  data {}",
+                    m.model_id,
+                    m.family,
+                    m.population_rule,
+                    m.training_members.count,
+                    m.features.len(),
+                    m.metrics.auc,
+                    m.data.dir
+                );
+            }
+            Ok(())
+        }
+        ModelsAction::Points { id, registry } => {
+            match train::load_model(&registry.path(), &id)?.1.describe() {
+                Some(table) => {
+                    print!("{table}");
+                    Ok(())
+                }
+                None => Err(NsfError::param("ID", format!("model {id} is not a scorecard")).into()),
+            }
+        }
+        ModelsAction::Show { id, registry } => {
+            let (m, _) = crate::lineage::registry::load(&registry.path(), &id)?;
+            println!("{}", serde_json::to_string_pretty(&m)?);
+            Ok(())
+        }
+    }
+}
+
+fn cmd_schema(json: bool) -> anyhow::Result<()> {
+    if json {
+        let cols: Vec<schema::ColumnRecord> = schema::all_columns()
+            .iter()
+            .map(schema::ColumnRecord::from)
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&cols)?);
+    } else {
+        print!("{}", schema::markdown_table());
+    }
+    Ok(())
+}
+
+fn cmd_preset(preset: String, set: Vec<String>) -> anyhow::Result<()> {
+    let p = preset::load(&preset, &set)?;
+    let v = p.clone().check()?;
+    drop(v);
+    print!("{}", toml::to_string(&p)?);
+    Ok(())
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -633,109 +710,22 @@ pub fn run() -> anyhow::Result<()> {
             candidates,
             threads,
             json,
-        } => {
-            let pool = thread_pool(threads)?;
-            let r = pool.install(|| crate::audit::reidentify::run(&data, candidates))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
-                    "unsalted SHA-256: recovered {} of {} phone numbers ({:.2}%, {} checked correct) by hashing {} candidates in {:.1} s ({:.1} M/s on {} threads); keyed HMAC-SHA-256: {} recovered",
-                    r.recovered,
-                    r.users,
-                    100.0 * r.recovered_share,
-                    r.correct,
-                    r.candidates,
-                    r.seconds,
-                    r.candidates_per_second / 1e6,
-                    r.threads,
-                    r.recovered_keyed
-                );
-            }
-            Ok(())
-        }
+        } => cmd_reidentify(data, candidates, threads, json),
         Command::Score {
             model,
             data,
             out,
             registry,
-        } => {
-            let m = train::score(&registry.path(), &model, &data, &out)?;
-            println!(
-                "wrote {}: {} users scored by model {}",
-                out.display(),
-                m.files[0].rows,
-                m.model_id
-            );
-            Ok(())
-        }
+        } => cmd_score(model, data, out, registry),
         Command::Evaluate {
             model,
             data,
             population,
             json,
             registry,
-        } => {
-            let rule = train::PopulationRule::parse(&population)?;
-            let e = train::evaluate_model(&registry.path(), &model, &data, rule)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&e)?);
-            } else {
-                print_evaluation(&e);
-            }
-            Ok(())
-        }
-        Command::Models { action } => match action {
-            ModelsAction::List { registry } => {
-                for m in crate::lineage::registry::list(&registry.path())? {
-                    println!(
-                        "{}  {:<9} {:<10} {:>10} members  {:>2} features  AUC {:.4}  data {}",
-                        m.model_id,
-                        m.family,
-                        m.population_rule,
-                        m.training_members.count,
-                        m.features.len(),
-                        m.metrics.auc,
-                        m.data.dir
-                    );
-                }
-                Ok(())
-            }
-            ModelsAction::Points { id, registry } => {
-                match train::load_model(&registry.path(), &id)?.1 {
-                    train::StoredModel::Scorecard { scorecard, .. } => {
-                        print!("{}", scorecard.points_table());
-                        Ok(())
-                    }
-                    _ => {
-                        Err(NsfError::param("ID", format!("model {id} is not a scorecard")).into())
-                    }
-                }
-            }
-            ModelsAction::Show { id, registry } => {
-                let (m, _) = crate::lineage::registry::load(&registry.path(), &id)?;
-                println!("{}", serde_json::to_string_pretty(&m)?);
-                Ok(())
-            }
-        },
-        Command::Schema { json } => {
-            if json {
-                let cols: Vec<schema::ColumnRecord> = schema::all_columns()
-                    .iter()
-                    .map(schema::ColumnRecord::from)
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&cols)?);
-            } else {
-                print!("{}", schema::markdown_table());
-            }
-            Ok(())
-        }
-        Command::Preset { preset, set } => {
-            let p = preset::load(&preset, &set)?;
-            let v = p.clone().check()?;
-            drop(v);
-            print!("{}", toml::to_string(&p)?);
-            Ok(())
-        }
+        } => cmd_evaluate(model, data, population, json, registry),
+        Command::Models { action } => cmd_models(action),
+        Command::Schema { json } => cmd_schema(json),
+        Command::Preset { preset, set } => cmd_preset(preset, set),
     }
 }

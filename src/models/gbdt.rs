@@ -10,6 +10,8 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NsfError, Result};
+use crate::models::family::{Capabilities, Family, FitData, ScoreModel};
+use crate::sim::rng::sigmoid;
 
 /// Hyperparameters (defaults match the LightGBM reference run: 200 trees,
 /// learning rate 0.1, at most 32 leaves).
@@ -57,29 +59,48 @@ fn column_major(x: ArrayView2<f32>, rows: &[usize]) -> Vec<f64> {
     out
 }
 
-/// Fits boosted trees on rows `rows` of `x` with labels `y` (per training
-/// row); returns the booster's JSON.
+/// The fitted booster: forust-ml's own JSON (stored as is in `model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Booster(pub serde_json::Value);
+
+impl GbdtParams {
+    /// Validates the parameters.
+    pub fn check(&self) -> Result<()> {
+        if self.iterations == 0
+            || self.learning_rate <= 0.0
+            || self.max_depth == 0
+            || self.nbins < 2
+        {
+            return Err(NsfError::param(
+                "gbdt",
+                "iterations, learning_rate, max_depth > 0 and nbins >= 2",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Fits boosted trees on rows `rows` of `x` with labels `y` and optional
+/// sample weights (per training row); returns the booster's JSON.
 pub fn fit(
     x: ArrayView2<f32>,
     rows: &[usize],
     y: &[bool],
+    weights: Option<&[f64]>,
     params: &GbdtParams,
     seed: u64,
-) -> Result<serde_json::Value> {
-    if params.iterations == 0
-        || params.learning_rate <= 0.0
-        || params.max_depth == 0
-        || params.nbins < 2
-    {
+) -> Result<Booster> {
+    if y.len() != rows.len() || weights.is_some_and(|w| w.len() != rows.len()) {
         return Err(NsfError::param(
-            "gbdt",
-            "iterations, learning_rate, max_depth > 0 and nbins >= 2",
+            "data",
+            "features, labels and weights differ in length",
         ));
     }
     let data = column_major(x, rows);
     let matrix = Matrix::new(&data, rows.len(), x.ncols());
     let target: Vec<f64> = y.iter().map(|&v| v as u8 as f64).collect();
-    let weights = vec![1.0; rows.len()];
+    let weights = weights.map_or_else(|| vec![1.0; rows.len()], <[f64]>::to_vec);
     let mut booster = GradientBooster::default()
         .set_objective_type(ObjectiveType::LogLoss)
         .set_iterations(params.iterations)
@@ -102,19 +123,37 @@ pub fn fit(
     // give identical trees); the recorded count would make the model file
     // differ, so it is not kept.
     value["num_threads"] = serde_json::Value::Null;
-    Ok(value)
+    Ok(Booster(value))
 }
 
-/// P(nsf = 1) for every row of `x` (the booster predicts log-odds).
-pub fn predict_proba(booster: &serde_json::Value, x: ArrayView2<f32>) -> Result<Vec<f64>> {
-    let booster = GradientBooster::from_json(&booster.to_string())
-        .map_err(|e| NsfError::param("model", format!("not a forust booster: {e}")))?;
-    let rows: Vec<usize> = (0..x.nrows()).collect();
-    let data = column_major(x, &rows);
-    let matrix = Matrix::new(&data, x.nrows(), x.ncols());
-    Ok(booster
-        .predict(&matrix, true)
-        .into_iter()
-        .map(|z| 1.0 / (1.0 + (-z).exp()))
-        .collect())
+impl ScoreModel for Booster {
+    /// P(nsf = 1) for every row of `x` (the booster predicts log-odds).
+    fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Vec<f64>> {
+        let booster = GradientBooster::from_json(&self.0.to_string())
+            .map_err(|e| NsfError::param("model", format!("not a forust booster: {e}")))?;
+        let rows: Vec<usize> = (0..x.nrows()).collect();
+        let data = column_major(x, &rows);
+        let matrix = Matrix::new(&data, x.nrows(), x.ncols());
+        Ok(booster
+            .predict(&matrix, true)
+            .into_iter()
+            .map(sigmoid)
+            .collect())
+    }
+}
+
+impl Family for GbdtParams {
+    type Model = Booster;
+    const CAPABILITIES: Capabilities = Capabilities {
+        warm_start: false,
+        soft_labels: false,
+    };
+
+    fn check(&self) -> Result<()> {
+        GbdtParams::check(self)
+    }
+
+    fn fit(&self, d: &FitData, _init: Option<&Booster>) -> Result<Booster> {
+        fit(d.x, d.rows, d.y, d.weights, self, d.seed)
+    }
 }

@@ -15,6 +15,8 @@ use rayon::prelude::ParallelSliceMut;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{NsfError, Result};
+use crate::models::family::{Capabilities, Family, FitData, ScoreModel};
+use crate::sim::rng::sigmoid;
 
 /// Rows per block of the parallel reductions (fixed: part of determinism).
 const BLOCK_ROWS: usize = 16_384;
@@ -78,10 +80,6 @@ fn blocks(n: usize) -> Vec<(usize, usize)> {
     (0..n.div_ceil(BLOCK_ROWS))
         .map(|b| (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)))
         .collect()
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// Column means and standard deviations over `rows`, reduced in block order.
@@ -354,6 +352,28 @@ impl LogisticModel {
                 }
             });
         out
+    }
+}
+
+impl ScoreModel for LogisticModel {
+    fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Vec<f64>> {
+        Ok(LogisticModel::predict_proba(self, x))
+    }
+}
+
+impl Family for LogisticParams {
+    type Model = LogisticModel;
+    const CAPABILITIES: Capabilities = Capabilities {
+        warm_start: true,
+        soft_labels: true,
+    };
+
+    fn check(&self) -> Result<()> {
+        LogisticParams::check(self)
+    }
+
+    fn fit(&self, d: &FitData, init: Option<&LogisticModel>) -> Result<LogisticModel> {
+        fit_rows_from(d.x, d.rows, d.y, d.weights, self, init)
     }
 }
 

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::features::transform_names;
 use crate::error::{NsfError, Result};
+use crate::models::family::{Capabilities, Family, FitData, ScoreModel};
 use crate::models::logistic::{self, LogisticParams};
+use crate::sim::rng::sigmoid;
+use crate::sim::schema::{ATTRIBUTES, Role};
 
 /// Hyperparameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -108,163 +111,240 @@ fn woe(good: f64, bad: f64, goods: f64, bads: f64) -> f64 {
     ((good + 0.5) / (goods + 0.5)).ln() - ((bad + 0.5) / (bads + 0.5)).ln()
 }
 
-/// Merges adjacent bins (counts of users and NSF) until NSF rates are
-/// monotone in `increasing` direction and every bin holds at least `min_n`.
-fn monotone_merge(
-    mut bins: Vec<(f64, u64, u64)>,
-    increasing: bool,
-    min_n: u64,
-) -> Vec<(f64, u64, u64)> {
+/// A bin before WoE: its lower bound, its users, and the (weighted) count of
+/// non-NSF and NSF users in it (the counts themselves without weights).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tally {
+    lower: f64,
+    users: u64,
+    good: f64,
+    bad: f64,
+}
+
+impl Tally {
+    fn mass(&self) -> f64 {
+        self.good + self.bad
+    }
+
+    fn rate(&self) -> f64 {
+        let m = self.mass();
+        if m > 0.0 { self.bad / m } else { 0.0 }
+    }
+
+    fn add(&mut self, o: &Tally) {
+        self.users += o.users;
+        self.good += o.good;
+        self.bad += o.bad;
+    }
+}
+
+/// Merges adjacent bins until NSF rates are monotone in `increasing`
+/// direction and every bin holds at least `min_mass` (weighted users).
+fn monotone_merge(mut bins: Vec<Tally>, increasing: bool, min_mass: f64) -> Vec<Tally> {
     loop {
-        let rate = |b: &(f64, u64, u64)| b.2 as f64 / b.1.max(1) as f64;
         let violation = (1..bins.len()).find(|&i| {
-            let (a, b) = (rate(&bins[i - 1]), rate(&bins[i]));
-            (if increasing { b < a } else { b > a }) || bins[i].1 < min_n || bins[i - 1].1 < min_n
+            let (a, b) = (bins[i - 1].rate(), bins[i].rate());
+            (if increasing { b < a } else { b > a })
+                || bins[i].mass() < min_mass
+                || bins[i - 1].mass() < min_mass
         });
         match violation {
             Some(i) => {
                 let right = bins.remove(i);
-                bins[i - 1].1 += right.1;
-                bins[i - 1].2 += right.2;
+                bins[i - 1].add(&right);
             }
             None => return bins,
         }
     }
 }
 
-/// Fits a scorecard on the rows `rows` of the design `x` (columns as
-/// produced by `features::design_matrix` for `attributes`).
-pub fn fit(
-    x: ArrayView2<f32>,
-    attributes: &[String],
-    rows: &[usize],
-    y: &[bool],
-    params: &ScorecardParams,
-) -> Result<Scorecard> {
-    if params.max_bins < 2 || !(0.0..0.5).contains(&params.min_bin_share) || params.pdo <= 0.0 {
-        return Err(NsfError::param(
-            "scorecard",
-            "max_bins >= 2, min_bin_share in [0, 0.5), pdo > 0",
-        ));
-    }
-    let n = rows.len();
-    let bads = y.iter().filter(|&&v| v).count() as f64;
-    let goods = n as f64 - bads;
-    if bads == 0.0 || goods == 0.0 {
-        return Err(NsfError::param(
-            "data",
-            "training needs both NSF and non-NSF users",
-        ));
-    }
-    let min_n = (params.min_bin_share * n as f64).ceil() as u64;
-    let mut out = Vec::new();
-    let mut column = 0;
-    for attr in attributes {
-        let width = transform_names(attr).len();
-        let categorical = matches!(attr.as_str(), "region" | "device_os" | "auto_topup");
-        let names = transform_names(attr);
-        let mut bins: Vec<(f64, u64, u64, String)> = Vec::new();
-        if categorical {
-            let cats = width.max(1) + 1;
-            let mut counts = vec![(0u64, 0u64); cats];
-            let stub = AttributeBins {
-                attribute: attr.clone(),
-                categorical,
-                column,
-                width,
-                iv: 0.0,
-                selected: true,
-                bins: vec![],
-            };
-            for (k, &r) in rows.iter().enumerate() {
-                let b = bin_index(&stub, x.row(r));
-                counts[b].0 += 1;
-                counts[b].1 += y[k] as u64;
-            }
-            for (b, (nb, yb)) in counts.into_iter().enumerate() {
-                let label = match (attr.as_str(), b) {
-                    ("region", 0) => "region = Seoul".to_string(),
-                    ("region", k) => names[k - 1].replace('=', " = "),
-                    (a, 0) => format!("{a} = no"),
-                    (a, _) => format!("{a} = yes"),
-                };
-                bins.push((f64::MIN, nb, yb, label));
-            }
-        } else {
-            // Quantile pre-bins on the sorted training values.
-            let mut vals: Vec<(f32, bool)> = rows
-                .iter()
-                .zip(y)
-                .map(|(&r, &t)| (x[[r, column]], t))
-                .collect();
-            vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-            let mut cuts: Vec<f32> = (1..params.max_bins)
-                .map(|q| vals[q * n / params.max_bins].0)
-                .collect();
-            cuts.dedup();
-            let mut pre: Vec<(f64, u64, u64)> = Vec::new();
-            let mut start = 0usize;
-            let mut lower = f64::MIN;
-            for c in cuts.iter().chain(std::iter::once(&f32::INFINITY)) {
-                let end = vals.partition_point(|v| v.0 < *c);
-                if end > start {
-                    let nb = (end - start) as u64;
-                    let yb = vals[start..end].iter().filter(|v| v.1).count() as u64;
-                    pre.push((lower, nb, yb));
-                    lower = *c as f64;
-                    start = end;
-                }
-            }
-            let first = pre.first().map_or(0.0, |b| b.2 as f64 / b.1.max(1) as f64);
-            let last = pre.last().map_or(0.0, |b| b.2 as f64 / b.1.max(1) as f64);
-            let merged = monotone_merge(pre, last >= first, min_n);
-            let raw = |v: f64| {
-                if names[0].starts_with("log1p(") {
-                    v.exp_m1()
-                } else {
-                    v
-                }
-            };
-            for (i, (lo, nb, yb)) in merged.iter().enumerate() {
-                let hi = merged.get(i + 1).map(|b| b.0);
-                let label = match (i, hi) {
-                    (0, Some(h)) => format!("{attr} < {:.0}", raw(h)),
-                    (_, Some(h)) => format!("{:.0} <= {attr} < {:.0}", raw(*lo), raw(h)),
-                    (0, None) => format!("{attr}: all"),
-                    (_, None) => format!("{attr} >= {:.0}", raw(*lo)),
-                };
-                bins.push((*lo, *nb, *yb, label));
-            }
+impl ScorecardParams {
+    /// Validates the parameters.
+    pub fn check(&self) -> Result<()> {
+        if self.max_bins < 2
+            || !(0.0..0.5).contains(&self.min_bin_share)
+            || !(self.pdo > 0.0)
+            || !(self.c.is_finite() && self.c > 0.0)
+        {
+            return Err(NsfError::param(
+                "scorecard",
+                "max_bins >= 2, min_bin_share in [0, 0.5), pdo > 0, c > 0",
+            ));
         }
-        let mut iv = 0.0;
-        let bins: Vec<Bin> = bins
-            .into_iter()
-            .map(|(lower, nb, yb, label)| {
-                let (good, bad) = ((nb - yb) as f64, yb as f64);
-                let w = woe(good, bad, goods, bads);
-                iv += ((good + 0.5) / (goods + 0.5) - (bad + 0.5) / (bads + 0.5)) * w;
-                Bin {
-                    label,
-                    lower,
-                    users: nb,
-                    nsf_rate: bad / nb.max(1) as f64,
-                    woe: w,
-                    points: 0.0,
-                }
-            })
-            .collect();
-        out.push(AttributeBins {
-            attribute: attr.clone(),
-            categorical,
-            column,
-            width,
-            iv,
-            selected: iv >= params.min_iv,
-            bins,
-        });
-        column += width;
+        Ok(())
     }
-    // Logistic regression on the WoE values of the selected attributes.
+}
+
+/// The training rows of a scorecard fit, with their weights (1 without).
+struct Training<'a> {
+    x: ArrayView2<'a, f32>,
+    rows: &'a [usize],
+    y: &'a [bool],
+    w: Vec<f64>,
+}
+
+impl Training<'_> {
+    /// (weighted non-NSF, weighted NSF) of training row `k`.
+    fn split(&self, k: usize) -> (f64, f64) {
+        if self.y[k] {
+            (0.0, self.w[k])
+        } else {
+            (self.w[k], 0.0)
+        }
+    }
+}
+
+/// Whether the schema calls `attr` categorical (one-hot or flag columns).
+fn is_categorical(attr: &str) -> bool {
+    ATTRIBUTES
+        .iter()
+        .any(|c| c.name == attr && c.role == Role::Categorical)
+}
+
+/// One bin per category: the base category (no column set) first.
+fn categorical_tallies(
+    t: &Training,
+    attr: &str,
+    column: usize,
+    width: usize,
+) -> Vec<(Tally, String)> {
+    let names = transform_names(attr);
+    let stub = AttributeBins {
+        attribute: attr.into(),
+        categorical: true,
+        column,
+        width,
+        iv: 0.0,
+        selected: true,
+        bins: vec![],
+    };
+    let zero = Tally {
+        lower: f64::MIN,
+        users: 0,
+        good: 0.0,
+        bad: 0.0,
+    };
+    let mut counts = vec![zero; width.max(1) + 1];
+    for (k, &r) in t.rows.iter().enumerate() {
+        let b = bin_index(&stub, t.x.row(r));
+        let (good, bad) = t.split(k);
+        counts[b].add(&Tally {
+            users: 1,
+            good,
+            bad,
+            ..zero
+        });
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(b, tally)| {
+            let label = match (attr, b) {
+                ("region", 0) => "region = Seoul".to_string(),
+                ("region", k) => names[k - 1].replace('=', " = "),
+                (a, 0) => format!("{a} = no"),
+                (a, _) => format!("{a} = yes"),
+            };
+            (tally, label)
+        })
+        .collect()
+}
+
+/// Quantile pre-bins of a numeric column merged until monotone and large
+/// enough, labelled on the attribute's own scale.
+fn numeric_tallies(
+    t: &Training,
+    attr: &str,
+    column: usize,
+    params: &ScorecardParams,
+    min_mass: f64,
+) -> Vec<(Tally, String)> {
+    let n = t.rows.len();
+    let mut vals: Vec<(f32, usize)> = t
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(k, &r)| (t.x[[r, column]], k))
+        .collect();
+    vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut cuts: Vec<f32> = (1..params.max_bins)
+        .map(|q| vals[q * n / params.max_bins].0)
+        .collect();
+    cuts.dedup();
+    let mut pre: Vec<Tally> = Vec::new();
+    let mut start = 0usize;
+    let mut lower = f64::MIN;
+    for c in cuts.iter().chain(std::iter::once(&f32::INFINITY)) {
+        let end = vals.partition_point(|v| v.0 < *c);
+        if end > start {
+            let mut tally = Tally {
+                lower,
+                users: (end - start) as u64,
+                good: 0.0,
+                bad: 0.0,
+            };
+            for &(_, k) in &vals[start..end] {
+                let (g, b) = t.split(k);
+                tally.good += g;
+                tally.bad += b;
+            }
+            pre.push(tally);
+            lower = *c as f64;
+            start = end;
+        }
+    }
+    let first = pre.first().map_or(0.0, Tally::rate);
+    let last = pre.last().map_or(0.0, Tally::rate);
+    let merged = monotone_merge(pre, last >= first, min_mass);
+    let log_scale = transform_names(attr)[0].starts_with("log1p(");
+    let raw = |v: f64| if log_scale { v.exp_m1() } else { v };
+    merged
+        .iter()
+        .enumerate()
+        .map(|(i, tally)| {
+            let hi = merged.get(i + 1).map(|b| b.lower);
+            let lo = tally.lower;
+            let label = match (i, hi) {
+                (0, Some(h)) => format!("{attr} < {:.0}", raw(h)),
+                (_, Some(h)) => format!("{:.0} <= {attr} < {:.0}", raw(lo), raw(h)),
+                (0, None) => format!("{attr}: all"),
+                (_, None) => format!("{attr} >= {:.0}", raw(lo)),
+            };
+            (*tally, label)
+        })
+        .collect()
+}
+
+/// WoE of each bin and the attribute's information value.
+fn woe_bins(tallies: Vec<(Tally, String)>, goods: f64, bads: f64) -> (Vec<Bin>, f64) {
+    let mut iv = 0.0;
+    let bins = tallies
+        .into_iter()
+        .map(|(t, label)| {
+            let (good, bad) = (t.good, t.bad);
+            let w = woe(good, bad, goods, bads);
+            iv += ((good + 0.5) / (goods + 0.5) - (bad + 0.5) / (bads + 0.5)) * w;
+            Bin {
+                label,
+                lower: t.lower,
+                users: t.users,
+                nsf_rate: t.rate(),
+                woe: w,
+                points: 0.0,
+            }
+        })
+        .collect();
+    (bins, iv)
+}
+
+/// The logistic regression on the WoE values of the selected attributes;
+/// sets each bin's points and returns the base points.
+fn fit_points(
+    t: &Training,
+    out: &mut [AttributeBins],
+    weighted: bool,
+    params: &ScorecardParams,
+) -> Result<f64> {
     let chosen: Vec<usize> = (0..out.len()).filter(|&j| out[j].selected).collect();
     if chosen.is_empty() {
         return Err(NsfError::param(
@@ -273,9 +353,9 @@ pub fn fit(
         ));
     }
     let m = chosen.len();
-    let mut w = Array2::<f32>::zeros((n, m));
-    for (k, &r) in rows.iter().enumerate() {
-        let row = x.row(r);
+    let mut w = Array2::<f32>::zeros((t.rows.len(), m));
+    for (k, &r) in t.rows.iter().enumerate() {
+        let row = t.x.row(r);
         for (j, &c) in chosen.iter().enumerate() {
             let a = &out[c];
             w[[k, j]] = a.bins[bin_index(a, row)].woe as f32;
@@ -283,8 +363,8 @@ pub fn fit(
     }
     let lr = logistic::fit(
         w.view(),
-        y,
-        None,
+        t.y,
+        weighted.then_some(&t.w[..]),
         &LogisticParams {
             c: params.c,
             ..Default::default()
@@ -299,10 +379,73 @@ pub fn fit(
             bin.points = factor * b[j] * bin.woe;
         }
     }
+    Ok(factor * a)
+}
+
+/// Fits a scorecard on the rows `rows` of the design `x` (columns as
+/// produced by `features::design_matrix` for `attributes`), with optional
+/// sample weights per training row: bin NSF rates, WoE, the IV screen and
+/// the minimum bin share use weighted counts (bin cut candidates are the
+/// unweighted quantiles; `users` counts users).
+pub fn fit<'a>(
+    x: ArrayView2<'a, f32>,
+    attributes: &[String],
+    rows: &'a [usize],
+    y: &'a [bool],
+    weights: Option<&[f64]>,
+    params: &ScorecardParams,
+) -> Result<Scorecard> {
+    let n = rows.len();
+    if y.len() != n || weights.is_some_and(|w| w.len() != n) {
+        return Err(NsfError::param(
+            "data",
+            "features, labels and weights differ in length",
+        ));
+    }
+    let t = Training {
+        x,
+        rows,
+        y,
+        w: weights.map_or_else(|| vec![1.0; n], <[f64]>::to_vec),
+    };
+    let (goods, bads) = (0..n).fold((0.0, 0.0), |(g, b), k| {
+        let (dg, db) = t.split(k);
+        (g + dg, b + db)
+    });
+    if bads == 0.0 || goods == 0.0 {
+        return Err(NsfError::param(
+            "data",
+            "training needs both NSF and non-NSF users",
+        ));
+    }
+    let min_mass = (params.min_bin_share * (goods + bads)).ceil();
+    let mut out = Vec::new();
+    let mut column = 0;
+    for attr in attributes {
+        let width = transform_names(attr).len();
+        let categorical = is_categorical(attr);
+        let tallies = if categorical {
+            categorical_tallies(&t, attr, column, width)
+        } else {
+            numeric_tallies(&t, attr, column, params, min_mass)
+        };
+        let (bins, iv) = woe_bins(tallies, goods, bads);
+        out.push(AttributeBins {
+            attribute: attr.clone(),
+            categorical,
+            column,
+            width,
+            iv,
+            selected: iv >= params.min_iv,
+            bins,
+        });
+        column += width;
+    }
+    let base_points = fit_points(&t, &mut out, weights.is_some(), params)?;
     Ok(Scorecard {
         attributes: out,
-        base_points: factor * a,
-        factor,
+        base_points,
+        factor: params.pdo / std::f64::consts::LN_2,
     })
 }
 
@@ -326,7 +469,7 @@ impl Scorecard {
     pub fn predict_proba(&self, x: ArrayView2<f32>) -> Vec<f64> {
         self.points(x)
             .into_iter()
-            .map(|t| 1.0 / (1.0 + (-t / self.factor).exp()))
+            .map(|t| sigmoid(t / self.factor))
             .collect()
     }
 
@@ -350,25 +493,57 @@ impl Scorecard {
     }
 }
 
+impl ScoreModel for Scorecard {
+    fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Vec<f64>> {
+        Ok(Scorecard::predict_proba(self, x))
+    }
+
+    fn describe(&self) -> Option<String> {
+        Some(self.points_table())
+    }
+}
+
+impl Family for ScorecardParams {
+    type Model = Scorecard;
+    const CAPABILITIES: Capabilities = Capabilities {
+        warm_start: false,
+        soft_labels: false,
+    };
+
+    fn check(&self) -> Result<()> {
+        ScorecardParams::check(self)
+    }
+
+    fn fit(&self, d: &FitData, _init: Option<&Scorecard>) -> Result<Scorecard> {
+        fit(d.x, d.attributes, d.rows, d.y, d.weights, self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn merge_makes_rates_monotone_and_bins_large_enough() {
+        let tally = |lower: f64, users: u64, bad: u64| Tally {
+            lower,
+            users,
+            good: (users - bad) as f64,
+            bad: bad as f64,
+        };
         let pre = vec![
-            (0.0, 100, 10),
-            (1.0, 100, 5),
-            (2.0, 100, 20),
-            (3.0, 10, 9),
-            (4.0, 100, 30),
+            tally(0.0, 100, 10),
+            tally(1.0, 100, 5),
+            tally(2.0, 100, 20),
+            tally(3.0, 10, 9),
+            tally(4.0, 100, 30),
         ];
-        let m = monotone_merge(pre, true, 50);
-        let rates: Vec<f64> = m.iter().map(|b| b.2 as f64 / b.1 as f64).collect();
+        let m = monotone_merge(pre, true, 50.0);
+        let rates: Vec<f64> = m.iter().map(Tally::rate).collect();
         assert!(rates.windows(2).all(|w| w[0] <= w[1]), "{rates:?}");
-        assert!(m.iter().all(|b| b.1 >= 50));
-        assert_eq!(m.iter().map(|b| b.1).sum::<u64>(), 410);
-        assert_eq!(m.iter().map(|b| b.2).sum::<u64>(), 74);
+        assert!(m.iter().all(|b| b.users >= 50));
+        assert_eq!(m.iter().map(|b| b.users).sum::<u64>(), 410);
+        assert_eq!(m.iter().map(|b| b.bad).sum::<f64>(), 74.0);
     }
 
     #[test]

@@ -16,9 +16,9 @@ use crate::data::features::{Design, FeatureSet, design_matrix, flag_column, nume
 use crate::data::generate::{Format, PopulationManifest, read_manifest};
 use crate::error::{NsfError, Result};
 use crate::lineage::registry::{self, DataRef, ModelManifest, TrainingMembers};
-use crate::models::gbdt::{self, GbdtParams};
-use crate::models::logistic::{self, LogisticModel, LogisticParams};
-use crate::models::scorecard::{self, Scorecard, ScorecardParams};
+use crate::models::FitData;
+pub use crate::models::{ModelSpec, StoredModel, ValidModelSpec};
+use crate::sim::schema::{TRAILING, USER_ID};
 use crate::stats::metrics::{Evaluation, evaluate};
 
 /// Share of users held out of every training set, chosen by a hash of
@@ -58,86 +58,6 @@ impl PopulationRule {
             Self::Registered => "registered",
             Self::Consented => "consented",
         }
-    }
-}
-
-/// A model family with its hyperparameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "family", rename_all = "lowercase")]
-pub enum ModelSpec {
-    /// L2 logistic regression.
-    Logistic(LogisticParams),
-    /// Monotone-binned WoE scorecard with a points table.
-    Scorecard(ScorecardParams),
-    /// Gradient-boosted trees (perpetual).
-    Gbdt(GbdtParams),
-}
-
-impl ModelSpec {
-    /// Parses a family name with default hyperparameters.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "logistic" => Ok(Self::Logistic(LogisticParams::default())),
-            "scorecard" => Ok(Self::Scorecard(ScorecardParams::default())),
-            "gbdt" => Ok(Self::Gbdt(GbdtParams::default())),
-            other => Err(NsfError::param(
-                "--model",
-                format!("`{other}` is not an available model family (logistic, scorecard, gbdt)"),
-            )),
-        }
-    }
-}
-
-/// The content of `model.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "family", rename_all = "lowercase")]
-pub enum StoredModel {
-    /// A fitted logistic regression.
-    Logistic {
-        /// Attributes used.
-        features: Vec<String>,
-        /// Derived feature columns.
-        feature_columns: Vec<String>,
-        /// The fit.
-        model: LogisticModel,
-    },
-    /// A fitted scorecard.
-    Scorecard {
-        /// Attributes used.
-        features: Vec<String>,
-        /// Derived feature columns.
-        feature_columns: Vec<String>,
-        /// Bins, WoE and points.
-        scorecard: Scorecard,
-    },
-    /// Gradient-boosted trees.
-    Gbdt {
-        /// Attributes used.
-        features: Vec<String>,
-        /// Derived feature columns.
-        feature_columns: Vec<String>,
-        /// The perpetual booster, as its own JSON.
-        booster: serde_json::Value,
-    },
-}
-
-impl StoredModel {
-    /// Attributes the model reads.
-    pub fn features(&self) -> &[String] {
-        match self {
-            StoredModel::Logistic { features, .. }
-            | StoredModel::Scorecard { features, .. }
-            | StoredModel::Gbdt { features, .. } => features,
-        }
-    }
-
-    /// P(nsf = 1) for every row of the design.
-    pub fn predict(&self, design: &Design) -> Result<Vec<f64>> {
-        Ok(match self {
-            StoredModel::Logistic { model, .. } => model.predict_proba(design.x.view()),
-            StoredModel::Scorecard { scorecard, .. } => scorecard.predict_proba(design.x.view()),
-            StoredModel::Gbdt { booster, .. } => gbdt::predict_proba(booster, design.x.view())?,
-        })
     }
 }
 
@@ -208,18 +128,14 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         }
     }
     let data_path = dir.join(&manifest.files[0].name);
-    let mut cols: Vec<&str> = vec![
-        "user_id",
-        "apple_registered",
-        "consented",
-        "nsf",
-        "nsf_prob",
-    ];
+    // The row key, then the flags and the outcome (in schema order).
+    let [registered, consented, nsf, nsf_prob] = TRAILING.map(|c| c.name);
+    let mut cols: Vec<&str> = vec![USER_ID.name, registered, consented, nsf, nsf_prob];
     cols.extend(attributes.iter().map(|s| s.as_str()));
     let batches: Vec<RecordBatch> = artifact::read_parquet_columns(&data_path, &cols)?;
     let mut user_id = Vec::new();
     for b in &batches {
-        let col = b.column_by_name("user_id").expect("projected");
+        let col = b.column_by_name(USER_ID.name).expect("projected");
         user_id.extend_from_slice(col.as_primitive::<UInt64Type>().values());
     }
     let manifest_bytes = std::fs::read(dir.join("manifest.json"))
@@ -233,10 +149,10 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         users: manifest.users,
     };
     Ok(LoadedData {
-        registered: flag_column(&batches, "apple_registered")?,
-        consented: flag_column(&batches, "consented")?,
-        nsf: flag_column(&batches, "nsf")?,
-        nsf_prob: numeric_column(&batches, "nsf_prob")?,
+        registered: flag_column(&batches, registered)?,
+        consented: flag_column(&batches, consented)?,
+        nsf: flag_column(&batches, nsf)?,
+        nsf_prob: numeric_column(&batches, nsf_prob)?,
         design: design_matrix(&batches, attributes)?,
         user_id,
         manifest,
@@ -277,42 +193,73 @@ pub struct Trained {
     pub seconds: [f64; 3],
 }
 
-/// Models a new model derives from (logistic only).
+/// Models a new model derives from (families with the capability only).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DerivedFrom<'a> {
     /// Train on this model's P(nsf) instead of the observed outcomes
     /// (a model trained on another model's scores: distillation).
     pub teacher: Option<&'a str>,
-    /// Start Newton's method from this model's coefficients.
+    /// Start the fit from this model (same family and feature columns).
     pub warm_start: Option<&'a str>,
+}
+
+/// A registered model a new one derives from: its ID and the model.
+type Parent = (String, StoredModel);
+
+/// Loads the parent named by `flag`, if any, when the family can use it.
+fn load_parent(
+    registry: &Path,
+    spec: &ModelSpec,
+    flag: &str,
+    id: Option<&str>,
+    can: fn(&crate::models::Capabilities) -> bool,
+) -> Result<Option<Parent>> {
+    let Some(id) = id else { return Ok(None) };
+    if !can(&spec.capabilities()) {
+        let able: Vec<&str> = ModelSpec::NAMES
+            .iter()
+            .copied()
+            .filter(|n| ModelSpec::parse(n).is_ok_and(|s| can(&s.capabilities())))
+            .collect();
+        return Err(NsfError::param(
+            flag,
+            format!(
+                "training from another model needs --model {} (the {} family cannot)",
+                able.join(" or "),
+                spec.name()
+            ),
+        ));
+    }
+    Ok(Some((id.to_string(), load_model(registry, id)?.1)))
+}
+
+/// Training members of `rule`: its users minus the held-out ones.
+pub fn training_rows(data: &LoadedData, rule: PopulationRule) -> Vec<usize> {
+    (0..data.rows())
+        .filter(|&i| {
+            !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
+        })
+        .collect()
 }
 
 /// Trains a model on the non-held-out users of `rule` and registers it.
 /// With `from.teacher` the labels are a registered model's probabilities;
-/// with `from.warm_start` the fit starts from a registered model's
-/// coefficients; either becomes the new model's parent in the lineage.
+/// with `from.warm_start` the fit starts from a registered model; either
+/// becomes the new model's parent in the lineage.
 pub fn train(
     data_dir: &Path,
     rule: PopulationRule,
     features: &FeatureSet,
-    spec: &ModelSpec,
+    spec: &ValidModelSpec,
     seed: u64,
     registry: &Path,
     from: DerivedFrom,
 ) -> Result<Trained> {
     let attributes = features.attributes()?;
-    let load_parent = |flag: &str, id: Option<&str>| -> Result<Option<(String, StoredModel)>> {
-        let Some(id) = id else { return Ok(None) };
-        if !matches!(spec, ModelSpec::Logistic(_)) {
-            return Err(NsfError::param(
-                flag,
-                "training from another model needs --model logistic",
-            ));
-        }
-        Ok(Some((id.to_string(), load_model(registry, id)?.1)))
-    };
-    let teacher = load_parent("--teacher", from.teacher)?;
-    let warm = load_parent("--warm-start", from.warm_start)?;
+    let teacher = load_parent(registry, spec, "--teacher", from.teacher, |c| c.soft_labels)?;
+    let warm = load_parent(registry, spec, "--warm-start", from.warm_start, |c| {
+        c.warm_start
+    })?;
     let mut all_attributes = attributes.clone();
     if let Some((_, t)) = &teacher {
         for a in t.features() {
@@ -333,80 +280,16 @@ pub fn train(
         &data.design
     };
     let read_s = clock.elapsed().as_secs_f64();
-    let members: Vec<usize> = (0..data.rows())
-        .filter(|&i| {
-            !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
-        })
-        .collect();
-    let (stored, hyper, parents) = match (spec, &teacher, &warm) {
-        (ModelSpec::Logistic(params), _, _) if teacher.is_some() || warm.is_some() => {
-            let init = match &warm {
-                Some((
-                    id,
-                    StoredModel::Logistic {
-                        model,
-                        feature_columns,
-                        ..
-                    },
-                )) => {
-                    if feature_columns != &design.names {
-                        return Err(NsfError::param(
-                            "--warm-start",
-                            format!("model {id} has other feature columns than --features"),
-                        ));
-                    }
-                    Some(model)
-                }
-                Some((id, _)) => {
-                    return Err(NsfError::param(
-                        "--warm-start",
-                        format!("model {id} is not a logistic regression"),
-                    ));
-                }
-                None => None,
-            };
-            let mut hyper = serde_json::to_value(params).expect("params serialize");
-            let mut parents = Vec::new();
-            let model = match &teacher {
-                Some((id, t)) => {
-                    let tdesign = data
-                        .design
-                        .select(Some(&members), &all_attributes, t.features());
-                    let q = t.predict(&tdesign)?;
-                    // Soft labels as two weighted copies of each row: y = 1
-                    // with weight q, y = 0 with weight 1 − q (exact
-                    // cross-entropy on q).
-                    let rows: Vec<usize> = members.iter().chain(&members).copied().collect();
-                    let y: Vec<bool> = (0..rows.len()).map(|k| k < members.len()).collect();
-                    let w: Vec<f64> = q.iter().copied().chain(q.iter().map(|v| 1.0 - v)).collect();
-                    hyper["labels"] = format!("P(nsf) of teacher model {id}").into();
-                    parents.push(id.clone());
-                    logistic::fit_rows_from(design.x.view(), &rows, &y, Some(&w), params, init)?
-                }
-                None => {
-                    let y: Vec<bool> = members.iter().map(|&i| data.nsf[i]).collect();
-                    logistic::fit_rows_from(design.x.view(), &members, &y, None, params, init)?
-                }
-            };
-            if let Some((id, _)) = &warm {
-                hyper["warm_start"] = id.clone().into();
-                if !parents.contains(id) {
-                    parents.push(id.clone());
-                }
-            }
-            let stored = StoredModel::Logistic {
-                features: attributes.clone(),
-                feature_columns: design.names.clone(),
-                model,
-            };
-            (stored, hyper, parents)
-        }
-        _ => {
-            let (stored, hyper) =
-                fit_model(design, &attributes, &members, &data.nsf, None, spec, seed)?;
-            (stored, hyper, Vec::new())
-        }
+    let members = training_rows(&data, rule);
+    let job = DerivedFit {
+        data: &data,
+        design,
+        attributes: &attributes,
+        all_attributes: &all_attributes,
+        members: &members,
+        seed,
     };
+    let (stored, hyper, parents) = job.fit(spec, teacher.as_ref(), warm.as_ref())?;
     let fit_s = clock.elapsed().as_secs_f64() - read_s;
     let (model_id, manifest) = register_model(
         &data,
@@ -415,7 +298,6 @@ pub fn train(
         &members,
         &stored,
         hyper,
-        spec,
         seed,
         registry,
         parents,
@@ -428,52 +310,108 @@ pub fn train(
     })
 }
 
+/// One fit of `train`, possibly from a teacher's labels or a warm start.
+struct DerivedFit<'a> {
+    data: &'a LoadedData,
+    design: &'a Design,
+    attributes: &'a [String],
+    all_attributes: &'a [String],
+    members: &'a [usize],
+    seed: u64,
+}
+
+impl DerivedFit<'_> {
+    /// The fitted model, its recorded hyperparameters and its parents.
+    fn fit(
+        &self,
+        spec: &ValidModelSpec,
+        teacher: Option<&Parent>,
+        warm: Option<&Parent>,
+    ) -> Result<(StoredModel, serde_json::Value, Vec<String>)> {
+        let init = match warm {
+            Some((id, m)) if m.family() != spec.name() => {
+                return Err(NsfError::param(
+                    "--warm-start",
+                    format!("model {id} is a {} model, not {}", m.family(), spec.name()),
+                ));
+            }
+            Some((id, m)) if m.feature_columns() != self.design.names.as_slice() => {
+                return Err(NsfError::param(
+                    "--warm-start",
+                    format!("model {id} has other feature columns than --features"),
+                ));
+            }
+            Some((_, m)) => Some(m),
+            None => None,
+        };
+        let mut hyper = spec.hyperparameters();
+        let mut parents = Vec::new();
+        let fit = |rows: &[usize], y: &[bool], weights: Option<&[f64]>| {
+            let d = FitData {
+                x: self.design.x.view(),
+                attributes: self.attributes,
+                rows,
+                y,
+                weights,
+                seed: self.seed,
+            };
+            spec.fit(&d, &self.design.names, init)
+        };
+        let stored = match teacher {
+            Some((id, t)) => {
+                let members = self.members;
+                let tdesign =
+                    self.data
+                        .design
+                        .select(Some(members), self.all_attributes, t.features());
+                let q = t.predict(&tdesign)?;
+                // Soft labels as two weighted copies of each row: y = 1
+                // with weight q, y = 0 with weight 1 − q (exact
+                // cross-entropy on q).
+                let rows: Vec<usize> = members.iter().chain(members).copied().collect();
+                let y: Vec<bool> = (0..rows.len()).map(|k| k < members.len()).collect();
+                let w: Vec<f64> = q.iter().copied().chain(q.iter().map(|v| 1.0 - v)).collect();
+                hyper["labels"] = format!("P(nsf) of teacher model {id}").into();
+                parents.push(id.clone());
+                fit(&rows, &y, Some(&w))?
+            }
+            None => {
+                let y: Vec<bool> = self.members.iter().map(|&i| self.data.nsf[i]).collect();
+                fit(self.members, &y, None)?
+            }
+        };
+        if let Some((id, _)) = warm {
+            hyper["warm_start"] = id.clone().into();
+            if !parents.contains(id) {
+                parents.push(id.clone());
+            }
+        }
+        Ok((stored, hyper, parents))
+    }
+}
+
 /// Fits `spec` on the rows `members` of `design` (labels `nsf` per data row,
-/// optional weights per member).
+/// optional weights per member); returns the model and its recorded
+/// hyperparameters.
 pub fn fit_model(
     design: &Design,
     attributes: &[String],
     members: &[usize],
     nsf: &[bool],
     weights: Option<&[f64]>,
-    spec: &ModelSpec,
+    spec: &ValidModelSpec,
     seed: u64,
 ) -> Result<(StoredModel, serde_json::Value)> {
     let y: Vec<bool> = members.iter().map(|&i| nsf[i]).collect();
-    if weights.is_some() && !matches!(spec, ModelSpec::Logistic(_)) {
-        return Err(NsfError::param(
-            "--model",
-            "weighted training (IPW) needs the logistic family",
-        ));
-    }
-    let features = attributes.to_vec();
-    let feature_columns = design.names.clone();
-    Ok(match spec {
-        ModelSpec::Logistic(params) => (
-            StoredModel::Logistic {
-                features,
-                feature_columns,
-                model: logistic::fit_rows(design.x.view(), members, &y, weights, params)?,
-            },
-            serde_json::to_value(params).expect("params serialize"),
-        ),
-        ModelSpec::Gbdt(params) => (
-            StoredModel::Gbdt {
-                features,
-                feature_columns,
-                booster: gbdt::fit(design.x.view(), members, &y, params, seed)?,
-            },
-            serde_json::to_value(params).expect("params serialize"),
-        ),
-        ModelSpec::Scorecard(params) => (
-            StoredModel::Scorecard {
-                features,
-                feature_columns,
-                scorecard: scorecard::fit(design.x.view(), attributes, members, &y, params)?,
-            },
-            serde_json::to_value(params).expect("params serialize"),
-        ),
-    })
+    let d = FitData {
+        x: design.x.view(),
+        attributes,
+        rows: members,
+        y: &y,
+        weights,
+        seed,
+    };
+    Ok((spec.fit(&d, &design.names, None)?, spec.hyperparameters()))
 }
 
 /// Evaluates a fitted model on the held-out registered users and registers
@@ -486,7 +424,6 @@ pub fn register_model(
     members: &[usize],
     stored: &StoredModel,
     hyperparameters: serde_json::Value,
-    spec: &ModelSpec,
     seed: u64,
     registry: &Path,
     parents: Vec<String>,
@@ -502,11 +439,7 @@ pub fn register_model(
         kind: "model".into(),
         model_id: String::new(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
-        family: match spec {
-            ModelSpec::Logistic(_) => "logistic".into(),
-            ModelSpec::Scorecard(_) => "scorecard".into(),
-            ModelSpec::Gbdt(_) => "gbdt".into(),
-        },
+        family: stored.family().into(),
         hyperparameters,
         training_seed: seed,
         data: data.data_ref.clone(),

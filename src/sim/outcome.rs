@@ -6,7 +6,7 @@
 
 use rand::RngCore;
 
-use crate::sim::population::{Latent, Rates};
+use crate::sim::latent::{Latent, Rates};
 use crate::sim::preset::ValidPreset;
 use crate::sim::rng::{Stream, StreamRng, sigmoid, user_stream};
 

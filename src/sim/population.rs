@@ -5,21 +5,10 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use crate::sim::latent::{Latent, Rates};
 use crate::sim::outcome::{self, OutcomeState};
 use crate::sim::preset::{ConsentMechanism, ValidPreset};
 use crate::sim::rng::{Stream, binomial, normal, poisson, sigmoid, uniform, user_stream};
-
-/// Hidden traits of one user, in standard-deviation units. Kept out of the
-/// output files: models see only their traces in the attributes.
-#[derive(Debug, Clone, Copy)]
-pub struct Latent {
-    /// Income / liquidity.
-    pub z_inc: f64,
-    /// Wallet activity.
-    pub z_act: f64,
-    /// Financial stress.
-    pub z_str: f64,
-}
 
 /// One user's row: the 24 attributes, the flags and the outcome.
 #[derive(Debug, Clone, PartialEq)]
@@ -396,34 +385,6 @@ pub fn with_consent(p: &ValidPreset, cal: &Calibration, seed: u64, mut user: Use
 /// Generates one complete user.
 pub fn generate_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) -> User {
     with_consent(p, cal, seed, draw_user(p, cal, seed, user_id))
-}
-
-/// Per-30-day event rates of an active user (also drive the outcome window).
-#[derive(Debug, Clone, Copy)]
-pub struct Rates {
-    /// Payments.
-    pub payment: f64,
-    /// Remittances sent.
-    pub remit_sent: f64,
-    /// Remittances received.
-    pub remit_received: f64,
-    /// Top-ups.
-    pub topup: f64,
-    /// Withdrawals.
-    pub withdrawal: f64,
-}
-
-impl Rates {
-    fn new(p: &ValidPreset, l: &Latent, young: f64) -> Rates {
-        let w = &p.wallet;
-        Rates {
-            payment: w.payment_median_30d * (0.6 * l.z_act + 0.2 * l.z_inc).exp(),
-            remit_sent: w.remit_sent_median_30d * (0.5 * l.z_act + 0.3 * young).exp(),
-            remit_received: w.remit_received_median_30d * (0.5 * l.z_act + 0.2 * l.z_str).exp(),
-            topup: w.topup_median_30d * (0.5 * l.z_act).exp(),
-            withdrawal: w.withdrawal_median_30d * (0.3 * l.z_act + 0.6 * l.z_str).exp(),
-        }
-    }
 }
 
 /// Solves the population constants on a pilot of the first users: the

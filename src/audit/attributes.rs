@@ -1,0 +1,488 @@
+//! The court's question, "is the score the same information as the source
+//! data?": how well each of the 24 attributes can be inferred from the
+//! score (alone, and with public quasi-identifiers), in R², AUC and bits
+//! (cross-fitted cell means, Miller–Madow mutual information), and how
+//! many people the score singles out.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditParams, Est, hash_sample};
+use crate::data::features::age_band;
+use crate::error::Result;
+use crate::models::train::LoadedData;
+use crate::sim::rng::mix64;
+use crate::sim::schema::{ATTRIBUTES, REGIONS, Role};
+use crate::stats::interval::ci95;
+use crate::stats::metrics;
+
+/// How well one attribute can be inferred.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttributeRow {
+    /// Attribute name.
+    pub attribute: String,
+    /// `identifier`, `numeric`, `binary` or `categorical`.
+    pub kind: String,
+    /// Scale the R² is computed on (`log1p`, `raw`, ...).
+    pub scale: String,
+    /// R² (held-out half) predicting it from the score alone.
+    pub r2_score: Est,
+    /// R² from the quasi-identifiers (age band, region) alone.
+    pub r2_quasi: Est,
+    /// R² from the score and the quasi-identifiers.
+    pub r2_score_quasi: Est,
+    /// AUC from the score alone (binary attributes; 0.5 = no information).
+    pub auc_score: Option<Est>,
+    /// Mutual information between score and attribute (bits, bias-corrected).
+    pub mi_bits: f64,
+    /// Entropy of the attribute as binned (bits): the information there is.
+    pub entropy_bits: f64,
+}
+
+/// How many people a key singles out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Uniqueness {
+    /// The key (`score`, `age band + region`, ...).
+    pub key: String,
+    /// Distinct values of the key.
+    pub groups: u64,
+    /// Users alone in their group.
+    pub unique_users: u64,
+    /// Their share.
+    pub unique_share: f64,
+    /// Size of a typical user's group (median over users).
+    pub median_group_size: u64,
+}
+
+/// The value of every attribute per row, on the scale R² is computed on.
+struct AttributeValues {
+    name: String,
+    kind: &'static str,
+    scale: &'static str,
+    /// Value per row (category index for `region`).
+    values: Vec<f64>,
+}
+
+/// One design column's values on `rows`.
+fn design_column(data: &LoadedData, name: &str, rows: &[usize]) -> Option<Vec<f64>> {
+    let d = &data.design;
+    let j = d.names.iter().position(|n| n == name)?;
+    let c = d.x.column(j);
+    Some(rows.iter().map(|&i| c[i] as f64).collect())
+}
+
+/// Region index (0 = the reference region) on `rows`, as values.
+fn region_index(data: &LoadedData, rows: &[usize]) -> Vec<f64> {
+    let r = data
+        .design
+        .region_index(rows)
+        .expect("region is a full feature");
+    r.into_iter().map(|k| k as f64).collect()
+}
+
+/// Every attribute's values on `rows` (identifiers from `ids`, already on
+/// those rows).
+fn attribute_values(
+    data: &LoadedData,
+    ids: &HashMap<&str, Vec<f64>>,
+    rows: &[usize],
+) -> Vec<AttributeValues> {
+    let col = |name: &str| design_column(data, name, rows);
+    let mut out = Vec::new();
+    for a in ATTRIBUTES.iter() {
+        let name = a.name;
+        let (kind, scale, values) = if a.role == Role::Identifier {
+            ("identifier", "value", ids[name].clone())
+        } else if name == "region" {
+            ("categorical", "one-hot", region_index(data, rows))
+        } else if name == "device_os" {
+            (
+                "binary",
+                "ios = 1",
+                col("device_os=ios").unwrap_or_default(),
+            )
+        } else if name == "auto_topup" {
+            ("binary", "on = 1", col("auto_topup").unwrap_or_default())
+        } else if let Some(v) = col(name) {
+            ("numeric", "raw", v)
+        } else {
+            (
+                "numeric",
+                "log1p",
+                col(&format!("log1p({name})")).unwrap_or_default(),
+            )
+        };
+        out.push(AttributeValues {
+            name: name.into(),
+            kind,
+            scale,
+            values,
+        });
+    }
+    out
+}
+
+/// Age band (`features::age_band`, as in `compare`'s subgroups) × region
+/// index: the public quasi-identifiers.
+fn quasi_key(age: f64, region: f64) -> u32 {
+    age_band(age as u32) as u32 * 32 + region as u32
+}
+
+/// Smallest cell whose mean is used as a prediction.
+const MIN_CELL: u64 = 20;
+
+/// Predictions, for the rows of half B, of `v` by the half-A mean of its
+/// cell (`key`, a small dense integer), falling back to `fallback`'s cell and
+/// then the half-A mean when a cell has fewer than `MIN_CELL` half-A users.
+fn cross_fit(
+    v: &[f64],
+    key: &[u32],
+    fallback: Option<&[u32]>,
+    half_a: &[bool],
+    rows_b: &[usize],
+) -> Vec<f64> {
+    let cells_of = |k: &[u32]| {
+        let mut c = vec![(0.0f64, 0u64); k.iter().max().map_or(0, |&m| m as usize + 1)];
+        for i in (0..v.len()).filter(|&i| half_a[i]) {
+            c[k[i] as usize].0 += v[i];
+            c[k[i] as usize].1 += 1;
+        }
+        c
+    };
+    let cells = cells_of(key);
+    let fb = fallback.map(cells_of);
+    let (sum, n) = (0..v.len())
+        .filter(|&i| half_a[i])
+        .fold((0.0, 0u64), |(s, n), i| (s + v[i], n + 1));
+    let grand = sum / n.max(1) as f64;
+    rows_b
+        .iter()
+        .map(|&i| match cells[key[i] as usize] {
+            (s, c) if c >= MIN_CELL => s / c as f64,
+            _ => match (&fb, fallback) {
+                (Some(fb), Some(f)) if fb[f[i] as usize].1 >= MIN_CELL => {
+                    fb[f[i] as usize].0 / fb[f[i] as usize].1 as f64
+                }
+                _ => grand,
+            },
+        })
+        .collect()
+}
+
+/// Bins of an attribute for mutual information: categories as they are,
+/// numeric values in up to 10 quantile bins.
+fn bins(a: &AttributeValues) -> Vec<u32> {
+    if a.kind == "categorical" || a.kind == "binary" {
+        return a.values.iter().map(|&v| v as u32).collect();
+    }
+    let mut s: Vec<f64> = a.values.iter().step_by(17).copied().collect();
+    s.sort_by(f64::total_cmp);
+    let mut cuts: Vec<f64> = (1..10).map(|k| s[k * (s.len() - 1) / 10]).collect();
+    cuts.dedup();
+    a.values
+        .iter()
+        .map(|&v| cuts.partition_point(|&c| c < v) as u32)
+        .collect()
+}
+
+/// Plug-in mutual information (bits) with the Miller–Madow correction, and
+/// the entropy of `b` (both small dense integers).
+fn mutual_information(a: &[u32], b: &[u32]) -> (f64, f64) {
+    let n = a.len() as f64;
+    let (na, nb) = (
+        *a.iter().max().unwrap_or(&0) as usize + 1,
+        *b.iter().max().unwrap_or(&0) as usize + 1,
+    );
+    let mut joint = vec![0u64; na * nb];
+    for (&x, &y) in a.iter().zip(b) {
+        joint[x as usize * nb + y as usize] += 1;
+    }
+    let ma: Vec<u64> = (0..na)
+        .map(|x| joint[x * nb..(x + 1) * nb].iter().sum())
+        .collect();
+    let mb: Vec<u64> = (0..nb)
+        .map(|y| (0..na).map(|x| joint[x * nb + y]).sum())
+        .collect();
+    let h = |m: &[u64]| -> f64 {
+        m.iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| {
+                let p = c as f64 / n;
+                -p * p.log2()
+            })
+            .sum()
+    };
+    let used = |m: &[u64]| m.iter().filter(|&&c| c > 0).count();
+    let (ha, hb, hab) = (h(&ma), h(&mb), h(&joint));
+    let bias = ((used(&ma).max(1) - 1) * (used(&mb).max(1) - 1)) as f64
+        / (2.0 * n * std::f64::consts::LN_2);
+    ((ha + hb - hab - bias).max(0.0), hb)
+}
+
+fn uniqueness(key_name: &str, keys: &[u32]) -> Uniqueness {
+    let mut counts = vec![0u64; keys.iter().max().map_or(0, |&m| m as usize + 1)];
+    for &k in keys {
+        counts[k as usize] += 1;
+    }
+    let unique = counts.iter().filter(|&&c| c == 1).count() as u64;
+    // Median over users of their group size.
+    let mut sizes: Vec<u64> = counts.iter().copied().filter(|&c| c > 0).collect();
+    sizes.sort_unstable();
+    let half = keys.len() as u64 / 2;
+    let mut acc = 0;
+    let mut median = 0;
+    for size in &sizes {
+        acc += size;
+        if acc > half {
+            median = *size;
+            break;
+        }
+    }
+    Uniqueness {
+        key: key_name.into(),
+        groups: sizes.len() as u64,
+        unique_users: unique,
+        unique_share: unique as f64 / keys.len() as f64,
+        median_group_size: median,
+    }
+}
+
+fn identifier_values(
+    dir: &Path,
+    data: &LoadedData,
+    rows: &[usize],
+) -> Result<HashMap<&'static str, Vec<f64>>> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt64Type;
+    let names = ["account_id", "customer_no", "phone_sha256", "email_sha256"];
+    let path = dir.join(&data.manifest.files[0].name);
+    let batches = crate::data::artifact::read_parquet_columns(&path, &names)?;
+    let mut out: HashMap<&'static str, Vec<f64>> = HashMap::new();
+    for name in names {
+        let mut v = Vec::with_capacity(data.rows());
+        for b in &batches {
+            let c = b.column_by_name(name).expect("projected");
+            if let Some(p) = c.as_primitive_opt::<UInt64Type>() {
+                v.extend(p.values().iter().map(|&x| x as f64));
+            } else {
+                let f = c.as_fixed_size_binary();
+                v.extend((0..f.len()).map(|i| {
+                    let bytes: [u8; 8] = f.value(i)[..8].try_into().expect("32-byte digest");
+                    u64::from_le_bytes(bytes) as f64
+                }));
+            }
+        }
+        out.insert(name, rows.iter().map(|&i| v[i]).collect());
+    }
+    Ok(out)
+}
+
+/// Singling out, on every user: how many people the score, the public
+/// quasi-identifiers and both together single out. Also returns every
+/// user's quasi-identifier key (age band × region).
+pub(crate) fn singling_out(data: &LoadedData, score: &[u8]) -> (Vec<Uniqueness>, Vec<u32>) {
+    let every: Vec<usize> = (0..data.rows()).collect();
+    let age_all = design_column(data, "age_years", &every).expect("age is a full feature");
+    let region_all = region_index(data, &every);
+    let device_all = design_column(data, "device_os=ios", &every).expect("device_os");
+    let quasi_all: Vec<u32> = (0..data.rows())
+        .map(|i| quasi_key(age_all[i], region_all[i]))
+        .collect();
+    let exact_q: Vec<u32> = (0..data.rows())
+        .map(|i| (age_all[i] as u32 * 32 + region_all[i] as u32) * 2 + device_all[i] as u32)
+        .collect();
+    let key_with_score = |k: &[u32]| -> Vec<u32> {
+        k.iter()
+            .zip(score)
+            .map(|(&k, &s)| k * 128 + s as u32)
+            .collect()
+    };
+    let score_all: Vec<u32> = score.iter().map(|&s| s as u32).collect();
+    let table = vec![
+        uniqueness("score", &score_all),
+        uniqueness("age band + region", &quasi_all),
+        uniqueness("score + age band + region", &key_with_score(&quasi_all)),
+        uniqueness("age + region + device", &exact_q),
+        uniqueness("score + age + region + device", &key_with_score(&exact_q)),
+    ];
+    (table, quasi_all)
+}
+
+/// What every attribute's inference shares: the sample's keys, the two
+/// halves (learn on A, score on B) and the bootstrap rows of half B.
+struct Inference {
+    by_score: Vec<u32>,
+    quasi: Vec<u32>,
+    by_both: Vec<u32>,
+    half_a: Vec<bool>,
+    rows_b: Vec<usize>,
+    /// Bootstrap resamples of the first `m` half-B rows.
+    boot_rows: Vec<Vec<usize>>,
+    m: usize,
+    /// sqrt(m / |half B|): scales the resampled interval to the full half.
+    widen: f64,
+}
+
+impl Inference {
+    /// A figure's interval from bootstrap values on the first `m` rows,
+    /// widened or narrowed to the full half by sqrt(m / n).
+    fn interval(&self, point: f64, sub_point: f64, v: Vec<f64>) -> Est {
+        let [lo, hi] = ci95(v);
+        Est {
+            value: point,
+            ci95: [
+                point - (sub_point - lo) * self.widen,
+                point + (hi - sub_point) * self.widen,
+            ],
+        }
+    }
+
+    /// R² of `pred` (per column, on half B) with its interval.
+    fn r2(&self, pred: &[Vec<f64>], truths: &[Vec<f64>]) -> Est {
+        // 1 − ΣSSE / ΣSST over the columns, on the rows `ix` of half B.
+        let r2_rows = |ix: &mut dyn Iterator<Item = usize>| {
+            let ix: Vec<usize> = ix.collect();
+            let (mut sse, mut sst) = (0.0, 0.0);
+            for (p, t) in pred.iter().zip(truths) {
+                let mt = ix.iter().map(|&k| t[k]).sum::<f64>() / ix.len() as f64;
+                for &k in &ix {
+                    sse += (t[k] - p[k]).powi(2);
+                    sst += (t[k] - mt).powi(2);
+                }
+            }
+            if sst <= 0.0 { 0.0 } else { 1.0 - sse / sst }
+        };
+        let v: Vec<f64> = self
+            .boot_rows
+            .iter()
+            .map(|ix| r2_rows(&mut ix.iter().copied()))
+            .collect();
+        self.interval(
+            r2_rows(&mut (0..self.rows_b.len())),
+            r2_rows(&mut (0..self.m)),
+            v,
+        )
+    }
+
+    /// AUC of the score's prediction `ps` for a binary attribute.
+    fn auc(&self, ps: &[f64], truth: &[f64]) -> Est {
+        let y: Vec<bool> = truth.iter().map(|&t| t > 0.5).collect();
+        let v: Vec<f64> = self
+            .boot_rows
+            .iter()
+            .map(|ix| {
+                let p: Vec<f64> = ix.iter().map(|&k| ps[k]).collect();
+                let t: Vec<bool> = ix.iter().map(|&k| y[k]).collect();
+                metrics::auc(&p, &t)
+            })
+            .collect();
+        let m = self.m;
+        self.interval(metrics::auc(ps, &y), metrics::auc(&ps[..m], &y[..m]), v)
+    }
+
+    /// One attribute's row of the table.
+    fn attribute_row(&self, a: &AttributeValues) -> AttributeRow {
+        // A categorical attribute is R²-scored as its one-hot indicators
+        // (the multi-class Brier skill score); others as one column.
+        let columns: Vec<Vec<f64>> = if a.kind == "categorical" {
+            (0..REGIONS.len())
+                .map(|k| {
+                    a.values
+                        .iter()
+                        .map(|&v| (v as usize == k) as u8 as f64)
+                        .collect()
+                })
+                .collect()
+        } else {
+            vec![a.values.clone()]
+        };
+        let truths: Vec<Vec<f64>> = columns
+            .iter()
+            .map(|c| self.rows_b.iter().map(|&i| c[i]).collect())
+            .collect();
+        let preds = |key: &[u32], fb: Option<&[u32]>| -> Vec<Vec<f64>> {
+            columns
+                .iter()
+                .map(|c| cross_fit(c, key, fb, &self.half_a, &self.rows_b))
+                .collect()
+        };
+        let ps_all = preds(&self.by_score, None);
+        let pq = preds(&self.quasi, None);
+        let pb = preds(&self.by_both, Some(&self.by_score));
+        let auc_score = (a.kind == "binary").then(|| self.auc(&ps_all[0], &truths[0]));
+        let (mi_bits, entropy_bits) = mutual_information(&self.by_score, &bins(a));
+        AttributeRow {
+            attribute: a.name.clone(),
+            kind: a.kind.into(),
+            scale: a.scale.into(),
+            r2_score: self.r2(&ps_all, &truths),
+            r2_quasi: self.r2(&pq, &truths),
+            r2_score_quasi: self.r2(&pb, &truths),
+            auc_score,
+            mi_bits,
+            entropy_bits,
+        }
+    }
+}
+
+/// Attribute inference from the score (`score`, `quasi_all` per user): on
+/// every user, or a seeded sample of `attribute_users` (users are i.i.d.;
+/// memory stays bounded at 40 M). Returns the sample size and one row per
+/// attribute.
+pub(crate) fn attribute_inference(
+    data_dir: &Path,
+    data: &LoadedData,
+    score: &[u8],
+    quasi_all: Vec<u32>,
+    params: &AuditParams,
+) -> Result<(u64, Vec<AttributeRow>)> {
+    let every: Vec<usize> = (0..data.rows()).collect();
+    let sample: Vec<usize> = if data.rows() <= params.attribute_users {
+        every
+    } else {
+        let mut v = hash_sample(data, &every, params.seed ^ 0xA77, params.attribute_users);
+        v.sort_unstable();
+        v
+    };
+    let idv = identifier_values(data_dir, data, &sample)?;
+    let values = attribute_values(data, &idv, &sample);
+    let score: Vec<u8> = sample.iter().map(|&i| score[i]).collect();
+    let quasi: Vec<u32> = sample.iter().map(|&i| quasi_all[i]).collect();
+    drop(quasi_all);
+    let by_score: Vec<u32> = score.iter().map(|&s| s as u32).collect();
+    let by_both: Vec<u32> = (0..sample.len())
+        .map(|i| quasi[i] * 128 + score[i] as u32)
+        .collect();
+    let half_a: Vec<bool> = sample
+        .iter()
+        .map(|&i| mix64(params.seed ^ 0x5EED ^ mix64(data.user_id[i])) & 1 == 0)
+        .collect();
+    let rows_b: Vec<usize> = (0..sample.len()).filter(|&i| !half_a[i]).collect();
+    // Intervals: bootstrap on the first m half-B rows (users are i.i.d.),
+    // widened or narrowed to the full half by sqrt(m / n).
+    let m = rows_b.len().min(200_000);
+    let widen = (m as f64 / rows_b.len() as f64).sqrt();
+    let boot_rows: Vec<Vec<usize>> = (0..params.bootstrap.min(100) as u64)
+        .map(|b| {
+            (0..m as u64)
+                .map(|k| (mix64(params.seed ^ mix64(b + 0xB00) ^ k) % m as u64) as usize)
+                .collect()
+        })
+        .collect();
+    let inf = Inference {
+        by_score,
+        quasi,
+        by_both,
+        half_a,
+        rows_b,
+        boot_rows,
+        m,
+        widen,
+    };
+    let rows = values.par_iter().map(|a| inf.attribute_row(a)).collect();
+    Ok((sample.len() as u64, rows))
+}

@@ -1,0 +1,372 @@
+//! Membership inference against the audited model: a loss-threshold attack
+//! (Yeom et al. 2018) and LiRA with shadow models (Carlini et al. 2022),
+//! and a deliberately overfit positive control that the same attacks must
+//! catch. Every figure has a stratified-bootstrap interval.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{AuditParams, Est, Target, hash_sample};
+use crate::data::features::Design;
+use crate::error::Result;
+use crate::models::gbdt::GbdtParams;
+use crate::models::train::{self, LoadedData};
+use crate::models::{ModelSpec, ValidModelSpec};
+use crate::sim::rng::mix64;
+use crate::stats::interval::ci95;
+use crate::stats::metrics;
+
+/// One membership attack against one model.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttackResult {
+    /// `model` (the audited one) or `overfit control`.
+    pub target: String,
+    /// `loss-threshold` or `lira`.
+    pub attack: String,
+    /// Members and non-members attacked.
+    pub members: u64,
+    /// Non-members attacked.
+    pub non_members: u64,
+    /// Attack AUC (0.5 = chance).
+    pub auc: Est,
+    /// True-positive rate at 0.1% false-positive rate (chance: 0.001).
+    pub tpr_at_0_1pct_fpr: Est,
+    /// True-positive rate at 1% false-positive rate (chance: 0.01).
+    pub tpr_at_1pct_fpr: Est,
+    /// ROC points (FPR, TPR) for plots, log-spaced in FPR.
+    pub roc: Vec<(f64, f64)>,
+}
+
+/// The positive control.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Control {
+    /// Family and hyperparameters.
+    pub model: serde_json::Value,
+    /// Training users.
+    pub training_users: u64,
+    /// AUC on its own training users (memorization shows as ≈ 1).
+    pub train_auc: f64,
+    /// AUC on the same number of non-members.
+    pub test_auc: f64,
+}
+
+/// Membership inference results.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Membership {
+    /// Training members of the audited model (checked against its digest).
+    pub training_members: u64,
+    /// Population the members and non-members come from.
+    pub population_rule: String,
+    /// Shadow models per LiRA run; each trained on a random half of the
+    /// attacker's pool (members and non-members of the population).
+    pub shadows: u64,
+    /// The overfit positive control.
+    pub control: Control,
+    /// Every attack (model and control, loss and LiRA).
+    pub attacks: Vec<AttackResult>,
+}
+
+/// ln P(observed outcome) under `p`.
+fn log_lik(p: f64, y: bool) -> f64 {
+    let q = if y { p } else { 1.0 - p };
+    q.clamp(1e-12, 1.0).ln()
+}
+
+/// LiRA's logit-scaled confidence in the observed outcome.
+fn phi(p: f64, y: bool) -> f64 {
+    let q = (if y { p } else { 1.0 - p }).clamp(1e-12, 1.0 - 1e-12);
+    q.ln() - (1.0 - q).ln()
+}
+
+/// TPR at false-positive rate `fpr`: threshold at the (1 − fpr) quantile of
+/// the non-members' scores.
+fn tpr_at(members: &[f64], non: &[f64], fpr: f64) -> f64 {
+    let mut s = non.to_vec();
+    s.sort_by(f64::total_cmp);
+    let k = ((1.0 - fpr) * s.len() as f64).ceil() as usize;
+    let thr = s[k.min(s.len()).saturating_sub(1)];
+    members.iter().filter(|&&v| v > thr).count() as f64 / members.len() as f64
+}
+
+fn attack_result(
+    target: &str,
+    attack: &str,
+    members: &[f64],
+    non: &[f64],
+    params: &AuditParams,
+) -> AttackResult {
+    let auc_of = |m: &[f64], n: &[f64]| {
+        let s: Vec<f64> = m.iter().chain(n).copied().collect();
+        let y: Vec<bool> = (0..s.len()).map(|k| k < m.len()).collect();
+        metrics::auc(&s, &y)
+    };
+    let point = [
+        auc_of(members, non),
+        tpr_at(members, non, 0.001),
+        tpr_at(members, non, 0.01),
+    ];
+    // Stratified bootstrap: members and non-members resampled separately.
+    let mut boots: Vec<[f64; 3]> = Vec::with_capacity(params.bootstrap as usize);
+    for b in 0..params.bootstrap as u64 {
+        let draw = |v: &[f64], salt: u64| -> Vec<f64> {
+            (0..v.len() as u64)
+                .map(|k| {
+                    v[(mix64(params.seed ^ mix64(b * 0x9E37 + salt) ^ k) % v.len() as u64) as usize]
+                })
+                .collect()
+        };
+        let m = draw(members, 1);
+        let n = draw(non, 2);
+        boots.push([auc_of(&m, &n), tpr_at(&m, &n, 0.001), tpr_at(&m, &n, 0.01)]);
+    }
+    let est = |k: usize| Est {
+        value: point[k],
+        ci95: ci95(boots.iter().map(|b| b[k]).collect()),
+    };
+    let s: Vec<f64> = members.iter().chain(non).copied().collect();
+    let y: Vec<bool> = (0..s.len()).map(|k| k < members.len()).collect();
+    AttackResult {
+        target: target.into(),
+        attack: attack.into(),
+        members: members.len() as u64,
+        non_members: non.len() as u64,
+        auc: est(0),
+        tpr_at_0_1pct_fpr: est(1),
+        tpr_at_1pct_fpr: est(2),
+        roc: log_roc(&s, &y),
+    }
+}
+
+/// ROC points at log-spaced FPRs from 1e-4 to 1.
+fn log_roc(score: &[f64], label: &[bool]) -> Vec<(f64, f64)> {
+    let members: Vec<f64> = score
+        .iter()
+        .zip(label)
+        .filter(|(_, y)| **y)
+        .map(|(s, _)| *s)
+        .collect();
+    let non: Vec<f64> = score
+        .iter()
+        .zip(label)
+        .filter(|(_, y)| !**y)
+        .map(|(s, _)| *s)
+        .collect();
+    (0..=40)
+        .map(|k| {
+            let fpr = 10f64.powf(-4.0 + 4.0 * k as f64 / 40.0);
+            (fpr, tpr_at(&members, &non, fpr).max(1e-4))
+        })
+        .collect()
+}
+
+/// LiRA (online, fixed variance): `pool` rows are the attacker's data; each
+/// shadow trains on a seeded random half of it; `eval` rows (in the pool)
+/// get a likelihood ratio of the target's confidence between the shadows
+/// that trained on them and those that did not.
+#[allow(clippy::too_many_arguments)]
+fn lira(
+    data: &LoadedData,
+    design: &Design,
+    attrs: &[String],
+    spec: &ValidModelSpec,
+    pool: &[usize],
+    eval: &[usize],
+    target_p: &[f64],
+    params: &AuditParams,
+    salt: u64,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<f64>> {
+    let eval_design = design.select_rows(eval);
+    let y: Vec<bool> = eval.iter().map(|&i| data.nsf[i]).collect();
+    let is_in = |k: usize, i: usize| {
+        mix64(params.seed ^ salt ^ mix64((k as u64 + 1) * 0xA24B_AED4_963E_E407) ^ data.user_id[i])
+            & 1
+            == 1
+    };
+    let mut ins: Vec<Vec<f64>> = vec![Vec::new(); eval.len()];
+    let mut outs: Vec<Vec<f64>> = vec![Vec::new(); eval.len()];
+    for k in 0..params.shadows {
+        progress(&format!("    shadow {}/{}", k + 1, params.shadows));
+        let rows: Vec<usize> = pool.iter().copied().filter(|&i| is_in(k, i)).collect();
+        let (m, _) = train::fit_model(
+            design,
+            attrs,
+            &rows,
+            &data.nsf,
+            None,
+            spec,
+            params.seed + k as u64,
+        )?;
+        let p = m.predict(&eval_design)?;
+        for (j, &i) in eval.iter().enumerate() {
+            let v = phi(p[j], y[j]);
+            if is_in(k, i) {
+                ins[j].push(v);
+            } else {
+                outs[j].push(v);
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    // Fixed (global) variances: residuals around each user's own mean.
+    let pooled_sd = |lists: &[Vec<f64>]| {
+        let (mut ss, mut n) = (0.0, 0usize);
+        for l in lists.iter().filter(|l| l.len() > 1) {
+            let m = mean(l);
+            ss += l.iter().map(|v| (v - m).powi(2)).sum::<f64>();
+            n += l.len() - 1;
+        }
+        (ss / n.max(1) as f64).sqrt().max(1e-6)
+    };
+    let (sd_in, sd_out) = (pooled_sd(&ins), pooled_sd(&outs));
+    // A user no shadow trained on (or every shadow did) borrows the average
+    // in/out shift.
+    let pairs: Vec<(f64, f64)> = ins
+        .iter()
+        .zip(&outs)
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .map(|(a, b)| (mean(a), mean(b)))
+        .collect();
+    let shift = pairs.iter().map(|(a, b)| a - b).sum::<f64>() / pairs.len().max(1) as f64;
+    let log_normal = |x: f64, m: f64, s: f64| -0.5 * ((x - m) / s).powi(2) - s.ln();
+    Ok((0..eval.len())
+        .map(|j| {
+            let (mi, mo) = match (ins[j].is_empty(), outs[j].is_empty()) {
+                (false, false) => (mean(&ins[j]), mean(&outs[j])),
+                (true, false) => (mean(&outs[j]) + shift, mean(&outs[j])),
+                (false, true) => (mean(&ins[j]), mean(&ins[j]) - shift),
+                (true, true) => (shift, 0.0),
+            };
+            let x = phi(target_p[j], y[j]);
+            log_normal(x, mi, sd_in) - log_normal(x, mo, sd_out)
+        })
+        .collect())
+}
+
+/// The overfit positive control's family: deep trees, many rounds, no
+/// regularization, tiny leaves.
+pub fn control_spec() -> ValidModelSpec {
+    ModelSpec::Gbdt(GbdtParams {
+        iterations: 300,
+        learning_rate: 0.3,
+        max_depth: 8,
+        nbins: 255,
+        l2: 0.0,
+        min_leaf_weight: 1e-6,
+    })
+    .check()
+    .expect("the control's hyperparameters are valid")
+}
+
+/// Who the attacks are run on: members and non-members of the audited
+/// model's population (split by the holdout hash).
+pub(crate) struct Split<'a> {
+    /// Training members of the audited model.
+    pub members: &'a [usize],
+    /// Held-out users of the same population.
+    pub non_members: &'a [usize],
+}
+
+/// Loss-threshold and LiRA against the audited model (`p_all`: its P(nsf)
+/// of every user), then the same attacks against the overfit control.
+pub(crate) fn membership(
+    t: &Target,
+    split: &Split,
+    p_all: &[f64],
+    progress: &dyn Fn(&str),
+) -> Result<Membership> {
+    let (data, params) = (t.data, t.params);
+    let n_eval = params
+        .eval_users
+        .min(split.non_members.len())
+        .min(split.members.len());
+    let eval_m = hash_sample(data, split.members, params.seed, n_eval);
+    let eval_n = hash_sample(data, split.non_members, params.seed, n_eval);
+    let loss_scores = |rows: &[usize]| -> Vec<f64> {
+        rows.iter()
+            .map(|&i| log_lik(p_all[i], data.nsf[i]))
+            .collect()
+    };
+    let mut attacks = vec![attack_result(
+        "model",
+        "loss-threshold",
+        &loss_scores(&eval_m),
+        &loss_scores(&eval_n),
+        params,
+    )];
+    progress(&format!(
+        "LiRA on the model: {} shadow models",
+        params.shadows
+    ));
+    let pool: Vec<usize> = split
+        .members
+        .iter()
+        .chain(split.non_members)
+        .copied()
+        .collect();
+    let eval: Vec<usize> = eval_m.iter().chain(&eval_n).copied().collect();
+    let tp: Vec<f64> = eval.iter().map(|&i| p_all[i]).collect();
+    let lr = lira(
+        data, t.design, t.attrs, t.spec, &pool, &eval, &tp, params, 1, progress,
+    )?;
+    attacks.push(attack_result(
+        "model",
+        "lira",
+        &lr[..n_eval],
+        &lr[n_eval..],
+        params,
+    ));
+    progress("positive control: an overfit model on a small sample");
+    let c = params.control_users.min(n_eval);
+    let (control, control_attacks) = overfit_control(t, &eval_m[..c], &eval_n[..c], progress)?;
+    attacks.extend(control_attacks);
+    Ok(Membership {
+        training_members: split.members.len() as u64,
+        population_rule: t.manifest.population_rule.clone(),
+        shadows: params.shadows as u64,
+        control,
+        attacks,
+    })
+}
+
+/// Positive control: an overfit model on `c_in` (a small sample of the
+/// members), attacked with `c_out` as non-members.
+fn overfit_control(
+    t: &Target,
+    c_in: &[usize],
+    c_out: &[usize],
+    progress: &dyn Fn(&str),
+) -> Result<(Control, Vec<AttackResult>)> {
+    let (data, design, params) = (t.data, t.design, t.params);
+    let c = c_in.len();
+    let cspec = control_spec();
+    let (cmodel, _) =
+        train::fit_model(design, t.attrs, c_in, &data.nsf, None, &cspec, params.seed)?;
+    let c_eval: Vec<usize> = c_in.iter().chain(c_out).copied().collect();
+    let cp = cmodel.predict(&design.select_rows(&c_eval))?;
+    let cy: Vec<bool> = c_eval.iter().map(|&i| data.nsf[i]).collect();
+    let cl: Vec<f64> = cp.iter().zip(&cy).map(|(&p, &y)| log_lik(p, y)).collect();
+    let mut attacks = vec![attack_result(
+        "overfit control",
+        "loss-threshold",
+        &cl[..c],
+        &cl[c..],
+        params,
+    )];
+    let clr = lira(
+        data, design, t.attrs, &cspec, &c_eval, &c_eval, &cp, params, 2, progress,
+    )?;
+    attacks.push(attack_result(
+        "overfit control",
+        "lira",
+        &clr[..c],
+        &clr[c..],
+        params,
+    ));
+    let control = Control {
+        model: serde_json::to_value(cspec.spec()).expect("spec serializes"),
+        training_users: c as u64,
+        train_auc: metrics::auc(&cp[..c], &cy[..c]),
+        test_auc: metrics::auc(&cp[c..], &cy[c..]),
+    };
+    Ok((control, attacks))
+}

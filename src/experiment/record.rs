@@ -1,0 +1,47 @@
+//! The run record: the run's `manifest.json` (copies of the manifests of
+//! every data set and model used) and its entry in the registry's lineage.
+
+use std::path::Path;
+
+use crate::data::generate;
+use crate::error::Result;
+use crate::experiment::ExperimentResult;
+
+/// The run's `manifest.json`: the spec, and a copy of the manifest of every
+/// data set and model used (so the run stays interpretable after they go).
+pub fn run_manifest(result: &ExperimentResult, registry: &Path) -> Result<serde_json::Value> {
+    let mut data = Vec::new();
+    for r in &result.replicates {
+        let m = generate::read_manifest(Path::new(&r.data))?;
+        data.push(serde_json::json!({ "dir": r.data, "manifest": m }));
+    }
+    let mut models = Vec::new();
+    for cell in result.replicates.iter().flat_map(|r| &r.arms) {
+        let (m, _) = crate::lineage::registry::load(registry, &cell.model_id)?;
+        models
+            .push(serde_json::json!({ "arm": cell.arm, "model_id": cell.model_id, "manifest": m }));
+    }
+    Ok(serde_json::json!({
+        "kind": "run",
+        "nsfsim_version": env!("CARGO_PKG_VERSION"),
+        "spec": result.spec,
+        "data": data,
+        "models": models,
+        "sweep_models": "not listed: sweep cells' models are in the registry, one per arm, cell and replicate",
+        "files": ["report.md", "report.html", "metrics.json", "plots/"],
+    }))
+}
+
+/// Records a finished run folder in the registry's lineage: every file of
+/// the run derives from every model it reports on (a destruction order on
+/// one of them takes the run with it).
+pub fn record_run(registry: &Path, out: &Path, manifest: &serde_json::Value) -> Result<()> {
+    let parents: Vec<String> = manifest["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["model_id"].as_str().map(String::from))
+        .collect();
+    crate::lineage::registry::record_folder(registry, "run", out, &parents)?;
+    Ok(())
+}

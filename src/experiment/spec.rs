@@ -1,0 +1,283 @@
+//! Experiment specs (TOML, embedded `default`/`case`/`sweep-consent`),
+//! checked once into a [`ValidSpec`]: arms, the model family and feature
+//! sets parsed once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::features::FeatureSet;
+use crate::error::{NsfError, Result};
+use crate::models::train::PopulationRule;
+use crate::models::{ModelSpec, ValidModelSpec};
+use crate::stats::money::Policy;
+
+/// Experiments shipped with nsfsim (also in `synthetic/experiments/`).
+pub const EMBEDDED: [(&str, &str); 3] = [
+    (
+        "default",
+        include_str!("../../synthetic/experiments/default.toml"),
+    ),
+    (
+        "case",
+        include_str!("../../synthetic/experiments/case.toml"),
+    ),
+    (
+        "sweep-consent",
+        include_str!("../../synthetic/experiments/sweep-consent.toml"),
+    ),
+];
+
+/// An experiment spec (TOML).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Name (the default output folder is `runs/<name>`).
+    pub name: String,
+    /// One line.
+    pub description: String,
+    /// Population preset (name or path).
+    pub preset: String,
+    /// `key=value` overrides of the preset (as `generate --set`).
+    pub preset_overrides: Vec<String>,
+    /// Users per replicate.
+    pub users: u64,
+    /// Replicate r uses population seed `seed + r`.
+    pub seed: u64,
+    /// Replicates.
+    pub replicates: u32,
+    /// Model family of every arm.
+    pub model: String,
+    /// Training arms.
+    pub arms: Vec<String>,
+    /// The minimal feature set.
+    pub minimal_features: Vec<String>,
+    /// Paired bootstrap resamples per replicate.
+    pub bootstrap: u32,
+    /// The grouping policy.
+    pub policy: Policy,
+    /// IPW arms: the estimated consent probability is floored at this value
+    /// before inverting (weight truncation; 1/floor is the largest weight).
+    #[serde(default = "default_ipw_min_prob")]
+    pub ipw_min_prob: f64,
+    /// Learning curves and subgroups (off for sweep cells).
+    #[serde(default = "yes")]
+    pub learning_curves: bool,
+    /// Optional consent sweep.
+    #[serde(default)]
+    pub sweep: Option<SweepSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_ipw_min_prob() -> f64 {
+    0.05
+}
+
+/// A grid of consent settings; each cell reruns `all`, `consented` and
+/// `consented-ipw` on its own populations.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Users per population in a cell.
+    pub users: u64,
+    /// Replicates per cell.
+    pub replicates: u32,
+    /// Consent rates.
+    pub rates: Vec<f64>,
+    /// Mechanisms: random, attributes, risk.
+    pub mechanisms: Vec<String>,
+    /// Strengths (ignored for `random`).
+    pub strengths: Vec<f64>,
+}
+
+/// Loads an experiment by embedded name or path, with `--set` overrides.
+pub fn load_spec(name_or_path: &str, overrides: &[String]) -> Result<ExperimentSpec> {
+    let text = match EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        Some((_, t)) => t.to_string(),
+        None => std::fs::read_to_string(name_or_path).map_err(|_| NsfError::Preset {
+            source_name: name_or_path.into(),
+            message:
+                "unknown experiment (not a file, and not one of: default, case, sweep-consent)"
+                    .into(),
+        })?,
+    };
+    crate::sim::preset::parse_with_overrides(name_or_path, &text, overrides)
+}
+
+/// One arm's training rule: its population, inverse-probability weights,
+/// and the minimal feature set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arm {
+    /// The arm's name in the spec.
+    pub name: String,
+    /// Who it trains on.
+    pub rule: PopulationRule,
+    /// Weighted by 1 / P(consent | attributes).
+    pub ipw: bool,
+    /// Trained on the minimal feature set.
+    pub minimal: bool,
+}
+
+impl Arm {
+    /// Parses `all`, `registered`, `consented`, with `-ipw` and/or
+    /// `-minimal` suffixes.
+    pub fn parse(s: &str) -> Result<Arm> {
+        let (base, minimal) = match s.strip_suffix("-minimal") {
+            Some(b) => (b, true),
+            None => (s, false),
+        };
+        let (base, ipw) = match base.strip_suffix("-ipw") {
+            Some(b) => (b, true),
+            None => (base, false),
+        };
+        let rule = PopulationRule::parse(base).map_err(|_| {
+            NsfError::param(
+                "arms",
+                format!("`{s}` is not an arm (all, registered, consented, *-ipw, *-minimal)"),
+            )
+        })?;
+        if ipw && rule == PopulationRule::All {
+            return Err(NsfError::param(
+                "arms",
+                "all-ipw makes no sense: everyone is in the sample",
+            ));
+        }
+        Ok(Arm {
+            name: s.into(),
+            rule,
+            ipw,
+            minimal,
+        })
+    }
+}
+
+/// An [`ExperimentSpec`] that passed [`ExperimentSpec::check`], with its
+/// parts parsed once.
+#[derive(Debug, Clone)]
+pub struct ValidSpec {
+    spec: ExperimentSpec,
+    model: ValidModelSpec,
+    arms: Vec<Arm>,
+    full: Vec<String>,
+    minimal: Vec<String>,
+}
+
+impl ValidSpec {
+    /// The spec as written (recorded in `metrics.json`).
+    pub fn spec(&self) -> &ExperimentSpec {
+        &self.spec
+    }
+
+    /// The model family of every arm.
+    pub fn model(&self) -> &ValidModelSpec {
+        &self.model
+    }
+
+    /// The arms, `all` first.
+    pub fn arms(&self) -> &[Arm] {
+        &self.arms
+    }
+
+    /// Attributes of the full feature set.
+    pub fn full_features(&self) -> &[String] {
+        &self.full
+    }
+
+    /// Attributes of the minimal feature set.
+    pub fn minimal_features(&self) -> &[String] {
+        &self.minimal
+    }
+}
+
+impl std::ops::Deref for ValidSpec {
+    type Target = ExperimentSpec;
+    fn deref(&self) -> &ExperimentSpec {
+        &self.spec
+    }
+}
+
+impl ExperimentSpec {
+    /// Validates the spec once; the result is what runs.
+    pub fn check(self) -> Result<ValidSpec> {
+        if self.replicates == 0 {
+            return Err(NsfError::param("replicates", "must be at least 1"));
+        }
+        if self.users < 1000 {
+            return Err(NsfError::param("users", "must be at least 1000"));
+        }
+        if self.arms.first().map(|s| s.as_str()) != Some("all") {
+            return Err(NsfError::param(
+                "arms",
+                "the first arm must be `all` (the reference)",
+            ));
+        }
+        let arms = self
+            .arms
+            .iter()
+            .map(|a| Arm::parse(a))
+            .collect::<Result<Vec<_>>>()?;
+        let full = FeatureSet::Full.attributes()?;
+        let minimal = FeatureSet::List(self.minimal_features.clone()).attributes()?;
+        let model = ModelSpec::parse(&self.model)
+            .map_err(|_| {
+                NsfError::param(
+                    "model",
+                    format!(
+                        "`{}` is not an available model family ({})",
+                        self.model,
+                        ModelSpec::NAMES.join(", ")
+                    ),
+                )
+            })?
+            .check()?;
+        if !(self.ipw_min_prob > 0.0 && self.ipw_min_prob < 1.0) {
+            return Err(NsfError::param(
+                "ipw_min_prob",
+                "must be in (0, 1): the floor of the estimated consent probability",
+            ));
+        }
+        if self.bootstrap < 20 {
+            return Err(NsfError::param("bootstrap", "use at least 20 resamples"));
+        }
+        if let Some(sw) = &self.sweep {
+            sw.check()?;
+        }
+        Ok(ValidSpec {
+            spec: self,
+            model,
+            arms,
+            full,
+            minimal,
+        })
+    }
+}
+
+impl SweepSpec {
+    fn check(&self) -> Result<()> {
+        if self.users < 1000
+            || self.replicates == 0
+            || self.rates.is_empty()
+            || self.mechanisms.is_empty()
+        {
+            return Err(NsfError::param(
+                "sweep",
+                "needs users >= 1000, replicates >= 1, rates and mechanisms",
+            ));
+        }
+        if self.rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
+            return Err(NsfError::param("sweep.rates", "rates must be in [0, 1]"));
+        }
+        if let Some(m) = self
+            .mechanisms
+            .iter()
+            .find(|m| !["random", "attributes", "risk"].contains(&m.as_str()))
+        {
+            return Err(NsfError::param(
+                "sweep.mechanisms",
+                format!("`{m}` is not random, attributes or risk"),
+            ));
+        }
+        Ok(())
+    }
+}
