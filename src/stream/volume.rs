@@ -377,7 +377,7 @@ pub fn markdown(v: &Volume) -> String {
     let mut s = format!(
         "Sample: preset `{}`, {} users, {} shards, {} → {} ({} days): {} rows, {} bytes ({:.2} bytes/row).\n\
          Projection: {} users over {} → {} ({} days).\n\n\
-         | scenario | rows/day | MB/day | rows, period | GB, period | share | user-day records, period |\n|---|---|---|---|---|---|---|\n",
+         | scenario | rows/day | MB/day | rows, period | GB, period | share | users/day | user-day records, period | GB as user-day records |\n|---|---|---|---|---|---|---|---|---|\n",
         m.preset,
         m.users,
         m.shards,
@@ -394,14 +394,24 @@ pub fn markdown(v: &Volume) -> String {
     );
     for c in &v.scenarios {
         s.push_str(&format!(
-            "| {} | {:.0} | {:.1} | {:.3e} | {:.1} | {:.3} | {:.3e} |\n",
+            "| {} | {:.0} | {:.1} | {:.3e} | {:.1} | {:.3} | {:.0} | {:.3e} | {} |\n",
             c.name,
             c.rows_per_day,
             c.bytes_per_day / 1e6,
             c.rows_period,
             c.bytes_period / 1e9,
             c.share_of_all,
-            c.user_records_period
+            c.users_per_day,
+            c.user_records_period,
+            c.user_record_bytes_period
+                .map(|b| format!("{:.0}", b / 1e9))
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    if let Some(b) = &v.user_record_bytes {
+        s.push_str(&format!(
+            "\nOne user's daily record (`{}`): {:.1} bytes with all 24 categories, {:.1} with the minimal ones.\n",
+            b.file, b.all_categories, b.minimal_categories
         ));
     }
     s.push_str(&format!(
