@@ -43,6 +43,8 @@ def run(spark, nsfsim, out, shards, stream_args, threads=None):
     nsfsim = os.path.abspath(nsfsim) if os.path.exists(nsfsim) else nsfsim
     out = os.path.abspath(out) if "://" not in out else out
     sc = spark.sparkContext
+    # The tasks call run_shard from this module: ship it to the executors.
+    sc.addPyFile(os.path.abspath(__file__))
     ids = sc.parallelize(range(shards), shards)
     args = list(stream_args)
     results = ids.map(lambda k: run_shard(nsfsim, out, shards, threads, args, k)).collect()
