@@ -508,3 +508,38 @@ pub fn run(p: &ValidPreset, opts: &StreamOptions) -> Result<ShardManifest> {
     staged.commit()?;
     Ok(manifest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_across_leap_years() {
+        let start = days_from_civil(2015, 1, 1);
+        for z in start..start + 4_000 {
+            let s = civil_from_days(z);
+            assert_eq!(parse_date("d", &s).unwrap(), z, "{s}");
+        }
+        assert_eq!(civil_from_days(days_from_civil(2020, 2, 29)), "2020-02-29");
+        assert_eq!(civil_from_days(days_from_civil(2024, 5, 21)), "2024-05-21");
+    }
+
+    #[test]
+    fn shards_cover_the_users_once() {
+        for (users, n) in [(10u64, 3u64), (40_450_000, 256), (7, 7)] {
+            let mut next = 0;
+            for k in 0..n {
+                let (lo, hi) = ShardSpec { index: k, count: n }.users(users);
+                assert_eq!(lo, next);
+                assert!(hi > lo);
+                next = hi;
+            }
+            assert_eq!(next, users);
+        }
+        assert!(ShardSpec::parse("2/2").is_err() && ShardSpec::parse("1/0").is_err());
+        assert_eq!(
+            ShardSpec::parse("3/8").unwrap(),
+            ShardSpec { index: 3, count: 8 }
+        );
+    }
+}
