@@ -15,5 +15,6 @@ pub mod models;
 pub mod report;
 pub mod sim;
 pub mod stats;
+pub mod stream;
 
 pub use error::{NsfError, Result};

@@ -93,6 +93,12 @@ enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Write one shard of the daily transfer stream (event rows per user,
+    /// day and category) as Hive-partitioned Parquet.
+    Stream(StreamArgs),
+    /// Records and bytes of a stream sample, projected to the case's users
+    /// and period for each minimization scenario.
+    StreamVolume(StreamVolumeArgs),
     /// Print a preset after overrides, as TOML.
     Preset {
         /// Preset name (small, default, case) or path to a TOML file.
@@ -696,6 +702,113 @@ fn cmd_preset(preset: String, set: Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct StreamArgs {
+    /// Preset name (small, default, case) or path to a TOML file.
+    #[arg(long, default_value = "default")]
+    preset: String,
+    /// Master seed (overrides the preset's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of users (overrides the preset's).
+    #[arg(long, allow_negative_numbers = true)]
+    users: Option<i64>,
+    /// Override any preset field: --set consent.rate=0.5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// First day, YYYY-MM-DD.
+    #[arg(long)]
+    from: String,
+    /// Last day (inclusive), YYYY-MM-DD.
+    #[arg(long)]
+    to: String,
+    /// The part of the users to write, K/N (shard K of N, from 0).
+    #[arg(long, default_value = "0/1")]
+    shard: String,
+    /// The stream's root folder, shared by all shards.
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker threads (default: all cores). Output does not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Replace this shard's earlier output.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct StreamVolumeArgs {
+    /// The stream folder (all shards written).
+    #[arg(long)]
+    stream: PathBuf,
+    /// Users to project to.
+    #[arg(long, default_value_t = 40_450_000)]
+    scale_users: u64,
+    /// First day of the projected period.
+    #[arg(long, default_value = "2019-06-27")]
+    period_from: String,
+    /// Last day of the projected period (inclusive).
+    #[arg(long, default_value = "2024-05-21")]
+    period_to: String,
+    /// A `users.parquet` of the same preset: measures one user's daily
+    /// record (all vs minimal categories).
+    #[arg(long, value_name = "FILE")]
+    population: Option<PathBuf>,
+    /// Also write the JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
+    let p = load_preset(&a.preset, &a.set, a.seed, a.users)?;
+    let opts = crate::stream::shard::StreamOptions {
+        out: a.out,
+        from: a.from,
+        to: a.to,
+        shard: crate::stream::shard::ShardSpec::parse(&a.shard)?,
+        force: a.force,
+    };
+    let pool = thread_pool(a.threads)?;
+    let m = pool.install(|| crate::stream::shard::run(&p, &opts))?;
+    println!(
+        "wrote shard {}/{} of {}: users {}..{}, {} days, {} rows, {} bytes in {:.1} s ({:.0} rows/s)",
+        m.shard.index,
+        m.shard.count,
+        opts.out.display(),
+        m.user_range[0],
+        m.user_range[1],
+        m.days.len(),
+        m.totals.rows,
+        m.bytes,
+        m.seconds,
+        m.totals.rows as f64 / m.seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+fn cmd_stream_volume(a: StreamVolumeArgs) -> anyhow::Result<()> {
+    let v = crate::stream::volume::volume(
+        &a.stream,
+        a.scale_users,
+        &a.period_from,
+        &a.period_to,
+        a.population.as_deref(),
+    )?;
+    if let Some(out) = &a.out {
+        crate::data::artifact::write_json_atomic(out, &v)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", crate::stream::volume::markdown(&v));
+    }
+    Ok(())
+}
+
+
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -705,6 +818,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::Compare(a) => cmd_compare(a),
         Command::Destroy(a) => cmd_destroy(a),
         Command::Audit(a) => cmd_audit(a),
+        Command::Stream(a) => cmd_stream(a),
+        Command::StreamVolume(a) => cmd_stream_volume(a),
         Command::Reidentify {
             data,
             candidates,

@@ -19,6 +19,9 @@ pub enum Stream {
     Realized = 2,
     /// Replay k of the outcome window for `nsf_prob` (k = 0..prob_paths).
     Replay = 3,
+    /// The daily transfer stream (`crate::stream`): index = day number, or
+    /// `u32::MAX` for the allocation of the snapshot's 30-day window.
+    Daily = 4,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.
