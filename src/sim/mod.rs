@@ -5,3 +5,4 @@ pub mod population;
 pub mod preset;
 pub mod rng;
 pub mod schema;
+pub mod traits;
