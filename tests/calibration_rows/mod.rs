@@ -83,7 +83,7 @@ pub fn profile_rows(us: &[User]) -> Vec<Row> {
         ),
         row(
             "inactive users at or near zero balance (< 1,000 KRW)",
-            "S",
+            "D",
             [0.85, 1.0],
             share(inactive.iter().copied(), |u| {
                 (u.balance_krw as f64) < NEAR_ZERO_KRW
