@@ -9,7 +9,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use nsfsim::data::features::{Design, FeatureSet, design_matrix};
 use nsfsim::data::generate::{arrow_schema, generate_range, to_record_batch};
 use nsfsim::models::{FitData, ModelSpec};
-use nsfsim::sim::latent::{Latent, Rates};
+use nsfsim::sim::traits::{Latent, Rates};
 use nsfsim::sim::outcome::{OutcomeState, nsf_probability, realized_nsf};
 use nsfsim::sim::population::{User, calibrate};
 use nsfsim::sim::preset::{ValidPreset, load};
@@ -62,6 +62,7 @@ fn states(p: &ValidPreset, n: u64) -> Vec<OutcomeState> {
                 u % 3 == 0,
                 20_000.0,
                 noise,
+                0.0,
             )
         })
         .collect()

@@ -2,6 +2,10 @@
 //! in memory (no files): the loop used to tune presets.
 //! `cargo run --release --example diagnose -- [PRESET] [USERS] [KEY=VALUE...]`
 
+#[path = "../tests/calibration_rows/mod.rs"]
+#[allow(dead_code)]
+mod calibration_rows;
+
 use nsfsim::sim::population::calibrate;
 use nsfsim::stats::metrics::auc;
 use rayon::prelude::*;
@@ -56,6 +60,12 @@ fn main() -> anyhow::Result<()> {
         rate(&unreg)
     );
     println!("oracle AUC all {:.4}", auc(&prob, &y));
+    let zero: Vec<usize> = (0..us.len()).filter(|&i| prob[i] == 0.0).collect();
+    println!(
+        "nsf_prob = 0: {:.4} of users, their NSF rate {:.4}",
+        zero.len() as f64 / n,
+        zero.iter().filter(|&&i| y[i]).count() as f64 / zero.len().max(1) as f64
+    );
     let pr: Vec<f64> = reg.iter().map(|&i| prob[i]).collect();
     let yr: Vec<bool> = reg.iter().map(|&i| y[i]).collect();
     println!("oracle AUC registered {:.4}", auc(&pr, &yr));
@@ -94,11 +104,19 @@ fn main() -> anyhow::Result<()> {
             Box::new(|u| u.remit_received_amount_30d_krw as f64),
         ),
         ("age", Box::new(|u| -(u.age_years as f64))),
+        ("acct_age", Box::new(|u| -(u.account_age_days as f64))),
     ];
     for (name, f) in cols {
         let s: Vec<f64> = us.iter().map(&f).collect();
         print!("{name} {:.3}  ", auc(&s, &y));
     }
     println!();
+    for r in calibration_rows::all_rows(&p, &cal, &us) {
+        let flag = if r.met() { "  " } else { "XX" };
+        println!(
+            "{flag} {} {:<62} {:>12.4}  [{}, {}]",
+            r.mark, r.target, r.value, r.range[0], r.range[1]
+        );
+    }
     Ok(())
 }

@@ -107,7 +107,24 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
         .iter()
         .find(|a| a["attribute"] == "balance_avg_30d_krw")
         .unwrap();
-    assert!(f(&bal["r2_score"]["value"]) > 0.3, "{}", bal["r2_score"]);
+    // Generator revision 3: half of all balances are exactly zero and auto
+    // top-up (binary) shares the risk with it, so the balance's R² fell from
+    // above 0.3 to about 0.24; a balance column is still the best-revealed
+    // numeric attribute.
+    let best_numeric = attrs
+        .iter()
+        .filter(|a| a["kind"] == "numeric")
+        .max_by(|a, b| f(&a["r2_score"]["value"]).total_cmp(&f(&b["r2_score"]["value"])))
+        .unwrap();
+    assert!(
+        best_numeric["attribute"]
+            .as_str()
+            .unwrap()
+            .starts_with("balance_"),
+        "best-revealed numeric attribute {}",
+        best_numeric["attribute"]
+    );
+    assert!(f(&bal["r2_score"]["ci95"][0]) > 0.2, "{}", bal["r2_score"]);
     assert!(f(&bal["mi_bits"]) <= f(&bal["entropy_bits"]));
     // Uniqueness: finer keys single out more users.
     let u = r["uniqueness"].as_array().unwrap();

@@ -6,9 +6,9 @@
 
 use rand::RngCore;
 
-use crate::sim::latent::{Latent, Rates};
 use crate::sim::preset::ValidPreset;
 use crate::sim::rng::{Stream, StreamRng, sigmoid, user_stream};
+use crate::sim::traits::{Latent, Rates};
 
 /// Everything the window simulation needs about one user, fixed before the
 /// window starts.
@@ -51,7 +51,9 @@ pub fn inverse_normal_cdf(p: f64) -> f64 {
 
 impl OutcomeState {
     /// Builds the state from the user's latent traits, rates and attributes;
-    /// `shift_noise` is two independent N(0,1) draws used by the concept shift.
+    /// `shift_noise` is two independent N(0,1) draws used by the concept shift;
+    /// `profile_risk` (`traits::profile_risk`: age and account age) shifts the
+    /// failure logit of both the automatic top-up and the manual rescue.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: &ValidPreset,
@@ -62,6 +64,7 @@ impl OutcomeState {
         auto_topup: bool,
         balance0: f64,
         shift_noise: (f64, f64),
+        profile_risk: f64,
     ) -> OutcomeState {
         let w = &p.wallet;
         let o = &p.outcome;
@@ -86,9 +89,14 @@ impl OutcomeState {
             )
         };
         let fail_prob = if auto_topup {
-            sigmoid(o.bank_fail_logit + o.bank_fail_stress * z_str - o.bank_fail_income * z_inc)
+            sigmoid(
+                o.bank_fail_logit + o.bank_fail_stress * z_str - o.bank_fail_income * z_inc
+                    + profile_risk,
+            )
         } else {
-            1.0 - sigmoid(o.rescue_logit + o.rescue_income * z_inc - o.rescue_stress * z_str)
+            1.0 - sigmoid(
+                o.rescue_logit + o.rescue_income * z_inc - o.rescue_stress * z_str - profile_risk,
+            )
         };
         let in_rate = rates.remit_received + rates.topup;
         let out_rate = rates.payment + rates.remit_sent + rates.withdrawal;
@@ -198,7 +206,8 @@ pub fn realized_nsf<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R) 
     let first = rules.first_purchase(rng.next_u64());
     let (mut balance, mut pending) = (s.balance0, 0.0f64);
     let mut until_charge = g;
-    for day in 0..p.outcome.window_days {
+    // Days after the last charge cannot fail: the loop ends there.
+    for day in 0..rules.charge_span {
         rules.step(rng.next_u64(), day == first, &mut balance, &mut pending);
         until_charge -= 1;
         if until_charge == 0
@@ -214,38 +223,65 @@ pub fn realized_nsf<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R) 
     false
 }
 
-/// Four replays of the window at once: two streams and their mirror images
-/// (every word complemented, so each lane is still an exact draw of the
-/// window, and each mirror is antithetic to its stream: more inflow in one,
-/// less in the other), run day by day in lock-step; interleaving four
-/// independent lanes lets the CPU overlap them (whole generation ~5% faster,
-/// measured). The failure draw is integrated out: a lane returns
-/// P(no failure | its path) = product over short charges of (1 − fail_prob),
-/// which has the realized outcome's expectation and less variance.
-fn run_four_replays(
+/// The App Store purchases of one window path (the same draws as
+/// `realized_nsf` on the same stream): their number and total price (KRW).
+/// Run with `outcome.window_days = 30` it gives a purchaser's monthly spend.
+pub fn window_purchases<R: RngCore>(p: &ValidPreset, s: &OutcomeState, rng: &mut R) -> (u32, f64) {
+    let rules = DayRules::new(p, s);
+    let first = rules.first_purchase(rng.next_u64());
+    let (mut balance, mut count, mut total) = (s.balance0, 0u32, 0.0f64);
+    for day in 0..p.outcome.window_days {
+        let mut pending = 0.0;
+        rules.step(rng.next_u64(), day == first, &mut balance, &mut pending);
+        count += (pending > 0.0) as u32;
+        total += pending;
+    }
+    (count, total)
+}
+
+/// Replays run in lock-step: `STREAMS` streams and their mirror images.
+const STREAMS: usize = 4;
+
+/// `2 * STREAMS` replays of the window at once: the streams and their mirror
+/// images (every word complemented, so each lane is still an exact draw of
+/// the window, and each mirror is antithetic to its stream: more inflow in
+/// one, less in the other), run day by day in lock-step; interleaving
+/// independent lanes lets the CPU overlap them. The failure draw is
+/// integrated out: a lane returns P(no failure | its path) = product over
+/// short charges of (1 − fail_prob), which has the realized outcome's
+/// expectation and less variance. Lane 2k runs on stream k, lane 2k+1 on its
+/// mirror.
+fn run_replays(
     p: &ValidPreset,
     s: &OutcomeState,
-    ra: &mut StreamRng,
-    rb: &mut StreamRng,
-) -> [f64; 4] {
+    rngs: &mut [StreamRng; STREAMS],
+) -> [f64; 2 * STREAMS] {
+    const L: usize = 2 * STREAMS;
     let rules = DayRules::new(p, s);
     let g = p.outcome.grouping_days;
-    let (fa, fb) = (ra.next_u64(), rb.next_u64());
-    let first = [fa, !fa, fb, !fb].map(|w| rules.first_purchase(w));
-    let mut balance = [s.balance0; 4];
-    let mut pending = [0.0f64; 4];
-    let mut survive = [1.0f64; 4];
+    let mirrored = |rngs: &mut [StreamRng; STREAMS]| -> [u64; L] {
+        let mut w = [0u64; L];
+        for (k, r) in rngs.iter_mut().enumerate() {
+            let x = r.next_u64();
+            w[2 * k] = x;
+            w[2 * k + 1] = !x;
+        }
+        w
+    };
+    let first = mirrored(rngs).map(|w| rules.first_purchase(w));
+    let mut balance = [s.balance0; L];
+    let mut pending = [0.0f64; L];
+    let mut survive = [1.0f64; L];
     let mut until_charge = g;
-    for day in 0..p.outcome.window_days {
-        let (a, b) = (ra.next_u64(), rb.next_u64());
-        let words = [a, !a, b, !b];
-        for l in 0..4 {
+    for day in 0..rules.charge_span {
+        let words = mirrored(rngs);
+        for l in 0..L {
             rules.step(words[l], day == first[l], &mut balance[l], &mut pending[l]);
         }
         until_charge -= 1;
         if until_charge == 0 {
             until_charge = g;
-            for l in 0..4 {
+            for l in 0..L {
                 let short = charge(&mut balance[l], &mut pending[l]);
                 survive[l] *= 1.0 - (short as u8 as f64) * s.fail_prob;
             }
@@ -257,18 +293,19 @@ fn run_four_replays(
 /// Ground truth: estimated P(nsf = 1 | pre-window state), the mean over
 /// `outcome.prob_paths` replays (streams independent of the realized one) of
 /// 1 − P(no failure | replay path). Replays come in antithetic pairs: replay
-/// 2j runs on stream j, replay 2j+1 on its mirror; they are computed four at
-/// a time.
+/// 2j runs on stream j, replay 2j+1 on its mirror; they are computed
+/// `2 * STREAMS` at a time (the lanes past `prob_paths` are dropped).
 pub fn nsf_probability(p: &ValidPreset, s: &OutcomeState, seed: u64, user_id: u64) -> f64 {
     let m = p.outcome.prob_paths as usize;
+    let lanes_per_group = 2 * STREAMS;
     let mut total = 0.0;
-    for group in 0..m.div_ceil(4) {
-        let pair = 2 * group as u64;
-        let mut ra = user_stream(seed, user_id, Stream::Replay, pair);
-        let mut rb = user_stream(seed, user_id, Stream::Replay, pair + 1);
-        let lanes = run_four_replays(p, s, &mut ra, &mut rb);
+    for group in 0..m.div_ceil(lanes_per_group) {
+        let base = (group * STREAMS) as u64;
+        let mut rngs: [StreamRng; STREAMS] =
+            std::array::from_fn(|k| user_stream(seed, user_id, Stream::Replay, base + k as u64));
+        let lanes = run_replays(p, s, &mut rngs);
         for (l, v) in lanes.iter().enumerate() {
-            if 4 * group + l < m {
+            if group * lanes_per_group + l < m {
                 total += v;
             }
         }

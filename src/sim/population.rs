@@ -5,10 +5,12 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-pub use crate::sim::latent::{Latent, Rates};
 use crate::sim::outcome::{self, OutcomeState};
 use crate::sim::preset::{ConsentMechanism, ValidPreset};
 use crate::sim::rng::{Stream, binomial, normal, poisson, sigmoid, uniform, user_stream};
+use crate::sim::traits::profile_risk;
+
+pub use crate::sim::traits::{Latent, Rates};
 
 /// One user's row: the 24 attributes, the flags and the outcome.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +75,8 @@ const EMAIL_DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
 const BAND_LOW: [u32; 6] = [14, 20, 30, 40, 50, 60];
 const BAND_WIDTH: [u32; 6] = [6, 10, 10, 10, 10, 20];
 const MAX_BALANCE: f64 = 2_000_000.0;
+/// Balances "at or near zero" are below this (KRW).
+pub const NEAR_ZERO_KRW: f64 = 1_000.0;
 
 /// A multiplier coprime to `modulus` (whose prime factors are 2, 3 and 5),
 /// derived from the seed: makes (a*u + b) mod m a bijection.
@@ -149,15 +153,7 @@ fn draw_profile<R: RngCore>(p: &ValidPreset, rng: &mut R) -> Profile {
     let rho = pop.stress_income_corr;
     let z_str = -rho * z_inc + (1.0 - rho * rho).sqrt() * normal(rng);
     let u = uniform(rng);
-    let mut band = 5;
-    let mut acc = 0.0;
-    for (i, s) in pop.age_band_shares.iter().enumerate() {
-        acc += s;
-        if u < acc {
-            band = i;
-            break;
-        }
-    }
+    let band = categorical(u, &pop.age_band_shares);
     let ios = uniform(rng) < pop.ios_share_by_age[band];
     let z_inc = if ios {
         z_inc + pop.ios_income_shift
@@ -202,126 +198,208 @@ pub fn consent_index(mech: ConsentMechanism, user: &User) -> f64 {
     }
 }
 
-/// Generates one user (everything except consent, which needs the calibrated
-/// intercept: see `with_consent`).
-pub fn draw_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) -> User {
-    let mut rng = user_stream(seed, user_id, Stream::Attributes, 0);
-    let prof = draw_profile(p, &mut rng);
-    let registered = is_registered(p, cal, &prof);
-    let Latent {
-        z_inc,
-        z_act,
-        z_str,
-    } = prof.lat;
-    let pop = &p.population;
-    let w = &p.wallet;
+/// A user's identifiers: bijections of `user_id` and their unsalted digests.
+struct Ids {
+    account_id: u64,
+    customer_no: u64,
+    phone_sha256: [u8; 32],
+    email_sha256: [u8; 32],
+}
 
-    // Identifiers.
+fn identifiers(cal: &Calibration, user_id: u64) -> Ids {
     let account_id = 1_000_000_000 + affine(cal.account_a, cal.account_b, user_id, ACCOUNT_SPACE);
-    let customer_no = 100_000_000 + user_id;
-    let phone_sha256: [u8; 32] = Sha256::digest(phone_string(phone_number(cal, user_id))).into();
     let (email, email_len) = email_address(account_id, user_id);
-    let email_sha256: [u8; 32] = Sha256::digest(&email[..email_len]).into();
+    Ids {
+        account_id,
+        customer_no: 100_000_000 + user_id,
+        phone_sha256: Sha256::digest(phone_string(phone_number(cal, user_id))).into(),
+        email_sha256: Sha256::digest(&email[..email_len]).into(),
+    }
+}
 
-    // Profile.
-    let age_years =
-        (BAND_LOW[prof.band] + (uniform(&mut rng) * BAND_WIDTH[prof.band] as f64) as u32) as u8;
-    let young = if age_years < 30 { 1.0 } else { 0.0 };
-    let account_age_days =
-        (p.tenure_span_days as f64 * uniform(&mut rng).powf(pop.tenure_shape)) as u32;
-    let ur = uniform(&mut rng);
-    let mut region = 16u8;
+/// Index drawn from a categorical distribution given by `shares` (the last
+/// index takes what rounding leaves).
+fn categorical(u: f64, shares: &[f64]) -> usize {
     let mut acc = 0.0;
-    for (i, s) in pop.region_shares.iter().enumerate() {
+    for (i, s) in shares.iter().enumerate() {
         acc += s;
-        if ur < acc {
-            region = i as u8;
-            break;
+        if u < acc {
+            return i;
         }
     }
+    shares.len() - 1
+}
 
-    // Activity in the 30 days before the snapshot.
-    let reg = if registered { 1.0 } else { 0.0 };
-    let active =
-        uniform(&mut rng) < sigmoid(pop.active_logit + 1.5 * z_act + 0.5 * young + 0.5 * reg);
-    let rates = Rates::new(p, &prof.lat, young);
+/// Observed profile: age in the band, account age, region.
+struct Demographics {
+    age_years: u8,
+    account_age_days: u32,
+    region: u8,
+}
+
+fn draw_demographics<R: RngCore>(p: &ValidPreset, band: usize, rng: &mut R) -> Demographics {
+    let pop = &p.population;
+    let age_years = (BAND_LOW[band] + (uniform(rng) * BAND_WIDTH[band] as f64) as u32) as u8;
+    let account_age_days = (p.tenure_span_days as f64 * uniform(rng).powf(pop.tenure_shape)) as u32;
+    let region = categorical(uniform(rng), &pop.region_shares) as u8;
+    Demographics {
+        age_years,
+        account_age_days,
+        region,
+    }
+}
+
+/// The 30 days before the snapshot: counts and amounts.
+struct Activity {
+    payment_count_30d: u32,
+    payment_amount_30d_krw: i64,
+    remit_sent_amount_30d_krw: i64,
+    remit_received_amount_30d_krw: i64,
+    topup_count_30d: u32,
+    topup_amount_30d_krw: i64,
+    withdrawal_amount_30d_krw: i64,
+    registered_cards: u8,
+    card_payment_amount_30d_krw: i64,
+    topup_count_7d: u32,
+    payment_count_7d: u32,
+    remit_count_7d: u32,
+}
+
+/// Counts ~ Poisson(rate) for active users (all zero for inactive ones);
+/// amounts are count * median * exp(0.5 z_inc) with a lognormal spread;
+/// 7-day counts thin the 30-day ones binomially (7/30).
+fn draw_activity<R: RngCore>(
+    p: &ValidPreset,
+    lat: &Latent,
+    rates: &Rates,
+    active: bool,
+    rng: &mut R,
+) -> Activity {
+    let w = &p.wallet;
     let act = if active { 1.0 } else { 0.0 };
-    let payment_count_30d = poisson(&mut rng, act * rates.payment);
-    let remit_sent = poisson(&mut rng, act * rates.remit_sent);
-    let remit_recv = poisson(&mut rng, act * rates.remit_received);
-    let topup_count_30d = poisson(&mut rng, act * rates.topup);
-    let withdrawals = poisson(&mut rng, act * rates.withdrawal);
-    let income_mult = (0.5 * z_inc).exp();
+    let payment_count_30d = poisson(rng, act * rates.payment);
+    let remit_sent = poisson(rng, act * rates.remit_sent);
+    let remit_recv = poisson(rng, act * rates.remit_received);
+    let topup_count_30d = poisson(rng, act * rates.topup);
+    let withdrawals = poisson(rng, act * rates.withdrawal);
+    let income_mult = (0.5 * lat.z_inc).exp();
     let payment_amount_30d_krw = amount_total(
-        &mut rng,
+        rng,
         payment_count_30d,
         w.payment_amount_median_krw * income_mult,
     );
-    let remit_sent_amount_30d_krw = amount_total(
-        &mut rng,
-        remit_sent,
-        w.remit_amount_median_krw * income_mult,
-    );
-    let remit_received_amount_30d_krw = amount_total(
-        &mut rng,
-        remit_recv,
-        w.remit_amount_median_krw * income_mult,
-    );
+    let remit_median = w.remit_amount_median_krw * income_mult;
+    let remit_sent_amount_30d_krw = amount_total(rng, remit_sent, remit_median);
+    let remit_received_amount_30d_krw = amount_total(rng, remit_recv, remit_median);
     let withdrawal_amount_30d_krw = amount_total(
-        &mut rng,
+        rng,
         withdrawals,
         w.withdrawal_amount_median_krw * income_mult,
     );
     let extra_units = poisson(
-        &mut rng,
+        rng,
         topup_count_30d as f64 * (w.topup_units_mean - 1.0) * income_mult,
     );
-    let topup_amount_30d_krw = 10_000 * (topup_count_30d + extra_units) as i64;
-    let registered_cards = poisson(&mut rng, w.cards_mean * (0.4 * z_inc).exp()).min(5) as u8;
+    let registered_cards = poisson(rng, w.cards_mean * (0.4 * lat.z_inc).exp()).min(5) as u8;
     let card_payments = if registered_cards > 0 {
-        binomial(&mut rng, payment_count_30d, w.card_payment_share)
+        binomial(rng, payment_count_30d, w.card_payment_share)
     } else {
         0
     };
     let card_payment_amount_30d_krw = amount_total(
-        &mut rng,
+        rng,
         card_payments,
         w.payment_amount_median_krw * income_mult,
     );
     let frac7 = 7.0 / 30.0;
-    let topup_count_7d = binomial(&mut rng, topup_count_30d, frac7);
-    let payment_count_7d = binomial(&mut rng, payment_count_30d, frac7);
-    let remit_count_7d = binomial(&mut rng, remit_sent + remit_recv, frac7);
+    Activity {
+        payment_count_30d,
+        payment_amount_30d_krw,
+        remit_sent_amount_30d_krw,
+        remit_received_amount_30d_krw,
+        topup_count_30d,
+        topup_amount_30d_krw: 10_000 * (topup_count_30d + extra_units) as i64,
+        withdrawal_amount_30d_krw,
+        registered_cards,
+        card_payment_amount_30d_krw,
+        topup_count_7d: binomial(rng, topup_count_30d, frac7),
+        payment_count_7d: binomial(rng, payment_count_30d, frac7),
+        remit_count_7d: binomial(rng, remit_sent + remit_recv, frac7),
+    }
+}
 
-    // Balance: zero-inflated with a heavy tail; min <= current and average.
-    let near_zero = uniform(&mut rng)
-        < sigmoid(w.balance_zero_logit + 0.8 * z_str - 0.5 * z_inc - 0.5 * (act - 0.5));
+/// Balance at the snapshot, 30-day average and minimum (KRW, rounded to 10).
+struct Balance {
+    current: i64,
+    avg_30d: i64,
+    min_30d: i64,
+}
+
+/// Zero-inflated with a heavy tail. At or near zero (0 with probability 0.7,
+/// else uniform below `NEAR_ZERO_KRW`) with probability
+/// sigmoid(logit + 0.8 z_str - 0.5 z_inc), the logit being
+/// `wallet.balance_zero_logit` for active users and
+/// `wallet.balance_zero_inactive_logit` for inactive ones; otherwise a
+/// lognormal average (median `wallet.balance_median_krw`, shifted by income
+/// and stress) capped at 2,000,000. The minimum is at most the current and
+/// average balances.
+fn draw_balance<R: RngCore>(p: &ValidPreset, lat: &Latent, active: bool, rng: &mut R) -> Balance {
+    let w = &p.wallet;
+    let logit = if active {
+        w.balance_zero_logit
+    } else {
+        w.balance_zero_inactive_logit
+    };
+    let near_zero = uniform(rng) < sigmoid(logit + 0.8 * lat.z_str - 0.5 * lat.z_inc);
     let (avg, current, min) = if near_zero {
-        let cur = if uniform(&mut rng) < 0.7 {
+        let cur = if uniform(rng) < 0.7 {
             0.0
         } else {
-            5_000.0 * uniform(&mut rng)
+            NEAR_ZERO_KRW * uniform(rng)
         };
-        let avg = cur * (0.5 + uniform(&mut rng));
-        (avg, cur, cur.min(avg) * uniform(&mut rng))
+        let avg = cur * (0.5 + uniform(rng));
+        (avg, cur, cur.min(avg) * uniform(rng))
     } else {
-        let avg = (w.balance_median_krw.ln() + 0.9 * z_inc - 0.5 * z_str
-            + w.balance_sigma * normal(&mut rng))
+        let avg = (w.balance_median_krw.ln() + 0.9 * lat.z_inc - 0.5 * lat.z_str
+            + w.balance_sigma * normal(rng))
         .exp()
         .min(MAX_BALANCE);
-        let cur = (avg * (0.6 * normal(&mut rng) - 0.18).exp()).min(MAX_BALANCE);
-        let depth = 1.0 + 3.0 * sigmoid(z_str);
-        (avg, cur, cur.min(avg) * uniform(&mut rng).powf(depth))
+        let cur = (avg * (0.6 * normal(rng) - 0.18).exp()).min(MAX_BALANCE);
+        let depth = 1.0 + 3.0 * sigmoid(lat.z_str);
+        (avg, cur, cur.min(avg) * uniform(rng).powf(depth))
     };
-    let balance_krw = round_to(current, 10.0);
-    let balance_avg_30d_krw = round_to(avg, 10.0);
-    let balance_min_30d_krw = round_to(min, 10.0)
-        .min(balance_krw)
-        .min(balance_avg_30d_krw);
-    let auto_topup =
-        uniform(&mut rng) < sigmoid(w.auto_topup_logit + 0.6 * z_inc - 0.5 * z_str + 0.8 * reg);
+    let current = round_to(current, 10.0);
+    let avg_30d = round_to(avg, 10.0);
+    Balance {
+        current,
+        avg_30d,
+        min_30d: round_to(min, 10.0).min(current).min(avg_30d),
+    }
+}
 
-    // Outcome window.
+/// Draws everything a user is before the outcome window: the row without
+/// `nsf`, `nsf_prob` and `consented`, and the state the window starts from.
+pub fn draw_pre_window(
+    p: &ValidPreset,
+    cal: &Calibration,
+    seed: u64,
+    user_id: u64,
+) -> (User, OutcomeState) {
+    let mut rng = user_stream(seed, user_id, Stream::Attributes, 0);
+    let prof = draw_profile(p, &mut rng);
+    let registered = is_registered(p, cal, &prof);
+    let ids = identifiers(cal, user_id);
+    let demo = draw_demographics(p, prof.band, &mut rng);
+    let young = if demo.age_years < 30 { 1.0 } else { 0.0 };
+    let reg = if registered { 1.0 } else { 0.0 };
+    let active = uniform(&mut rng)
+        < sigmoid(p.population.active_logit + 1.5 * prof.lat.z_act + 0.5 * young + 0.5 * reg);
+    let rates = Rates::new(p, &prof.lat, young);
+    let a = draw_activity(p, &prof.lat, &rates, active, &mut rng);
+    let bal = draw_balance(p, &prof.lat, active, &mut rng);
+    let Latent { z_inc, z_str, .. } = prof.lat;
+    let auto_topup = uniform(&mut rng)
+        < sigmoid(p.wallet.auto_topup_logit + 0.6 * z_inc - 0.5 * z_str + 0.8 * reg);
     let state = OutcomeState::new(
         p,
         &prof.lat,
@@ -329,47 +407,56 @@ pub fn draw_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) ->
         active,
         registered,
         auto_topup,
-        balance_krw as f64,
+        bal.current as f64,
         (normal(&mut rng), normal(&mut rng)),
+        profile_risk(p, demo.age_years, demo.account_age_days),
     );
-    let nsf = outcome::realized_nsf(
+    let user = User {
+        user_id,
+        account_id: ids.account_id,
+        customer_no: ids.customer_no,
+        phone_sha256: ids.phone_sha256,
+        email_sha256: ids.email_sha256,
+        account_age_days: demo.account_age_days,
+        age_years: demo.age_years,
+        region: demo.region,
+        ios: prof.ios,
+        balance_krw: bal.current,
+        balance_avg_30d_krw: bal.avg_30d,
+        balance_min_30d_krw: bal.min_30d,
+        topup_count_30d: a.topup_count_30d,
+        topup_amount_30d_krw: a.topup_amount_30d_krw,
+        auto_topup,
+        withdrawal_amount_30d_krw: a.withdrawal_amount_30d_krw,
+        payment_count_30d: a.payment_count_30d,
+        payment_amount_30d_krw: a.payment_amount_30d_krw,
+        remit_sent_amount_30d_krw: a.remit_sent_amount_30d_krw,
+        remit_received_amount_30d_krw: a.remit_received_amount_30d_krw,
+        registered_cards: a.registered_cards,
+        card_payment_amount_30d_krw: a.card_payment_amount_30d_krw,
+        topup_count_7d: a.topup_count_7d,
+        payment_count_7d: a.payment_count_7d,
+        remit_count_7d: a.remit_count_7d,
+        apple_registered: registered,
+        consented: false,
+        nsf: false,
+        nsf_prob: 0.0,
+    };
+    (user, state)
+}
+
+/// Generates one user (everything except consent, which needs the calibrated
+/// intercept: see `with_consent`): the pre-window draw, the realized window
+/// (`nsf`) and the replays (`nsf_prob`).
+pub fn draw_user(p: &ValidPreset, cal: &Calibration, seed: u64, user_id: u64) -> User {
+    let (mut user, state) = draw_pre_window(p, cal, seed, user_id);
+    user.nsf = outcome::realized_nsf(
         p,
         &state,
         &mut user_stream(seed, user_id, Stream::Realized, 0),
     );
-    let nsf_prob = outcome::nsf_probability(p, &state, seed, user_id);
-
-    User {
-        user_id,
-        account_id,
-        customer_no,
-        phone_sha256,
-        email_sha256,
-        account_age_days,
-        age_years,
-        region,
-        ios: prof.ios,
-        balance_krw,
-        balance_avg_30d_krw,
-        balance_min_30d_krw,
-        topup_count_30d,
-        topup_amount_30d_krw,
-        auto_topup,
-        withdrawal_amount_30d_krw,
-        payment_count_30d,
-        payment_amount_30d_krw,
-        remit_sent_amount_30d_krw,
-        remit_received_amount_30d_krw,
-        registered_cards,
-        card_payment_amount_30d_krw,
-        topup_count_7d,
-        payment_count_7d,
-        remit_count_7d,
-        apple_registered: registered,
-        consented: false,
-        nsf,
-        nsf_prob,
-    }
+    user.nsf_prob = outcome::nsf_probability(p, &state, seed, user_id);
+    user
 }
 
 /// Draws the consent flag from the user's own consent stream.

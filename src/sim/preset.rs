@@ -120,6 +120,7 @@ pub struct WalletParams {
     pub cards_mean: f64,
     pub card_payment_share: f64,
     pub balance_zero_logit: f64,
+    pub balance_zero_inactive_logit: f64,
     pub balance_median_krw: f64,
     pub balance_sigma: f64,
     pub auto_topup_logit: f64,
@@ -142,6 +143,8 @@ pub struct OutcomeParams {
     pub rescue_stress: f64,
     pub rescue_income: f64,
     pub registered_shift: f64,
+    pub age_effect: f64,
+    pub tenure_effect: f64,
     pub prob_paths: u32,
 }
 
@@ -253,157 +256,202 @@ impl Preset {
                 ),
             ));
         }
-        let p = &self.population;
-        let as_of = parse_date("population.as_of", &p.as_of)?;
-        let launch = parse_date("population.launch_date", &p.launch_date)?;
+        let tenure_span_days = self.population.check()?;
+        self.registration.check(&self.population)?;
+        check_share("consent.rate", self.consent.rate)?;
+        check_finite("consent.strength", self.consent.strength)?;
+        self.wallet.check()?;
+        self.outcome.check()?;
+        let price_by_code = self.outcome.price_table();
+        Ok(ValidPreset {
+            preset: self,
+            tenure_span_days,
+            price_by_code,
+        })
+    }
+}
+
+impl PopulationParams {
+    /// Checks the profile parameters; returns the days from launch to snapshot.
+    fn check(&self) -> Result<u32> {
+        let as_of = parse_date("population.as_of", &self.as_of)?;
+        let launch = parse_date("population.launch_date", &self.launch_date)?;
         if as_of <= launch {
             return Err(NsfError::param(
                 "population.as_of",
                 "must be after population.launch_date",
             ));
         }
-        check_positive("population.tenure_shape", p.tenure_shape)?;
-        check_distribution("population.age_band_shares", &p.age_band_shares)?;
-        check_distribution("population.region_shares", &p.region_shares)?;
-        debug_assert_eq!(p.region_shares.len(), REGIONS.len());
-        for (i, x) in p.ios_share_by_age.iter().enumerate() {
+        check_positive("population.tenure_shape", self.tenure_shape)?;
+        check_distribution("population.age_band_shares", &self.age_band_shares)?;
+        check_distribution("population.region_shares", &self.region_shares)?;
+        debug_assert_eq!(self.region_shares.len(), REGIONS.len());
+        for (i, x) in self.ios_share_by_age.iter().enumerate() {
             check_share(&format!("population.ios_share_by_age[{i}]"), *x)?;
         }
-        check_share("population.stress_income_corr", p.stress_income_corr.abs())?;
-        check_finite("population.ios_income_shift", p.ios_income_shift)?;
-        check_finite("population.active_logit", p.active_logit)?;
+        check_share(
+            "population.stress_income_corr",
+            self.stress_income_corr.abs(),
+        )?;
+        check_finite("population.ios_income_shift", self.ios_income_shift)?;
+        check_finite("population.active_logit", self.active_logit)?;
+        Ok((as_of - launch) as u32)
+    }
 
-        let r = &self.registration;
-        check_share("registration.share", r.share)?;
-        check_share("registration.android_rate", r.android_rate)?;
-        check_finite("registration.activity_effect", r.activity_effect)?;
-        let ios: f64 = p
-            .age_band_shares
+    /// Expected iPhone share: the age mix weighted by the iPhone share by age.
+    pub fn ios_share(&self) -> f64 {
+        self.age_band_shares
             .iter()
-            .zip(&p.ios_share_by_age)
+            .zip(&self.ios_share_by_age)
             .map(|(a, b)| a * b)
-            .sum();
-        let reachable = ios + (1.0 - ios) * r.android_rate;
-        if r.share > reachable + 1e-9 {
+            .sum()
+    }
+}
+
+impl RegistrationParams {
+    /// Checks that the registered share is reachable with the iPhone share.
+    fn check(&self, pop: &PopulationParams) -> Result<()> {
+        check_share("registration.share", self.share)?;
+        check_share("registration.android_rate", self.android_rate)?;
+        check_finite("registration.activity_effect", self.activity_effect)?;
+        let ios = pop.ios_share();
+        let reachable = ios + (1.0 - ios) * self.android_rate;
+        if self.share > reachable + 1e-9 {
             return Err(NsfError::param(
                 "registration.share",
                 format!(
                     "{} is more than the iPhone share allows ({reachable:.4}); raise population.ios_share_by_age",
-                    r.share
+                    self.share
                 ),
             ));
         }
-        if r.share < (1.0 - ios) * r.android_rate {
+        if self.share < (1.0 - ios) * self.android_rate {
             return Err(NsfError::param(
                 "registration.share",
                 "is below the share of registered Android users (registration.android_rate)",
             ));
         }
+        Ok(())
+    }
+}
 
-        let c = &self.consent;
-        check_share("consent.rate", c.rate)?;
-        check_finite("consent.strength", c.strength)?;
-
-        let w = &self.wallet;
+impl WalletParams {
+    fn check(&self) -> Result<()> {
         for (f, v) in [
-            ("wallet.payment_median_30d", w.payment_median_30d),
+            ("wallet.payment_median_30d", self.payment_median_30d),
             (
                 "wallet.payment_amount_median_krw",
-                w.payment_amount_median_krw,
+                self.payment_amount_median_krw,
             ),
-            ("wallet.remit_sent_median_30d", w.remit_sent_median_30d),
+            ("wallet.remit_sent_median_30d", self.remit_sent_median_30d),
             (
                 "wallet.remit_received_median_30d",
-                w.remit_received_median_30d,
+                self.remit_received_median_30d,
             ),
-            ("wallet.remit_amount_median_krw", w.remit_amount_median_krw),
-            ("wallet.topup_median_30d", w.topup_median_30d),
-            ("wallet.withdrawal_median_30d", w.withdrawal_median_30d),
+            (
+                "wallet.remit_amount_median_krw",
+                self.remit_amount_median_krw,
+            ),
+            ("wallet.topup_median_30d", self.topup_median_30d),
+            ("wallet.withdrawal_median_30d", self.withdrawal_median_30d),
             (
                 "wallet.withdrawal_amount_median_krw",
-                w.withdrawal_amount_median_krw,
+                self.withdrawal_amount_median_krw,
             ),
-            ("wallet.cards_mean", w.cards_mean),
-            ("wallet.balance_median_krw", w.balance_median_krw),
-            ("wallet.balance_sigma", w.balance_sigma),
+            ("wallet.cards_mean", self.cards_mean),
+            ("wallet.balance_median_krw", self.balance_median_krw),
+            ("wallet.balance_sigma", self.balance_sigma),
         ] {
             check_positive(f, v)?;
         }
-        if !(w.topup_units_mean.is_finite() && w.topup_units_mean >= 1.0) {
+        if !(self.topup_units_mean.is_finite() && self.topup_units_mean >= 1.0) {
             return Err(NsfError::param(
                 "wallet.topup_units_mean",
                 "must be >= 1 (10,000 KRW units)",
             ));
         }
-        check_share("wallet.card_payment_share", w.card_payment_share)?;
-        check_finite("wallet.balance_zero_logit", w.balance_zero_logit)?;
-        check_finite("wallet.auto_topup_logit", w.auto_topup_logit)?;
+        check_share("wallet.card_payment_share", self.card_payment_share)?;
+        check_finite("wallet.balance_zero_logit", self.balance_zero_logit)?;
+        check_finite(
+            "wallet.balance_zero_inactive_logit",
+            self.balance_zero_inactive_logit,
+        )?;
+        check_finite("wallet.auto_topup_logit", self.auto_topup_logit)
+    }
+}
 
-        let o = &self.outcome;
-        if o.grouping_days == 0 {
+impl OutcomeParams {
+    fn check(&self) -> Result<()> {
+        if self.grouping_days == 0 {
             return Err(NsfError::param(
                 "outcome.grouping_days",
                 "must be at least 1",
             ));
         }
-        if o.window_days < o.grouping_days || o.window_days > 366 {
+        if self.window_days < self.grouping_days || self.window_days > 366 {
             return Err(NsfError::param(
                 "outcome.window_days",
                 "must be between outcome.grouping_days and 366",
             ));
         }
-        if o.price_tiers_krw.is_empty() || o.price_tiers_krw.contains(&0) {
-            return Err(NsfError::param(
-                "outcome.price_tiers_krw",
-                "needs at least one positive price",
-            ));
-        }
-        if o.price_tier_weights.len() != o.price_tiers_krw.len() {
-            return Err(NsfError::param(
-                "outcome.price_tier_weights",
-                "must have one weight per price tier",
-            ));
-        }
-        check_distribution("outcome.price_tier_weights", &o.price_tier_weights)?;
-        if !(o.app_purchase_rate.is_finite() && o.app_purchase_rate >= 0.0) {
+        self.check_prices()?;
+        if !(self.app_purchase_rate.is_finite() && self.app_purchase_rate >= 0.0) {
             return Err(NsfError::param("outcome.app_purchase_rate", "must be >= 0"));
         }
         for (f, v) in [
-            ("outcome.bank_fail_logit", o.bank_fail_logit),
-            ("outcome.bank_fail_stress", o.bank_fail_stress),
-            ("outcome.bank_fail_income", o.bank_fail_income),
-            ("outcome.rescue_logit", o.rescue_logit),
-            ("outcome.rescue_stress", o.rescue_stress),
-            ("outcome.rescue_income", o.rescue_income),
-            ("outcome.registered_shift", o.registered_shift),
+            ("outcome.bank_fail_logit", self.bank_fail_logit),
+            ("outcome.bank_fail_stress", self.bank_fail_stress),
+            ("outcome.bank_fail_income", self.bank_fail_income),
+            ("outcome.rescue_logit", self.rescue_logit),
+            ("outcome.rescue_stress", self.rescue_stress),
+            ("outcome.rescue_income", self.rescue_income),
+            ("outcome.registered_shift", self.registered_shift),
+            ("outcome.age_effect", self.age_effect),
+            ("outcome.tenure_effect", self.tenure_effect),
         ] {
             check_finite(f, v)?;
         }
-        if !(1..=256).contains(&o.prob_paths) {
+        if !(1..=256).contains(&self.prob_paths) {
             return Err(NsfError::param(
                 "outcome.prob_paths",
                 "must be between 1 and 256",
             ));
         }
-        let tenure_span_days = (as_of - launch) as u32;
-        let price_by_code = (0..PRICE_CODES)
+        Ok(())
+    }
+
+    fn check_prices(&self) -> Result<()> {
+        if self.price_tiers_krw.is_empty() || self.price_tiers_krw.contains(&0) {
+            return Err(NsfError::param(
+                "outcome.price_tiers_krw",
+                "needs at least one positive price",
+            ));
+        }
+        if self.price_tier_weights.len() != self.price_tiers_krw.len() {
+            return Err(NsfError::param(
+                "outcome.price_tier_weights",
+                "must have one weight per price tier",
+            ));
+        }
+        check_distribution("outcome.price_tier_weights", &self.price_tier_weights)
+    }
+
+    /// The price of a purchase by its 10-bit random code (`PRICE_CODES`
+    /// entries): the tier weights resolved at 1/1024.
+    fn price_table(&self) -> Vec<f64> {
+        (0..PRICE_CODES)
             .map(|i| {
                 let u = (i as f64 + 0.5) / PRICE_CODES as f64;
                 let mut acc = 0.0;
-                for (t, w) in o.price_tiers_krw.iter().zip(&o.price_tier_weights) {
+                for (t, w) in self.price_tiers_krw.iter().zip(&self.price_tier_weights) {
                     acc += w;
                     if u < acc {
                         return *t as f64;
                     }
                 }
-                *o.price_tiers_krw.last().expect("checked non-empty") as f64
+                *self.price_tiers_krw.last().expect("checked non-empty") as f64
             })
-            .collect();
-        Ok(ValidPreset {
-            preset: self,
-            tenure_span_days,
-            price_by_code,
-        })
+            .collect()
     }
 }
 

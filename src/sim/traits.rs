@@ -1,6 +1,7 @@
-//! A user's hidden traits and the event rates they drive: read by both the
-//! population (the 30-day attributes) and the outcome window, so they sit
-//! below both (no cycle between `population` and `outcome`).
+//! What a user is made of before any attribute is drawn: the latent traits and
+//! the per-30-day event rates they imply. Shared by `population` (which draws
+//! the attributes from them) and `outcome` (which runs the window on them), so
+//! neither module depends on the other for its inputs.
 
 use crate::sim::preset::ValidPreset;
 
@@ -32,7 +33,8 @@ pub struct Rates {
 }
 
 impl Rates {
-    pub(crate) fn new(p: &ValidPreset, l: &Latent, young: f64) -> Rates {
+    /// The rates of a user with latent traits `l`; `young` is 1 under 30, else 0.
+    pub fn new(p: &ValidPreset, l: &Latent, young: f64) -> Rates {
         let w = &p.wallet;
         Rates {
             payment: w.payment_median_30d * (0.6 * l.z_act + 0.2 * l.z_inc).exp(),
@@ -42,4 +44,13 @@ impl Rates {
             withdrawal: w.withdrawal_median_30d * (0.3 * l.z_act + 0.6 * l.z_str).exp(),
         }
     }
+}
+
+/// The logit shift of failure from the user's observed profile: younger
+/// users and new accounts fail more often (CASE.md, E).
+/// `outcome.age_effect * (40 - age) / 10 + outcome.tenure_effect * exp(-account_age_days / 365)`.
+pub fn profile_risk(p: &ValidPreset, age_years: u8, account_age_days: u32) -> f64 {
+    let o = &p.outcome;
+    o.age_effect * (40.0 - age_years as f64) / 10.0
+        + o.tenure_effect * (-(account_age_days as f64) / 365.0).exp()
 }
