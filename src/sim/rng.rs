@@ -19,6 +19,9 @@ pub enum Stream {
     Realized = 2,
     /// Replay k of the outcome window for `nsf_prob` (k = 0..prob_paths).
     Replay = 3,
+    /// Bootstrap resamples of evaluation statistics (the "user" is the
+    /// resample index): never shared with the simulation's streams.
+    Bootstrap = 4,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.
