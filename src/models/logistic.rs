@@ -236,6 +236,8 @@ pub fn fit_rows(
 /// (re-expressed on this data's standardization) instead of the base rate
 /// and the subsample warm start. The objective is convex, so the optimum is
 /// the same; what changes is the path, and the lineage (see `train`).
+/// `params` must have passed `LogisticParams::check` (done once, by
+/// `ModelSpec::check`; the defaults pass).
 pub fn fit_rows_from(
     x: ArrayView2<f32>,
     rows: &[usize],
@@ -244,7 +246,6 @@ pub fn fit_rows_from(
     params: &LogisticParams,
     init: Option<&LogisticModel>,
 ) -> Result<LogisticModel> {
-    params.check()?;
     let (n, d) = (rows.len(), x.ncols());
     if n != y.len() || weights.is_some_and(|w| w.len() != n) || rows.iter().any(|&r| r >= x.nrows())
     {

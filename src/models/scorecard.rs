@@ -161,11 +161,12 @@ fn monotone_merge(mut bins: Vec<Tally>, increasing: bool, min_mass: f64) -> Vec<
 impl ScorecardParams {
     /// Validates the parameters.
     pub fn check(&self) -> Result<()> {
-        if self.max_bins < 2
-            || !(0.0..0.5).contains(&self.min_bin_share)
-            || !(self.pdo > 0.0)
-            || !(self.c.is_finite() && self.c > 0.0)
-        {
+        let valid = self.max_bins >= 2
+            && (0.0..0.5).contains(&self.min_bin_share)
+            && self.pdo > 0.0
+            && self.c.is_finite()
+            && self.c > 0.0;
+        if !valid {
             return Err(NsfError::param(
                 "scorecard",
                 "max_bins >= 2, min_bin_share in [0, 0.5), pdo > 0, c > 0",

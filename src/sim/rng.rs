@@ -22,6 +22,9 @@ pub enum Stream {
     /// The daily transfer stream (`crate::stream`): index = day number, or
     /// `u32::MAX` for the allocation of the snapshot's 30-day window.
     Daily = 4,
+    /// Bootstrap resamples of evaluation statistics (the "user" is the
+    /// resample index): never shared with the simulation's streams.
+    Bootstrap = 5,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.

@@ -41,9 +41,10 @@ pub fn paired_bootstrap(
         .collect()
 }
 
-/// Row indices of resample `b` of `n` rows (with replacement).
+/// Row indices of resample `b` of `n` rows (with replacement), drawn from
+/// the bootstrap's own stream (not one the simulator uses for outcomes).
 pub fn resample(n: usize, seed: u64, b: u64) -> Vec<usize> {
-    let mut rng = user_stream(seed, b, Stream::Replay, 0);
+    let mut rng = user_stream(seed, b, Stream::Bootstrap, 0);
     (0..n)
         .map(|_| (rng.next_u64() % n as u64) as usize)
         .collect()
