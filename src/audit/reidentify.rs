@@ -181,6 +181,7 @@ fn lane_state(b: &Batch, j: usize) -> [u32; 8] {
 
 /// Hashes candidates `start..end` in order and hands each batch of final
 /// states to `f` with the number of its first candidate and its size.
+#[allow(clippy::needless_range_loop)] // lanes index word-major arrays
 fn hash_range(kernel: Kernel, start: u64, end: u64, mut f: impl FnMut(u64, &Batch, usize)) {
     let mut out: Batch = [[0u32; BATCH]; 8];
     let mut block = candidate_block(start);
@@ -265,6 +266,7 @@ mod x16 {
     ///
     /// # Safety
     /// The CPU must have AVX-512F.
+    #[allow(clippy::needless_range_loop)] // lanes index word-major arrays
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn hash_batch(n: u64, out: &mut Batch) {
         let mut w = [[0u32; BATCH]; 3];
