@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod common;
+
 #[test]
 fn unsalted_hashes_are_all_recovered_and_keyed_ones_are_not() {
     let d = tempfile::tempdir().unwrap();
@@ -32,6 +34,8 @@ fn unsalted_hashes_are_all_recovered_and_keyed_ones_are_not() {
     assert_eq!(r["recovered"], 5000, "{r}");
     assert_eq!(r["correct"], 5000, "{r}");
     assert_eq!(r["recovered_keyed"], 0, "{r}");
+    // The keyed control tried every candidate.
+    assert_eq!(r["keyed_candidates"], 100_000_000, "{r}");
     // Half the space finds about half of the numbers (they are spread uniformly).
     let o = Command::new(env!("CARGO_BIN_EXE_nsfsim"))
         .args([
@@ -47,4 +51,115 @@ fn unsalted_hashes_are_all_recovered_and_keyed_ones_are_not() {
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let share = r["recovered_share"].as_f64().unwrap();
     assert!((share - 0.5).abs() < 0.03, "{share}");
+}
+
+/// The enumeration's own digests (in-place digit increments, batches of 16,
+/// both kernels) equal sha2's digest of the formatted number at the edges of
+/// the space and across every digit carry.
+#[test]
+fn fast_path_digests_equal_sha2_at_the_space_edges() {
+    use nsfsim::audit::reidentify::{Kernel, PHONE_SPACE, candidate_digests};
+    use nsfsim::sim::population::phone_string;
+    use sha2::{Digest, Sha256};
+    let mut kernels = vec![Kernel::Sha2];
+    if Kernel::detect() != Kernel::Sha2 {
+        kernels.push(Kernel::detect());
+    }
+    let mut starts = vec![0u64, 1, 5, PHONE_SPACE - 37];
+    // 09999999 -> 10000000 and every shorter carry (9 -> 10, 99 -> 100, ...).
+    for p in 1..8 {
+        starts.push(10u64.pow(p) - 19);
+    }
+    for k in kernels {
+        for &s in &starts {
+            let got = candidate_digests(k, s, 37);
+            for (i, d) in got.iter().enumerate() {
+                let n = s + i as u64;
+                let want: [u8; 32] = Sha256::digest(phone_string(n)).into();
+                assert_eq!(d, &want, "{k:?}: candidate {n}");
+            }
+        }
+        assert_eq!(
+            candidate_digests(k, PHONE_SPACE - 1, 1)[0],
+            <[u8; 32]>::from(Sha256::digest(b"01099999999"))
+        );
+        assert_eq!(
+            candidate_digests(k, 0, 1)[0],
+            <[u8; 32]>::from(Sha256::digest(b"01000000000"))
+        );
+    }
+}
+
+/// A data set whose `phone_sha256` column holds hex strings instead of
+/// 32-byte digests is refused with one line naming the column (exit 2), not
+/// an Arrow panic.
+#[test]
+fn string_digest_column_is_refused() {
+    use std::sync::Arc;
+
+    use arrow_array::{Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    common::ok(&[
+        "generate",
+        "--preset",
+        "small",
+        "--users",
+        "300",
+        "--quiet",
+        "--out",
+        common::s(&data),
+    ]);
+    let file = data.join("users.parquet");
+    let batches: Vec<RecordBatch> =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let rewritten: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let i = b.schema().index_of("phone_sha256").unwrap();
+            let d = b
+                .column(i)
+                .as_any()
+                .downcast_ref::<arrow_array::FixedSizeBinaryArray>()
+                .unwrap();
+            let hex: StringArray = (0..d.len())
+                .map(|r| Some(hex::encode(d.value(r))))
+                .collect();
+            let mut fields: Vec<_> = b.schema().fields().iter().cloned().collect();
+            fields[i] = Arc::new(arrow_schema::Field::new(
+                "phone_sha256",
+                arrow_schema::DataType::Utf8,
+                false,
+            ));
+            let mut cols = b.columns().to_vec();
+            cols[i] = Arc::new(hex);
+            RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols).unwrap()
+        })
+        .collect();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        rewritten[0].schema(),
+        None,
+    )
+    .unwrap();
+    rewritten.iter().for_each(|b| w.write(b).unwrap());
+    w.close().unwrap();
+    common::refused(
+        &[
+            "reidentify",
+            "--data",
+            common::s(&data),
+            "--candidates",
+            "1000",
+        ],
+        "phone_sha256",
+    );
 }
