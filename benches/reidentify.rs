@@ -40,5 +40,10 @@ fn bench_reidentify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_reidentify);
+criterion_group! {
+    name = benches;
+    // No plots: criterion's plotters backend needs system fonts.
+    config = Criterion::default().without_plots();
+    targets = bench_reidentify
+}
 criterion_main!(benches);
