@@ -47,6 +47,10 @@ enum Command {
         /// Output Parquet file (user_id, score, prob).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing output file (never one inside the registry or
+        /// a data set).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         registry: RegistryArg,
     },
@@ -137,10 +141,12 @@ struct AuditArgs {
     /// The data set it was trained on (membership truth comes from it).
     #[arg(long)]
     data: PathBuf,
-    /// Output folder (default runs/audit-<model>); replaced if it is an
-    /// earlier nsfsim output.
+    /// Output folder (default runs/audit-<model>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing output folder (only an earlier audit).
+    #[arg(long)]
+    force: bool,
     /// Members attacked (and as many non-members).
     #[arg(long, default_value_t = 10_000)]
     eval_users: usize,
@@ -189,6 +195,9 @@ impl RegistryArg {
 enum ModelsAction {
     /// One line per registered model.
     List {
+        /// Print the manifests as a JSON array.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         registry: RegistryArg,
     },
@@ -216,9 +225,12 @@ struct CompareArgs {
     /// Override a spec field: --set replicates=3 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Output folder (default runs/<name>); an earlier run there is replaced.
+    /// Output folder (default runs/<name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing output folder (only an earlier run).
+    #[arg(long)]
+    force: bool,
     /// Where replicate populations are cached.
     #[arg(long, default_value = "synthetic/out/experiments")]
     data_root: PathBuf,
@@ -413,7 +425,7 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
             eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
         }
     };
-    let staged = crate::data::artifact::StagedDir::create(&out, true)?;
+    let staged = crate::data::artifact::StagedDir::create_for(&out, a.force, "run")?;
     let (mut result, plot_data) = pool
         .install(|| crate::experiment::run(&spec, &a.registry.path(), &a.data_root, &progress))?;
     result.sweep = pool.install(|| {
@@ -427,8 +439,7 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     let registry = a.registry.path();
     let manifest = crate::experiment::run_manifest(&result, &registry)?;
     staged.write_json("manifest.json", &manifest)?;
-    let out = staged.commit()?;
-    crate::experiment::record_run(&registry, &out, &manifest)?;
+    let out = crate::experiment::record_run(&registry, staged, &manifest)?;
     for line in crate::report::markdown(&result, &[])
         .lines()
         .skip(2)
@@ -470,7 +481,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         }
     };
     let registry = a.registry.path();
-    let staged = crate::data::artifact::StagedDir::create(&out, true)?;
+    let staged = crate::data::artifact::StagedDir::create_for(&out, a.force, "audit")?;
     let result =
         pool.install(|| crate::audit::run(&registry, &a.model, &a.data, &params, &progress))?;
     progress("plots and report");
@@ -491,11 +502,10 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         "files": ["audit.md", "audit.html", "audit.json", "plots/"],
     });
     staged.write_json("manifest.json", &manifest)?;
-    let out = staged.commit()?;
-    crate::lineage::registry::record_folder(
+    let out = crate::lineage::registry::publish_folder(
         &registry,
         "audit",
-        &out,
+        staged,
         std::slice::from_ref(&a.model),
     )?;
     for f in crate::report::audit_findings(&result) {
@@ -549,15 +559,33 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let count = |f: FileFate| r.artifacts.iter().filter(|x| x.fate == Some(f)).count();
+    let arts: Vec<_> = match r.reruns.last() {
+        Some(run) if o.already_destroyed => run.artifacts.iter().collect(),
+        _ => r.artifacts.iter().collect(),
+    };
+    let count = |f: FileFate| arts.iter().filter(|x| x.fate == Some(f)).count();
     println!(
-        "destroyed model {} and {} derived models: {} files deleted, {} already absent, {} kept (content changed since recorded)",
+        "destroyed model {} and {} derived models: {} files deleted, {} already absent, {} kept (content changed since recorded){}",
         r.model_id,
         r.models.len() - 1,
         count(FileFate::Deleted),
         count(FileFate::AlreadyAbsent),
-        count(FileFate::ChangedKept)
+        count(FileFate::ChangedKept),
+        if o.already_destroyed {
+            " in this run"
+        } else {
+            ""
+        }
     );
+    for x in &r.suspicious {
+        eprintln!(
+            "warning: lineage record {} not followed: {}",
+            x.record, x.reason
+        );
+    }
+    for x in &r.unreadable {
+        eprintln!("warning: lineage file {} unreadable: {}", x.path, x.reason);
+    }
     if let Some(v) = &r.verification {
         if v.copies_found.is_empty() {
             println!(
@@ -577,6 +605,16 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     }
     for p in &o.written {
         println!("record: {}", p.display());
+    }
+    if r.status != "complete" {
+        return Err(NsfError::Incomplete {
+            message: format!(
+                "the order on model {} is incomplete: {}",
+                r.model_id,
+                r.incomplete_reasons.join("; ")
+            ),
+        }
+        .into());
     }
     Ok(())
 }
@@ -658,9 +696,10 @@ pub fn run() -> anyhow::Result<()> {
             model,
             data,
             out,
+            force,
             registry,
         } => {
-            let m = train::score(&registry.path(), &model, &data, &out)?;
+            let m = train::score(&registry.path(), &model, &data, &out, force)?;
             println!(
                 "wrote {}: {} users scored by model {}",
                 out.display(),
@@ -686,8 +725,13 @@ pub fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Models { action } => match action {
-            ModelsAction::List { registry } => {
-                for m in crate::lineage::registry::list(&registry.path())? {
+            ModelsAction::List { json, registry } => {
+                let models = crate::lineage::registry::list(&registry.path())?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&models)?);
+                    return Ok(());
+                }
+                for m in models {
                     println!(
                         "{}  {:<9} {:<10} {:>10} members  {:>2} features  AUC {:.4}  data {}",
                         m.model_id,
