@@ -194,7 +194,7 @@ fn a_student_trained_during_destroy_cannot_escape() {
     for i in 0..8u64 {
         let seed = (100 + i).to_string();
         let teacher = f.train(&["--seed", &seed]);
-        let mut student = Command::new(bin)
+        let student = Command::new(bin)
             .args(["train", "--data", s(&f.data), "--registry", s(&f.reg)])
             .args(["--teacher", &teacher, "--seed", &seed])
             .env_remove("NSFSIM_REGISTRY")
@@ -205,11 +205,12 @@ fn a_student_trained_during_destroy_cannot_escape() {
         // destroyed with its teacher), so both outcomes are always seen.
         let delay = [0, 10, 30, 60, 100, 150, 250, 0][i as usize];
         std::thread::sleep(std::time::Duration::from_millis(delay));
-        let early = (i == 7).then(|| student.wait_with_output().unwrap());
-        let d = f.destroy(&teacher, &[]);
-        let st = match early {
-            Some(st) => st,
-            None => student.wait_with_output().unwrap(),
+        let (d, st) = if i == 7 {
+            let st = student.wait_with_output().unwrap();
+            (f.destroy(&teacher, &[]), st)
+        } else {
+            let d = f.destroy(&teacher, &[]);
+            (d, student.wait_with_output().unwrap())
         };
         assert!(code(&d) == Some(0), "{}", err(&d));
         assert!(!err(&st).contains("panicked"), "{}", err(&st));
