@@ -473,3 +473,187 @@ fn only_an_nsfsim_output_of_the_same_kind_is_replaced() {
         s(&f.data),
     ]);
 }
+
+/// Integrity: a model's ID is recomputed from its content on load; editing
+/// the manifest alone, or the model file together with its recorded hash,
+/// is refused.
+#[test]
+fn an_edited_model_or_manifest_is_refused() {
+    let f = fixture(20_000);
+    let a = f.train(&[]);
+    let b = f.train(&["--population", "registered"]);
+    let out = f.root.join("s.parquet");
+    // The manifest alone.
+    let ma = f.reg.join(&a).join("manifest.json");
+    let mut m = json(&ma);
+    m["population_rule"] = "consented".into();
+    std::fs::write(&ma, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let o = f.score(&a, &out, &[]);
+    assert_eq!(code(&o), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("does not match its content"),
+        "{}",
+        err(&o)
+    );
+    // The model file and its recorded hash together.
+    let fb = f.reg.join(&b).join("model.json");
+    let text = std::fs::read_to_string(&fb).unwrap();
+    let edited = text.replacen("0.", "1.", 1);
+    std::fs::write(&fb, &edited).unwrap();
+    let mb = f.reg.join(&b).join("manifest.json");
+    let mut m = json(&mb);
+    m["files"][0]["sha256"] = hex::encode(Sha256::digest(edited.as_bytes())).into();
+    m["files"][0]["bytes"] = edited.len().into();
+    std::fs::write(&mb, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let o = f.score(&b, &out, &[]);
+    assert_eq!(code(&o), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("does not match its content"),
+        "{}",
+        err(&o)
+    );
+    assert!(!out.exists());
+}
+
+/// Integrity: the data file is checked against its manifest when read; the
+/// model records the hash of the file actually read.
+#[test]
+fn data_is_checked_against_its_manifest() {
+    let f = fixture(5_000);
+    let other = f.root.join("other");
+    generate("small", 5_000, Some(7), &other);
+    let a = f.train(&[]);
+    let shown = json_of(&ok(&["models", "show", &a, "--registry", s(&f.reg)]));
+    assert_eq!(
+        shown["data"]["data_sha256"].as_str().unwrap(),
+        sha(&f.data.join("users.parquet"))
+    );
+    // Same size and schema, other content.
+    std::fs::copy(other.join("users.parquet"), f.data.join("users.parquet")).unwrap();
+    for args in [
+        vec![
+            "train",
+            "--data",
+            s(&f.data),
+            "--registry",
+            s(&f.reg),
+            "--seed",
+            "5",
+        ],
+        vec![
+            "evaluate",
+            "--model",
+            &a,
+            "--data",
+            s(&f.data),
+            "--registry",
+            s(&f.reg),
+        ],
+    ] {
+        refused(&args, "differs from the manifest");
+    }
+    let o = f.score(&a, &f.root.join("x.parquet"), &[]);
+    assert_eq!(code(&o), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("users.parquet") && err(&o).contains("SHA-256"));
+}
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
+/// Integrity: the same model trained from `base`, `./base`, `base/` or an
+/// absolute path gets one ID.
+#[test]
+fn one_data_set_gets_one_id_however_its_path_is_spelled() {
+    let f = fixture(5_000);
+    let bin = env!("CARGO_BIN_EXE_nsfsim");
+    let mut ids = std::collections::BTreeSet::new();
+    for spelled in ["data", "./data", "data/", s(&f.data)] {
+        let o = Command::new(bin)
+            .current_dir(&f.root)
+            .args(["train", "--data", spelled, "--registry", "registry"])
+            .env_remove("NSFSIM_REGISTRY")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", err(&o));
+        ids.insert(String::from_utf8_lossy(&o.stdout).trim().to_string());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+/// Integrity: running an order again keeps the first run's record of what
+/// it deleted and appends what it found: a deleted file that came back is
+/// deleted again and said to have come back; a new `--order-ref` is
+/// recorded with the rerun, not over the first.
+#[test]
+fn a_rerun_appends_and_keeps_the_first_record() {
+    let f = fixture(20_000);
+    let a = f.train(&[]);
+    let out = f.root.join("out").join("a.parquet");
+    assert!(f.score(&a, &out, &[]).status.success());
+    let saved = std::fs::read(&out).unwrap();
+    let first = f.destroy(&a, &["--order-ref", "ORDER | 1\n# forged heading <b>"]);
+    assert_eq!(code(&first), Some(0), "{}", err(&first));
+    assert!(!out.exists());
+    std::fs::write(&out, &saved).unwrap();
+    let again = f.destroy(&a, &["--order-ref", "ORDER-2"]);
+    assert_eq!(code(&again), Some(0), "{}", err(&again));
+    assert!(!out.exists(), "a file that came back was not deleted");
+    let rec = json(&f.reg.join("destroyed").join(format!("{a}.json")));
+    assert_eq!(rec["order_ref"], "ORDER | 1\n# forged heading <b>");
+    let outs = s(&out);
+    let firsts: Vec<&serde_json::Value> = rec["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["path"] == outs)
+        .collect();
+    assert_eq!(firsts.len(), 1);
+    assert_eq!(
+        firsts[0]["fate"], "deleted",
+        "the first run's entry was rewritten"
+    );
+    let rerun = &rec["reruns"][0];
+    assert_eq!(rerun["order_ref"], "ORDER-2");
+    let back = rerun["artifacts"].as_array().unwrap();
+    assert!(
+        back.iter().any(|x| x["path"] == outs
+            && x["fate"] == "deleted"
+            && x["derivation"].to_string().contains("came back")),
+        "{back:?}"
+    );
+    // Free text cannot forge Markdown structure.
+    let md = std::fs::read_to_string(f.reg.join("destroyed").join(format!("{a}.md"))).unwrap();
+    assert!(
+        md.contains("ORDER \\| 1 \\# forged heading &lt;b&gt;"),
+        "{md}"
+    );
+    assert!(!md.lines().any(|l| l.starts_with("# forged")));
+}
+
+/// No panic: a reader that goes away (`models list | head -1`) ends the
+/// command quietly; a missing registry is an error (exit 2); `--json` lists
+/// manifests.
+#[test]
+fn models_list_is_quiet_on_a_broken_pipe_and_clear_on_a_missing_registry() {
+    let f = fixture(2_000);
+    let a = f.train(&[]);
+    let listed = json_of(&ok(&["models", "list", "--json", "--registry", s(&f.reg)]));
+    assert_eq!(listed[0]["model_id"], a.as_str());
+    refused(
+        &["models", "list", "--registry", s(&f.root.join("nowhere"))],
+        "no registry",
+    );
+    let bin = env!("CARGO_BIN_EXE_nsfsim");
+    for _ in 0..3 {
+        let mut child = Command::new(bin)
+            .args(["schema"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(!err(&o).contains("panicked"), "{}", err(&o));
+    }
+}

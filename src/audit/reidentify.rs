@@ -75,6 +75,7 @@ pub fn run(dir: &Path, candidates: u64) -> Result<ReidentifyReport> {
     let manifest = crate::data::generate::read_manifest(dir)?;
     let path = dir.join(&manifest.files[0].name);
     let batches = crate::data::artifact::read_parquet_columns(&path, &["user_id", "phone_sha256"])?;
+    crate::data::validate::check_batches(&path, &manifest.files[0], &batches)?;
     let preset = manifest.preset.clone().check()?;
     let cal = calibrate(&preset, manifest.seed);
     // The secret key a careful sender would use (never sent, never stored).

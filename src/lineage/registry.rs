@@ -203,8 +203,16 @@ fn check_parents(registry: &Path, parents: &[String]) -> Result<()> {
 }
 
 /// The content ID of a model: SHA-256 of `model.json` and of the manifest
-/// without its ID and file checksums, first 16 hex digits.
+/// without its ID, file checksums and the data folder's spelling (the data
+/// is identified by its hashes), first 16 hex digits.
 pub fn content_id(model_json: &[u8], manifest: &ModelManifest) -> String {
+    let mut m = manifest.clone();
+    m.data.dir = String::new();
+    legacy_content_id(model_json, &m)
+}
+
+/// The ID as versions before the data folder was left out computed it.
+fn legacy_content_id(model_json: &[u8], manifest: &ModelManifest) -> String {
     let mut m = manifest.clone();
     m.model_id = String::new();
     m.files.clear();
@@ -411,7 +419,9 @@ pub fn load(registry: &Path, id: &str) -> Result<(ModelManifest, Vec<u8>)> {
             message: "checksum mismatch: the model file was changed after registration".into(),
         });
     }
-    if manifest.model_id != id || content_id(&bytes, &manifest) != id {
+    if manifest.model_id != id
+        || (content_id(&bytes, &manifest) != id && legacy_content_id(&bytes, &manifest) != id)
+    {
         return Err(NsfError::Input {
             path: mpath,
             message: format!(

@@ -216,7 +216,12 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         "nsf_prob",
     ];
     cols.extend(attributes.iter().map(|s| s.as_str()));
-    let batches: Vec<RecordBatch> = artifact::read_parquet_columns(&data_path, &cols)?;
+    let (hash, batches) = rayon::join(
+        || crate::data::validate::check_file(&data_path, &manifest.files[0]),
+        || artifact::read_parquet_columns(&data_path, &cols),
+    );
+    let (data_sha256, batches): (String, Vec<RecordBatch>) = (hash?, batches?);
+    crate::data::validate::check_batches(&data_path, &manifest.files[0], &batches)?;
     let mut user_id = Vec::new();
     for b in &batches {
         let col = b.column_by_name("user_id").expect("projected");
@@ -227,7 +232,7 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     let data_ref = DataRef {
         dir: dir.display().to_string(),
         manifest_sha256: hex::encode(Sha256::digest(&manifest_bytes)),
-        data_sha256: manifest.files[0].sha256.clone(),
+        data_sha256,
         preset: manifest.preset.name.clone(),
         seed: manifest.seed,
         users: manifest.users,
