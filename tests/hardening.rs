@@ -657,3 +657,130 @@ fn models_list_is_quiet_on_a_broken_pipe_and_clear_on_a_missing_registry() {
         assert!(!err(&o).contains("panicked"), "{}", err(&o));
     }
 }
+
+/// Bounded work: `--threads` is capped; a preset's `name` cannot escape its
+/// output root; `--scan` refuses a missing folder, and neither loops on a
+/// symlink cycle nor follows a link out of its roots.
+#[test]
+fn names_threads_and_scans_are_bounded() {
+    let f = fixture(2_000);
+    let bin = env!("CARGO_BIN_EXE_nsfsim");
+    let preset = f.root.join("evil.toml");
+    let small = ok(&["preset", "--preset", "small", "--set", "users=500"]);
+    let renamed = small.replacen("name = \"small\"", "name = \"../../escape\"", 1);
+    assert_ne!(renamed, small);
+    std::fs::write(&preset, renamed).unwrap();
+    let work = f.root.join("a").join("b");
+    std::fs::create_dir_all(&work).unwrap();
+    let o = Command::new(bin)
+        .current_dir(&work)
+        .args(["generate", "--quiet", "--preset", s(&preset)])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("`name`"), "{}", err(&o));
+    assert!(!f.root.join("a").join("escape").exists());
+    let o = nsfsim(&[
+        "generate",
+        "--preset",
+        "small",
+        "--users",
+        "500",
+        "--quiet",
+        "--threads",
+        "100000",
+        "--out",
+        s(&f.root.join("t")),
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("capped"), "{}", err(&o));
+
+    let a = f.train(&[]);
+    let o = f.destroy(&a, &["--scan", s(&f.root.join("nowhere"))]);
+    assert_eq!(code(&o), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--scan"), "{}", err(&o));
+    assert!(
+        f.reg.join(&a).join("model.json").is_file(),
+        "a refused order deleted something"
+    );
+    // A scan root with a link cycle and a link to a copy outside the roots.
+    let out = f.root.join("out").join("a.parquet");
+    assert!(f.score(&a, &out, &[]).status.success());
+    let outside = f.root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::copy(&out, outside.join("copy.bin")).unwrap();
+    let scan = f.root.join("scan");
+    std::fs::create_dir_all(&scan).unwrap();
+    std::os::unix::fs::symlink(&scan, scan.join("loop")).unwrap();
+    std::os::unix::fs::symlink(&outside, scan.join("link")).unwrap();
+    let o = f.destroy(&a, &["--scan", s(&scan)]);
+    assert_eq!(code(&o), Some(0), "{}", err(&o));
+    assert!(outside.join("copy.bin").is_file());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// Integrity: lineage records store paths relative to the registry, so a
+/// registry copied alone does not name (or delete) the original's files,
+/// and a registry moved together with its outputs keeps working.
+#[test]
+fn a_copied_registry_does_not_reach_the_originals_files() {
+    let f = fixture(5_000);
+    let a = f.train(&[]);
+    let out = f.root.join("out").join("a.parquet");
+    assert!(f.score(&a, &out, &[]).status.success());
+    let copy = f.root.join("elsewhere").join("registry");
+    copy_dir(&f.reg, &copy);
+    let runs = f.root.join("runs");
+    let dry = ok(&[
+        "destroy",
+        "--model",
+        &a,
+        "--dry-run",
+        "--registry",
+        s(&copy),
+        "--runs",
+        s(&runs),
+    ]);
+    assert!(!dry.contains(s(&out)), "{dry}");
+    let o = nsfsim(&[
+        "destroy",
+        "--model",
+        &a,
+        "--registry",
+        s(&copy),
+        "--runs",
+        s(&runs),
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", err(&o));
+    assert!(
+        out.is_file(),
+        "an order on a copy deleted the original's file"
+    );
+    // Moved together with its outputs: still found.
+    let moved = f.root.join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::rename(&f.reg, moved.join("registry")).unwrap();
+    std::fs::rename(f.root.join("out"), moved.join("out")).unwrap();
+    let o = nsfsim(&[
+        "destroy",
+        "--model",
+        &a,
+        "--registry",
+        s(&moved.join("registry")),
+        "--runs",
+        s(&runs),
+    ]);
+    assert_eq!(code(&o), Some(0), "{}", err(&o));
+    assert!(!moved.join("out").join("a.parquet").exists());
+}

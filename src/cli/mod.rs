@@ -317,6 +317,13 @@ fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     if threads == Some(0) {
         return Err(NsfError::param("--threads", "must be at least 1").into());
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.map(|t| {
+        if t > 4 * cores {
+            eprintln!("--threads {t}: capped at {} (4 x {cores} cores)", 4 * cores);
+        }
+        t.min(4 * cores)
+    });
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
@@ -344,6 +351,9 @@ fn load_preset(
 
 fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
     let p = load_preset(&a.preset, &a.set, a.seed, a.users)?;
+    if a.out.is_none() {
+        crate::data::artifact::check_output_name("name", &p.name)?;
+    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("synthetic/out").join(&p.name));
@@ -414,6 +424,9 @@ fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     let spec = crate::experiment::load_spec(&a.spec, &a.set)?;
     spec.check()?;
+    if a.out.is_none() {
+        crate::data::artifact::check_output_name("name", &spec.name)?;
+    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));

@@ -242,19 +242,23 @@ pub fn listed_files(m: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Removes `parent/PREFIX<pid>` staging folders or files whose process is
-/// gone (left by a killed run).
+/// Removes staging folders or files in `parent` whose name starts with
+/// `prefix` and holds `.partial-<pid>` of a process that is gone (left by a
+/// killed run).
 pub fn remove_dead_partials(parent: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix(prefix) else {
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Some((_, rest)) = name.rsplit_once(".partial-") else {
             continue;
         };
-        let pid = rest.split('.').next().unwrap_or("");
-        let Ok(pid) = pid.parse::<u32>() else {
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let Ok(pid) = digits.parse::<u32>() else {
             continue;
         };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
@@ -911,6 +915,7 @@ pub fn check_output_file(out: &Path, force: bool, protected: &[&Path]) -> Result
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| err(format!("cannot create the folder: {e}")))?;
+    remove_dead_partials(&parent, &format!("{}.partial-", name.to_string_lossy()));
     let abs = fs::canonicalize(&parent)
         .map_err(|e| NsfError::io(&parent, e))?
         .join(name);
@@ -931,4 +936,19 @@ pub fn check_output_file(out: &Path, force: bool, protected: &[&Path]) -> Result
         )));
     }
     Ok(abs)
+}
+
+/// Refuses a preset or experiment `name` that would not stay inside its
+/// output root when used as a folder name (`..`, `/`, an absolute path).
+pub fn check_output_name(field: &str, name: &str) -> Result<()> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) if !name.contains(['/', '\\']) => Ok(()),
+        _ => Err(NsfError::param(
+            field,
+            format!(
+                "`{name}` cannot be a folder name under the output root (no `/`, `..` or absolute path)"
+            ),
+        )),
+    }
 }

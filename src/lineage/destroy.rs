@@ -639,7 +639,11 @@ pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
     let lock = if o.dry_run {
         None
     } else {
-        Some(registry::lock(reg)?)
+        let l = registry::lock(reg)?;
+        // A killed registration's staging folder holds a model (perhaps a
+        // student of this one) that no lineage names.
+        artifact::remove_dead_partials(reg, ".");
+        Some(l)
     };
     let marker = registry::destroyed_marker(reg, &o.model_id);
     if marker.is_file() {

@@ -232,6 +232,8 @@ pub fn register(registry: &Path, model_json: &[u8], mut manifest: ModelManifest)
     let id = content_id(model_json, &manifest);
     refuse_destroyed(registry, &id, "model")?;
     let _lock = lock(registry)?;
+    // Staging folders of killed registrations hold models nobody can find.
+    crate::data::artifact::remove_dead_partials(registry, ".");
     refuse_destroyed(registry, &id, "model")?;
     check_parents(registry, &manifest.parents)?;
     let dest = registry.join(&id);
@@ -310,7 +312,9 @@ pub fn list_derived(registry: &Path) -> (Vec<DerivedRecord>, Vec<Unreadable>) {
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str::<DerivedRecord>(&t).map_err(|e| e.to_string()));
         match parsed {
-            Ok(rec) if format!("{}.json", rec.artifact_id) == name => out.push(rec),
+            Ok(rec) if format!("{}.json", rec.artifact_id) == name => {
+                out.push(resolve_record(registry, rec));
+            }
             Ok(rec) => bad.push(Unreadable {
                 path: p.display().to_string(),
                 reason: format!(
@@ -476,6 +480,73 @@ pub fn absolute_path(p: &Path) -> Result<PathBuf> {
         .join(name))
 }
 
+/// `path` relative to `base` (both absolute): `../out/a.parquet`.
+fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    let b: Vec<_> = base.components().collect();
+    let p: Vec<_> = path.components().collect();
+    let common = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    out
+}
+
+/// `base` joined with `rel`, `..` resolved lexically.
+fn join_normalized(base: &Path, rel: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The record as stored: paths relative to the registry folder, so that a
+/// registry moved or copied together with its outputs keeps working, and a
+/// registry copied alone does not name the original's files.
+fn store_record(registry: &Path, rec: &DerivedRecord) -> Result<DerivedRecord> {
+    let base = fs::canonicalize(registry).map_err(|e| io(registry, e))?;
+    let rel = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|p| relative_to(&base, Path::new(p)).display().to_string())
+            .collect()
+    };
+    Ok(DerivedRecord {
+        paths: rel(&rec.paths),
+        staging: rel(&rec.staging),
+        ..rec.clone()
+    })
+}
+
+/// The record with absolute paths, resolved against where the registry is
+/// now (absolute paths of older records are kept as they are).
+fn resolve_record(registry: &Path, mut rec: DerivedRecord) -> DerivedRecord {
+    let Ok(base) = fs::canonicalize(registry) else {
+        return rec;
+    };
+    let abs = |v: &mut Vec<String>| {
+        for p in v.iter_mut() {
+            if Path::new(p.as_str()).is_relative() {
+                *p = join_normalized(&base, Path::new(p.as_str()))
+                    .display()
+                    .to_string();
+            }
+        }
+    };
+    abs(&mut rec.paths);
+    abs(&mut rec.staging);
+    rec
+}
+
 /// A lineage record written before its output is published (see
 /// [`begin_derived`]); [`PendingDerived::complete`] finishes it.
 pub struct PendingDerived {
@@ -542,7 +613,7 @@ pub fn begin_derived(
     };
     let dir = registry.join("derived");
     fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    write_json_atomic(&path, &record)?;
+    write_json_atomic(&path, &store_record(registry, &record)?)?;
     crate::data::artifact::fault_point("lineage-pending");
     Ok(PendingDerived {
         registry: registry.to_path_buf(),
@@ -600,7 +671,10 @@ impl PendingDerived {
             staging: Vec::new(),
             ..record
         };
-        write_json_atomic(&derived_path(&registry, &rec.artifact_id), &rec)?;
+        write_json_atomic(
+            &derived_path(&registry, &rec.artifact_id),
+            &store_record(&registry, &rec)?,
+        )?;
         crate::data::artifact::fault_point("lineage-complete");
         Ok(rec)
     }
