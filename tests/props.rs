@@ -43,7 +43,7 @@ proptest! {
     #[test]
     fn any_override_is_parsed_or_refused(k in key(), v in value(), eq in any::<bool>()) {
         let set = if eq { format!("{k}={v}") } else { format!("{k}{v}") };
-        if let Ok(p) = preset::load("small", &[set.clone()]) {
+        if let Ok(p) = preset::load("small", std::slice::from_ref(&set)) {
             let _ = p.check();
         }
         let _ = nsfsim::experiment::load_spec("default", &[set]).map(|s| s.check());
