@@ -417,3 +417,70 @@ fn a_model_trained_on_scores_tracks_its_teacher() {
         "logistic",
     );
 }
+
+/// Issue 19: every run of an order is appended to a hash-chained log;
+/// `destroy verify RECORD` finds an edited record, an edited log, a deleted
+/// file that came back and a registry copy without the log (exit 3); the
+/// log keeps a destroyed ID refused when its marker is deleted.
+#[test]
+fn a_destruction_record_can_be_verified() {
+    let f = fixture();
+    let a = train(&f, &[]);
+    let out = f.root.join("out").join("a.parquet");
+    score(&f, &a, &out);
+    let saved = std::fs::read(&out).unwrap();
+    let runs = f.root.join("runs");
+    let reg = s(&f.reg);
+    ok(&[
+        "destroy",
+        "--model",
+        &a,
+        "--registry",
+        reg,
+        "--runs",
+        s(&runs),
+    ]);
+    let rec = f.reg.join("destroyed").join(format!("{a}.json"));
+    let log = f.reg.join("destroyed").join("log.jsonl");
+    let verify = |path: &Path| nsfsim(&["destroy", "verify", s(path)]);
+    let o = verify(&rec);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fails = |o: std::process::Output, needle: &str| {
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains(needle), "`{err}` lacks `{needle}`");
+    };
+    // An edited record.
+    let text = std::fs::read_to_string(&rec).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let forged = text.replace(v["executed_at"].as_str().unwrap(), "2020-01-01T00:00:00Z");
+    std::fs::write(&rec, forged).unwrap();
+    fails(verify(&rec), "changed after");
+    std::fs::write(&rec, &text).unwrap();
+    // A deleted file that came back.
+    std::fs::write(&out, &saved).unwrap();
+    fails(verify(&rec), "is back");
+    std::fs::remove_file(&out).unwrap();
+    // An edited log.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, log_text.replace("\"complete\"", "\"incomplete\"")).unwrap();
+    fails(verify(&rec), "edited");
+    std::fs::write(&log, &log_text).unwrap();
+    assert!(verify(&rec).status.success());
+    // A copy of the registry without the log.
+    let copy = f.root.join("copy");
+    std::fs::create_dir_all(copy.join("destroyed")).unwrap();
+    std::fs::copy(&rec, copy.join("destroyed").join(format!("{a}.json"))).unwrap();
+    fails(
+        verify(&copy.join("destroyed").join(format!("{a}.json"))),
+        "no destruction log",
+    );
+    // The refusal travels with the log: marker and record deleted.
+    std::fs::remove_file(&rec).unwrap();
+    std::fs::remove_file(rec.with_extension("md")).unwrap();
+    refused(
+        &["train", "--data", s(&f.data), "--registry", reg],
+        "destroyed",
+    );
+    assert!(!f.reg.join(&a).exists());
+}

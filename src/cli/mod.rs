@@ -108,11 +108,25 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DestroyAction {
+    /// Verify a destruction record: the log's hash chain, the record's
+    /// digest, and that every deleted file is still absent (exit 3 with the
+    /// first discrepancy).
+    Verify {
+        /// The record: <registry>/destroyed/<model_id>.json.
+        record: PathBuf,
+    },
+}
+
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct DestroyArgs {
+    #[command(subcommand)]
+    action: Option<DestroyAction>,
     /// The model named in the order.
     #[arg(long)]
-    model: String,
+    model: Option<String>,
     /// The order's reference, recorded (e.g. "PIPC decision 2025-xx").
     #[arg(long, value_name = "TEXT")]
     order_ref: Option<String>,
@@ -534,9 +548,22 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
 
 fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     use crate::data::artifact::FileFate;
+    if let Some(DestroyAction::Verify { record }) = &a.action {
+        let v = crate::lineage::destroy::verify(record)?;
+        println!(
+            "verified {}: log chain of {} entries intact, record unchanged since its last run, {} deleted files still absent",
+            record.display(),
+            v.entries,
+            v.files_checked
+        );
+        return Ok(());
+    }
+    let Some(model) = a.model.clone() else {
+        return Err(NsfError::param("--model", "required (or `destroy verify RECORD`)").into());
+    };
     let o = crate::lineage::destroy::destroy(&crate::lineage::destroy::DestroyOptions {
         registry: a.registry.path(),
-        model_id: a.model.clone(),
+        model_id: model,
         order_ref: a.order_ref,
         dry_run: a.dry_run,
         runs: a.runs,

@@ -704,6 +704,7 @@ pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
     rec.verification = Some(scan(o, &rec.artifacts.iter().collect::<Vec<_>>())?);
     judge(&mut rec);
     write_record(&rec, &json_path, &md_path)?;
+    append_log(reg, &rec, &json_path)?;
     Ok(Outcome {
         record: rec,
         already_destroyed: false,
@@ -838,6 +839,7 @@ fn rerun(
     judge(&mut rec);
     let (json_path, md_path) = (marker.to_path_buf(), marker.with_extension("md"));
     write_record(&rec, &json_path, &md_path)?;
+    append_log(reg, &rec, &json_path)?;
     Ok(Outcome {
         record: rec,
         already_destroyed: true,
@@ -1014,4 +1016,189 @@ pub fn markdown(rec: &DestructionRecord) -> String {
         }
     }
     s
+}
+
+/// One line of `destroyed/log.jsonl`: an append-only, hash-chained log of
+/// every run of every order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogEntry {
+    /// 1-based position in the log.
+    pub seq: u64,
+    /// When the run ended (UTC, RFC 3339).
+    pub at: String,
+    /// The model named in the order.
+    pub model_id: String,
+    /// Every model the order destroyed so far.
+    pub models: Vec<String>,
+    /// The order reference given to this run.
+    pub order_ref: Option<String>,
+    /// The record's status after this run.
+    pub status: String,
+    /// SHA-256 of the record file (`destroyed/<model_id>.json`) as written.
+    pub record_sha256: String,
+    /// `hash` of the previous entry ("" for the first).
+    pub prev: String,
+    /// SHA-256 of this entry's JSON with `hash` empty.
+    pub hash: String,
+}
+
+/// Where the log lives.
+pub fn log_path(registry: &Path) -> PathBuf {
+    registry::destroyed_dir(registry).join("log.jsonl")
+}
+
+fn entry_hash(e: &LogEntry) -> String {
+    use sha2::{Digest, Sha256};
+    let mut c = e.clone();
+    c.hash = String::new();
+    hex::encode(Sha256::digest(
+        serde_json::to_vec(&c).expect("entry serializes"),
+    ))
+}
+
+/// Reads the log and checks its chain; the first broken link is an error.
+pub fn read_log(registry: &Path) -> Result<Vec<LogEntry>> {
+    let p = log_path(registry);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(NsfError::io(&p, e)),
+    };
+    let mut out: Vec<LogEntry> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let bad = |m: String| NsfError::Incomplete {
+            message: format!("{} line {}: {m}", p.display(), i + 1),
+        };
+        let e: LogEntry =
+            serde_json::from_str(line).map_err(|e| bad(format!("not a log entry: {e}")))?;
+        let prev = out.last().map(|l| l.hash.clone()).unwrap_or_default();
+        if e.seq != i as u64 + 1 || e.prev != prev {
+            return Err(bad(
+                "the chain is broken (an entry was removed, reordered or inserted)".into(),
+            ));
+        }
+        if e.hash != entry_hash(&e) {
+            return Err(bad("the entry was edited after it was written".into()));
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// Appends this run of the order to the log (under the registry lock).
+fn append_log(reg: &Path, rec: &DestructionRecord, record_path: &Path) -> Result<()> {
+    use std::io::Write;
+    let _lock = registry::lock(reg)?;
+    let log = read_log(reg)?;
+    let mut e = LogEntry {
+        seq: log.len() as u64 + 1,
+        at: now(),
+        model_id: rec.model_id.clone(),
+        models: rec
+            .models
+            .iter()
+            .chain(rec.reruns.iter().flat_map(|r| &r.models))
+            .map(|m| m.model_id.clone())
+            .collect(),
+        order_ref: rec
+            .reruns
+            .last()
+            .map_or(rec.order_ref.clone(), |r| r.order_ref.clone()),
+        status: rec.status.clone(),
+        record_sha256: artifact::sha256_file(record_path)?,
+        prev: log.last().map(|l| l.hash.clone()).unwrap_or_default(),
+        hash: String::new(),
+    };
+    e.hash = entry_hash(&e);
+    let p = log_path(reg);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&p)
+        .map_err(|err| NsfError::io(&p, err))?;
+    let mut line = serde_json::to_string(&e).expect("entry serializes");
+    line.push('\n');
+    f.write_all(line.as_bytes())
+        .map_err(|err| NsfError::io(&p, err))?;
+    f.sync_all().map_err(|err| NsfError::io(&p, err))
+}
+
+/// Whether the log names `id` as destroyed (the refusal travels with the
+/// log when the marker is missing).
+pub fn logged_destroyed(registry: &Path, id: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(log_path(registry)) else {
+        return false;
+    };
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<LogEntry>(l).ok())
+        .any(|e| e.models.iter().any(|m| m == id))
+}
+
+/// What `destroy verify` checked.
+pub struct VerifyReport {
+    /// Log entries checked.
+    pub entries: usize,
+    /// Deleted files checked to be still absent.
+    pub files_checked: usize,
+}
+
+/// `nsfsim destroy verify RECORD`: recomputes the log's chain, checks that
+/// the record is the one the log's last entry for its order hashed, and
+/// that every deleted file is still absent with its content. The first
+/// discrepancy is an error (exit 3).
+pub fn verify(record_path: &Path) -> Result<VerifyReport> {
+    let reg = record_path
+        .parent()
+        .and_then(|d| d.parent())
+        .ok_or_else(|| NsfError::param("RECORD", "not a path to registry/destroyed/<id>.json"))?;
+    let text = std::fs::read_to_string(record_path).map_err(|e| NsfError::Input {
+        path: record_path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let rec: DestructionRecord = serde_json::from_str(&text).map_err(|e| NsfError::Input {
+        path: record_path.to_path_buf(),
+        message: format!("not a destruction record: {e}"),
+    })?;
+    let fail = |m: String| NsfError::Incomplete {
+        message: format!("{}: {m}", record_path.display()),
+    };
+    let log = read_log(reg)?;
+    if log.is_empty() {
+        return Err(fail(format!(
+            "the registry {} has no destruction log ({}): a copy without it cannot be verified",
+            reg.display(),
+            log_path(reg).display()
+        )));
+    }
+    let last = log
+        .iter()
+        .rev()
+        .find(|e| e.model_id == rec.model_id)
+        .ok_or_else(|| fail("the log has no entry for this order".into()))?;
+    if last.record_sha256 != artifact::sha256_file(record_path)? {
+        return Err(fail(format!(
+            "the record was changed after the run the log recorded at {} (SHA-256 differs)",
+            last.at
+        )));
+    }
+    let mut files_checked = 0;
+    let deleted = rec
+        .artifacts
+        .iter()
+        .chain(rec.reruns.iter().flat_map(|r| &r.artifacts))
+        .filter(|a| a.fate == Some(FileFate::Deleted) && a.kind != "staging");
+    for a in deleted {
+        files_checked += 1;
+        let p = Path::new(&a.path);
+        if artifact::file_size(p).is_some() && artifact::sha256_file(p)? == a.sha256 {
+            return Err(fail(format!(
+                "`{}` was deleted and is back with the same content",
+                a.path
+            )));
+        }
+    }
+    Ok(VerifyReport {
+        entries: log.len(),
+        files_checked,
+    })
 }

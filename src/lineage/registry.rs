@@ -278,9 +278,11 @@ pub fn destroyed_marker(registry: &Path, id: &str) -> PathBuf {
     destroyed_dir(registry).join(format!("{id}.json"))
 }
 
-/// Whether a model was destroyed (its record or marker exists).
+/// Whether a model was destroyed (its record or marker exists, or the
+/// destruction log names it).
 pub fn is_destroyed(registry: &Path, id: &str) -> bool {
     destroyed_marker(registry, id).exists()
+        || crate::lineage::destroy::logged_destroyed(registry, id)
 }
 
 /// A lineage file that could not be read: reported, never blocking an
