@@ -46,6 +46,13 @@ pub enum NsfError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A destruction order was carried out but cannot be shown complete
+    /// (copies found, files kept, lineage not followed): exit code 3.
+    #[error("{message}")]
+    Incomplete {
+        /// What is missing.
+        message: String,
+    },
     /// Parquet / Arrow encoding failure.
     #[error("parquet {path}: {message}")]
     Parquet {
@@ -76,7 +83,20 @@ impl NsfError {
     /// True when the error comes from the user's input (exit code 2), false
     /// for failures of the environment during a run (exit code 1).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, NsfError::Io { .. } | NsfError::Parquet { .. })
+        !matches!(
+            self,
+            NsfError::Io { .. } | NsfError::Parquet { .. } | NsfError::Incomplete { .. }
+        )
+    }
+
+    /// The process exit code for this error: 3 for an incomplete order,
+    /// 2 for bad input or a refused operation, 1 for a failure during a run.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            NsfError::Incomplete { .. } => 3,
+            e if e.is_user_error() => 2,
+            _ => 1,
+        }
     }
 }
 

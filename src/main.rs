@@ -17,17 +17,30 @@ fn tune_allocator() {
     }
 }
 
+/// Restores the default SIGPIPE action, so that `nsfsim models list | head
+/// -1` ends quietly when the reader goes away instead of panicking in
+/// `println!`.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal disposition to its default before any
+    // other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     tune_allocator();
+    quiet_broken_pipe();
     match nsfsim::cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let user_error = match e.downcast_ref::<nsfsim::NsfError>() {
-                Some(ne) => ne.is_user_error(),
-                None => false,
+            let code = match e.downcast_ref::<nsfsim::NsfError>() {
+                Some(ne) => ne.exit_code(),
+                None => 1,
             };
             eprintln!("error: {e:#}");
-            ExitCode::from(if user_error { 2 } else { 1 })
+            ExitCode::from(code)
         }
     }
 }

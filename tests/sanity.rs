@@ -14,7 +14,7 @@ fn run_compare(
 ) -> serde_json::Value {
     let out = dir.join("run");
     let o = Command::new(env!("CARGO_BIN_EXE_nsfsim"))
-        .args(["compare", "--quiet"])
+        .args(["compare", "--quiet", "--force"])
         .args(["--set", &format!("users={users}")])
         .args(["--set", "replicates=3", "--set", "bootstrap=50"])
         .args(["--set", &format!("preset_overrides={overrides}")])

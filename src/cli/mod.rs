@@ -47,6 +47,10 @@ enum Command {
         /// Output Parquet file (user_id, score, prob).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing output file (never one inside the registry or
+        /// a data set).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         registry: RegistryArg,
     },
@@ -110,11 +114,25 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DestroyAction {
+    /// Verify a destruction record: the log's hash chain, the record's
+    /// digest, and that every deleted file is still absent (exit 3 with the
+    /// first discrepancy).
+    Verify {
+        /// The record: <registry>/destroyed/<model_id>.json.
+        record: PathBuf,
+    },
+}
+
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct DestroyArgs {
+    #[command(subcommand)]
+    action: Option<DestroyAction>,
     /// The model named in the order.
     #[arg(long)]
-    model: String,
+    model: Option<String>,
     /// The order's reference, recorded (e.g. "PIPC decision 2025-xx").
     #[arg(long, value_name = "TEXT")]
     order_ref: Option<String>,
@@ -143,10 +161,12 @@ struct AuditArgs {
     /// The data set it was trained on (membership truth comes from it).
     #[arg(long)]
     data: PathBuf,
-    /// Output folder (default runs/audit-<model>); replaced if it is an
-    /// earlier nsfsim output.
+    /// Output folder (default runs/audit-<model>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing output folder (only an earlier audit).
+    #[arg(long)]
+    force: bool,
     /// Members attacked (and as many non-members).
     #[arg(long, default_value_t = 10_000)]
     eval_users: usize,
@@ -195,6 +215,9 @@ impl RegistryArg {
 enum ModelsAction {
     /// One line per registered model.
     List {
+        /// Print the manifests as a JSON array.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         registry: RegistryArg,
     },
@@ -222,9 +245,12 @@ struct CompareArgs {
     /// Override a spec field: --set replicates=3 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Output folder (default runs/<name>); an earlier run there is replaced.
+    /// Output folder (default runs/<name>).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing output folder (only an earlier run).
+    #[arg(long)]
+    force: bool,
     /// Where replicate populations are cached.
     #[arg(long, default_value = "synthetic/out/experiments")]
     data_root: PathBuf,
@@ -313,6 +339,13 @@ fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
     if threads == Some(0) {
         return Err(NsfError::param("--threads", "must be at least 1").into());
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.map(|t| {
+        if t > 4 * cores {
+            eprintln!("--threads {t}: capped at {} (4 x {cores} cores)", 4 * cores);
+        }
+        t.min(4 * cores)
+    });
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()
@@ -340,6 +373,9 @@ fn load_preset(
 
 fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
     let p = load_preset(&a.preset, &a.set, a.seed, a.users)?;
+    if a.out.is_none() {
+        crate::data::artifact::check_output_name("name", &p.name)?;
+    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("synthetic/out").join(&p.name));
@@ -409,6 +445,9 @@ fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     let spec = crate::experiment::load_spec(&a.spec, &a.set)?.check()?;
+    if a.out.is_none() {
+        crate::data::artifact::check_output_name("name", &spec.name)?;
+    }
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
@@ -420,6 +459,7 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         out: &out,
         registry: &registry,
         data_root: &a.data_root,
+        force: a.force,
     };
     let (result, out) =
         pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
@@ -464,7 +504,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
     let progress = progress_lines(a.quiet, started);
     let registry = a.registry.path();
     let (result, out) = pool.install(|| {
-        crate::report::audit::audit(&registry, &a.model, &a.data, &params, &out, &progress)
+        crate::report::audit::audit(&registry, &a.model, &a.data, &params, &out, a.force, &progress)
     })?;
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
@@ -479,9 +519,22 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
 
 fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     use crate::data::artifact::FileFate;
+    if let Some(DestroyAction::Verify { record }) = &a.action {
+        let v = crate::lineage::destroy::verify(record)?;
+        println!(
+            "verified {}: log chain of {} entries intact, record unchanged since its last run, {} deleted files still absent",
+            record.display(),
+            v.entries,
+            v.files_checked
+        );
+        return Ok(());
+    }
+    let Some(model) = a.model.clone() else {
+        return Err(NsfError::param("--model", "required (or `destroy verify RECORD`)").into());
+    };
     let o = crate::lineage::destroy::destroy(&crate::lineage::destroy::DestroyOptions {
         registry: a.registry.path(),
-        model_id: a.model.clone(),
+        model_id: model,
         order_ref: a.order_ref,
         dry_run: a.dry_run,
         runs: a.runs,
@@ -517,15 +570,33 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let count = |f: FileFate| r.artifacts.iter().filter(|x| x.fate == Some(f)).count();
+    let arts: Vec<_> = match r.reruns.last() {
+        Some(run) if o.already_destroyed => run.artifacts.iter().collect(),
+        _ => r.artifacts.iter().collect(),
+    };
+    let count = |f: FileFate| arts.iter().filter(|x| x.fate == Some(f)).count();
     println!(
-        "destroyed model {} and {} derived models: {} files deleted, {} already absent, {} kept (content changed since recorded)",
+        "destroyed model {} and {} derived models: {} files deleted, {} already absent, {} kept (content changed since recorded){}",
         r.model_id,
         r.models.len() - 1,
         count(FileFate::Deleted),
         count(FileFate::AlreadyAbsent),
-        count(FileFate::ChangedKept)
+        count(FileFate::ChangedKept),
+        if o.already_destroyed {
+            " in this run"
+        } else {
+            ""
+        }
     );
+    for x in &r.suspicious {
+        eprintln!(
+            "warning: lineage record {} not followed: {}",
+            x.record, x.reason
+        );
+    }
+    for x in &r.unreadable {
+        eprintln!("warning: lineage file {} unreadable: {}", x.path, x.reason);
+    }
     if let Some(v) = &r.verification {
         if v.copies_found.is_empty() {
             println!(
@@ -545,6 +616,16 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     }
     for p in &o.written {
         println!("record: {}", p.display());
+    }
+    if r.status != "complete" {
+        return Err(NsfError::Incomplete {
+            message: format!(
+                "the order on model {} is incomplete: {}",
+                r.model_id,
+                r.incomplete_reasons.join("; ")
+            ),
+        }
+        .into());
     }
     Ok(())
 }
@@ -618,9 +699,10 @@ fn cmd_score(
     model: String,
     data: PathBuf,
     out: PathBuf,
+    force: bool,
     registry: RegistryArg,
 ) -> anyhow::Result<()> {
-    let m = train::score(&registry.path(), &model, &data, &out)?;
+    let m = train::score(&registry.path(), &model, &data, &out, force)?;
     println!(
         "wrote {}: {} users scored by model {}",
         out.display(),
@@ -649,8 +731,13 @@ fn cmd_evaluate(
 
 fn cmd_models(action: ModelsAction) -> anyhow::Result<()> {
     match action {
-        ModelsAction::List { registry } => {
-            for m in crate::lineage::registry::list(&registry.path())? {
+        ModelsAction::List { json, registry } => {
+            let models = crate::lineage::registry::list(&registry.path())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&models)?);
+                return Ok(());
+            }
+            for m in models {
                 println!(
                     "{}  {:<9} {:<10} {:>10} members  {:>2} features  AUC {:.4}  data {}",
                     m.model_id,
@@ -830,8 +917,9 @@ pub fn run() -> anyhow::Result<()> {
             model,
             data,
             out,
+            force,
             registry,
-        } => cmd_score(model, data, out, registry),
+        } => cmd_score(model, data, out, force, registry),
         Command::Evaluate {
             model,
             data,

@@ -76,20 +76,28 @@ pub struct StagedDir {
 }
 
 impl StagedDir {
-    /// Checks the destination and creates the staging folder. An existing
-    /// destination needs `force`, and is only replaced if it is an nsfsim
-    /// output (holds `manifest.json`) or empty.
+    /// `create_for(out, force, "population")`: the output of `generate`.
     pub fn create(out: &Path, force: bool) -> Result<StagedDir> {
+        Self::create_for(out, force, "population")
+    }
+
+    /// Checks the destination and creates the staging folder. An existing
+    /// destination needs `force`, and is only replaced if it is empty or an
+    /// nsfsim output of the same `kind`, recognized by content: its
+    /// `manifest.json` has that kind and an nsfsim version, and lists every
+    /// file in the folder. Staging folders left by killed runs of the same
+    /// output are removed.
+    pub fn create_for(out: &Path, force: bool, kind: &str) -> Result<StagedDir> {
         let out_err = |message: String| NsfError::Output {
             path: out.to_path_buf(),
             message,
         };
         let mut replace = false;
-        if out.exists() {
+        if out.exists() || out.is_symlink() {
             if !force {
                 return Err(out_err("already exists (use --force to replace it)".into()));
             }
-            if !out.is_dir() {
+            if out.is_symlink() || !out.is_dir() {
                 return Err(out_err(
                     "exists and is not a folder; refusing to replace it".into(),
                 ));
@@ -97,11 +105,8 @@ impl StagedDir {
             let empty = fs::read_dir(out)
                 .map(|mut d| d.next().is_none())
                 .unwrap_or(false);
-            if !empty && !out.join("manifest.json").is_file() {
-                return Err(out_err(
-                    "exists and is not an nsfsim output (no manifest.json); refusing to replace it"
-                        .into(),
-                ));
+            if !empty {
+                replaceable_output(out, kind).map_err(out_err)?;
             }
             replace = true;
         }
@@ -116,6 +121,7 @@ impl StagedDir {
         };
         fs::create_dir_all(&parent)
             .map_err(|e| out_err(format!("cannot create parent folder: {e}")))?;
+        remove_dead_partials(&parent, &format!(".{name}.partial-"));
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             let _ = fs::remove_dir_all(&staging);
@@ -127,6 +133,16 @@ impl StagedDir {
             replace,
             committed: false,
         })
+    }
+
+    /// Where the output goes.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// The staging folder.
+    pub fn staging_path(&self) -> &Path {
+        &self.staging
     }
 
     /// Path of a file inside the staging folder.
@@ -152,15 +168,132 @@ impl StagedDir {
     }
 
     /// Renames the staging folder into place (replacing an old output).
+    /// The old output is moved aside first and removed only once the new
+    /// one is in place (put back if that fails).
     pub fn commit(mut self) -> Result<PathBuf> {
+        let mut old = None;
         if self.replace && self.final_path.exists() {
-            fs::remove_dir_all(&self.final_path).map_err(|e| NsfError::io(&self.final_path, e))?;
+            let mut aside = self.staging.as_os_str().to_os_string();
+            aside.push(".old");
+            let aside = PathBuf::from(aside);
+            fs::rename(&self.final_path, &aside).map_err(|e| NsfError::io(&self.final_path, e))?;
+            fault_point("replace-aside");
+            old = Some(aside);
         }
-        fs::rename(&self.staging, &self.final_path)
-            .map_err(|e| NsfError::io(&self.final_path, e))?;
+        if let Err(e) = fs::rename(&self.staging, &self.final_path) {
+            if let Some(aside) = &old {
+                let _ = fs::rename(aside, &self.final_path);
+            }
+            return Err(NsfError::io(&self.final_path, e));
+        }
         self.committed = true;
+        fault_point("publish-folder");
+        if let Some(aside) = old {
+            fs::remove_dir_all(&aside).map_err(|e| NsfError::io(&aside, e))?;
+        }
         Ok(self.final_path.clone())
     }
+}
+
+/// Whether `out` (a non-empty folder) is an nsfsim output of `kind` whose
+/// manifest lists every file in it; the reason when not.
+fn replaceable_output(out: &Path, kind: &str) -> std::result::Result<(), String> {
+    let text = fs::read_to_string(out.join("manifest.json")).map_err(|_| {
+        "exists and is not an nsfsim output (no manifest.json); refusing to replace it".to_string()
+    })?;
+    let m: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+        "exists and its manifest.json is not an nsfsim manifest; refusing to replace it".to_string()
+    })?;
+    let found = m["kind"].as_str().unwrap_or("");
+    if found != kind || !m["nsfsim_version"].is_string() {
+        return Err(format!(
+            "exists and is not an nsfsim {kind} output (its manifest says kind `{found}`); refusing to replace it"
+        ));
+    }
+    let listed = listed_files(&m);
+    let files = files_under(out).map_err(|e| e.to_string())?;
+    for f in files {
+        let rel = f
+            .strip_prefix(out)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .to_string();
+        let ok = rel == "manifest.json"
+            || listed
+                .iter()
+                .any(|l| &rel == l || (l.ends_with('/') && rel.starts_with(l.as_str())));
+        if !ok {
+            return Err(format!(
+                "holds `{rel}`, which its manifest does not list; refusing to replace it"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The files a manifest lists: `files` entries as names (`"plots/"` is a
+/// folder) or objects with a `name`.
+pub fn listed_files(m: &serde_json::Value) -> Vec<String> {
+    m["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().or_else(|| f["name"].as_str()).map(String::from))
+        .collect()
+}
+
+/// Removes staging folders or files in `parent` whose name starts with
+/// `prefix` and holds `.partial-<pid>` of a process that is gone (left by a
+/// killed run).
+pub fn remove_dead_partials(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Some((_, rest)) = name.rsplit_once(".partial-") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let Ok(pid) = digits.parse::<u32>() else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                let _ = fs::remove_dir_all(&p);
+            } else {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+}
+
+/// A publish step for fault-injection tests: with the `fault-injection`
+/// feature and `NSFSIM_FAULT_AFTER=k`, the process aborts at the k-th step
+/// (1-based), naming it on stderr. Without the feature it compiles to
+/// nothing.
+#[inline]
+pub fn fault_point(step: &str) {
+    #[cfg(feature = "fault-injection")]
+    {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        if let Some(k) = std::env::var("NSFSIM_FAULT_AFTER")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+            if n == k {
+                eprintln!("fault injected after step {n} ({step})");
+                std::process::abort();
+            }
+        }
+    }
+    let _ = step;
 }
 
 impl Drop for StagedDir {
@@ -308,6 +441,17 @@ impl TableWriter {
         schema: SchemaRef,
         row_group_rows: usize,
     ) -> Result<(TableWriter, EncoderFactory)> {
+        Self::parquet_with_metadata(path, schema, row_group_rows, &[])
+    }
+
+    /// Like [`TableWriter::parquet`], with key-value entries in the file's
+    /// footer (how a score file names the model it derives from).
+    pub fn parquet_with_metadata(
+        path: &Path,
+        schema: SchemaRef,
+        row_group_rows: usize,
+        metadata: &[(&str, String)],
+    ) -> Result<(TableWriter, EncoderFactory)> {
         let perr = |e: parquet::errors::ParquetError| NsfError::Parquet {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -325,6 +469,14 @@ impl TableWriter {
                 .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
         }
 
+        if !metadata.is_empty() {
+            props = props.set_key_value_metadata(Some(
+                metadata
+                    .iter()
+                    .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.to_string(), v.clone()))
+                    .collect(),
+            ));
+        }
         let props = Arc::new(props.build());
         let parquet_schema = ArrowSchemaConverter::new()
             .with_coerce_types(props.coerce_types())
@@ -510,10 +662,14 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     })?;
     text.push('\n');
     fs::write(&tmp, text).map_err(|e| NsfError::io(&tmp, e))?;
-    fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))
+    fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))?;
+    fault_point("write-json");
+    Ok(())
 }
 
-fn partial_path(path: &Path) -> PathBuf {
+/// The temporary name `path` is written under before its rename:
+/// `<path>.partial-<pid>`.
+pub fn partial_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(format!(".partial-{}", std::process::id()));
     PathBuf::from(s)
@@ -521,8 +677,11 @@ fn partial_path(path: &Path) -> PathBuf {
 
 /// Writes a score file (Parquet: `user_id` u64, `score` u8, `prob` f64)
 /// through a temporary name and a rename; returns its record.
+/// The footer key-value entries say which model the scores derive from
+/// (`nsfsim.kind` = `scores`, `nsfsim.model_id`, `nsfsim.version`).
 pub fn write_scores(
     path: &Path,
+    model_id: &str,
     user_id: &[u64],
     score: &[u8],
     prob: &[f64],
@@ -542,7 +701,13 @@ pub fn write_scores(
     ]));
     let tmp = partial_path(path);
     let rows_per_group = 1 << 20;
-    let (mut table, factory) = TableWriter::parquet(&tmp, Arc::clone(&schema), rows_per_group)?;
+    let meta = [
+        ("nsfsim.kind", "scores".to_string()),
+        ("nsfsim.model_id", model_id.to_string()),
+        ("nsfsim.version", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    let (mut table, factory) =
+        TableWriter::parquet_with_metadata(&tmp, Arc::clone(&schema), rows_per_group, &meta)?;
     for (g, start) in (0..user_id.len()).step_by(rows_per_group).enumerate() {
         let end = (start + rows_per_group).min(user_id.len());
         let batch = RecordBatch::try_new(
@@ -565,6 +730,7 @@ pub fn write_scores(
     }
     let mut record = table.finish()?;
     fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))?;
+    fault_point("publish-scores");
     record.name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -572,23 +738,39 @@ pub fn write_scores(
     Ok(record)
 }
 
-/// Every regular file under `dir` (recursively), sorted by path.
+/// Every regular file under `dir` (recursively), sorted by path. Symbolic
+/// links are not followed (no loops, nothing outside `dir`).
 pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let entries = std::fs::read_dir(&d).map_err(|e| NsfError::io(&d, e))?;
         for e in entries {
-            let p = e.map_err(|e| NsfError::io(&d, e))?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.is_file() {
-                out.push(p);
+            let e = e.map_err(|e| NsfError::io(&d, e))?;
+            let t = e.file_type().map_err(|err| NsfError::io(e.path(), err))?;
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() {
+                out.push(e.path());
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Removes a staging file or folder left by an interrupted publish (never
+/// following a symbolic link).
+pub fn remove_staging(p: &Path) -> Result<FileFate> {
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return Ok(FileFate::AlreadyAbsent);
+    };
+    if m.is_dir() {
+        fs::remove_dir_all(p).map_err(|e| NsfError::io(p, e))?;
+    } else {
+        fs::remove_file(p).map_err(|e| NsfError::io(p, e))?;
+    }
+    Ok(FileFate::Deleted)
 }
 
 /// Writes text to `path` through a temporary name and a rename.
@@ -669,10 +851,104 @@ pub fn find_by_content(
 pub fn remove_empty_tree(dir: &Path) {
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.path().is_dir() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 remove_empty_tree(&e.path());
             }
         }
     }
     let _ = fs::remove_dir(dir);
+}
+
+/// The key-value entries of a Parquet file's footer (`None` when it is not
+/// a readable Parquet file).
+pub fn parquet_key_values(path: &Path) -> Option<Vec<(String, String)>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let f = File::open(path).ok()?;
+    let r = SerializedFileReader::new(f).ok()?;
+    let kv = r.metadata().file_metadata().key_value_metadata()?;
+    Some(
+        kv.iter()
+            .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+            .collect(),
+    )
+}
+
+/// The nearest folder at or above `p` whose `manifest.json` has `kind`
+/// `population` (a data set), if any.
+pub fn enclosing_data_set(p: &Path) -> Option<PathBuf> {
+    let mut dir = if p.is_dir() { Some(p) } else { p.parent() };
+    while let Some(d) = dir {
+        if let Ok(text) = fs::read_to_string(d.join("manifest.json"))
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && v["kind"] == "population"
+        {
+            return Some(d.to_path_buf());
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Checks a single-file output path before anything is computed: an
+/// existing file needs `force` (a folder or symlink is never replaced), and
+/// the file may not lie inside any of `protected` (the registry) or inside
+/// a data set folder. `out` must be absolute or relative to the current
+/// folder; its parent folder is created.
+pub fn check_output_file(out: &Path, force: bool, protected: &[&Path]) -> Result<PathBuf> {
+    let err = |message: String| NsfError::Output {
+        path: out.to_path_buf(),
+        message,
+    };
+    if out.is_symlink() || out.is_dir() {
+        return Err(err(
+            "exists and is not a regular file; refusing to replace it".into(),
+        ));
+    }
+    if out.exists() && !force {
+        return Err(err("already exists (use --force to replace it)".into()));
+    }
+    let name = out
+        .file_name()
+        .ok_or_else(|| err("needs a file name".into()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| err(format!("cannot create the folder: {e}")))?;
+    remove_dead_partials(&parent, &format!("{}.partial-", name.to_string_lossy()));
+    let abs = fs::canonicalize(&parent)
+        .map_err(|e| NsfError::io(&parent, e))?
+        .join(name);
+    for root in protected {
+        if let Ok(r) = fs::canonicalize(root)
+            && abs.starts_with(&r)
+        {
+            return Err(err(format!(
+                "lies inside the registry {}; refusing to write there",
+                r.display()
+            )));
+        }
+    }
+    if let Some(d) = enclosing_data_set(&abs) {
+        return Err(err(format!(
+            "lies inside the data set {}; refusing to write there",
+            d.display()
+        )));
+    }
+    Ok(abs)
+}
+
+/// Refuses a preset or experiment `name` that would not stay inside its
+/// output root when used as a folder name (`..`, `/`, an absolute path).
+pub fn check_output_name(field: &str, name: &str) -> Result<()> {
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) if !name.contains(['/', '\\']) => Ok(()),
+        _ => Err(NsfError::param(
+            field,
+            format!(
+                "`{name}` cannot be a folder name under the output root (no `/`, `..` or absolute path)"
+            ),
+        )),
+    }
 }

@@ -3,3 +3,4 @@
 pub mod artifact;
 pub mod features;
 pub mod generate;
+pub mod validate;

@@ -32,16 +32,20 @@ pub fn run_manifest(result: &ExperimentResult, registry: &Path) -> Result<serde_
     }))
 }
 
-/// Records a finished run folder in the registry's lineage: every file of
-/// the run derives from every model it reports on (a destruction order on
-/// one of them takes the run with it).
-pub fn record_run(registry: &Path, out: &Path, manifest: &serde_json::Value) -> Result<()> {
+/// Publishes a finished run folder through the registry's lineage (pending
+/// record, rename into place, complete record): every file of the run
+/// derives from every model it reports on (a destruction order on one of
+/// them takes the run with it). Returns the published folder.
+pub fn record_run(
+    registry: &Path,
+    staged: crate::data::artifact::StagedDir,
+    manifest: &serde_json::Value,
+) -> Result<std::path::PathBuf> {
     let parents: Vec<String> = manifest["models"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|m| m["model_id"].as_str().map(String::from))
         .collect();
-    crate::lineage::registry::record_folder(registry, "run", out, &parents)?;
-    Ok(())
+    crate::lineage::registry::publish_folder(registry, "run", staged, &parents)
 }

@@ -93,16 +93,29 @@ pub struct ModelManifest {
 /// Lineage record of a derived artifact (a score file, ...).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DerivedRecord {
-    /// Artifact ID (content hash of the record's identity).
+    /// Artifact ID (hash of its kind and output paths).
     pub artifact_id: String,
-    /// What it is: `scores`, ...
+    /// What it is: `scores`, `run`, `audit`.
     pub kind: String,
-    /// Absolute path of the artifact and its manifest.
+    /// `pending` (written before the output is published: the output may
+    /// or may not exist, `paths` names the output file or folder and
+    /// `files` is empty) or `complete` (every file with its checksum).
+    #[serde(default = "complete_status")]
+    pub status: String,
+    /// Absolute path of the artifact's files (or output folder while pending).
     pub paths: Vec<String>,
-    /// Checksums of the files at creation.
+    /// Checksums of the files at creation (empty while pending).
     pub files: Vec<FileRecord>,
     /// Models it derives from.
     pub parents: Vec<String>,
+    /// Staging paths the output is written under before it is published
+    /// (hidden `.NAME.partial-PID` beside it); only while pending.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staging: Vec<String>,
+}
+
+fn complete_status() -> String {
+    "complete".into()
 }
 
 /// The score mapping written into every model's manifest.
@@ -133,21 +146,96 @@ pub fn check_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Registers a model: computes its ID from the content of `model_json` and
-/// the manifest, writes both into a staging folder and renames it into place.
-/// Registering the same content twice returns the same ID.
-pub fn register(registry: &Path, model_json: &[u8], mut manifest: ModelManifest) -> Result<String> {
+/// An exclusive advisory lock on the registry (`<registry>/.lock`), held
+/// until dropped. Registration of anything with a parent, lineage records
+/// and a destruction order's closure are serialized by it, so a model
+/// trained from a parent while that parent is being destroyed is either in
+/// the closure or refused.
+pub struct RegistryLock {
+    _file: fs::File,
+}
+
+/// Takes the registry's advisory lock (creating the registry), waiting for
+/// another holder to release it.
+pub fn lock(registry: &Path) -> Result<RegistryLock> {
     fs::create_dir_all(registry).map_err(|e| NsfError::Output {
         path: registry.to_path_buf(),
         message: format!("cannot create the registry: {e}"),
     })?;
-    manifest.model_id = String::new();
-    manifest.files.clear();
-    let identity = serde_json::to_vec(&manifest).expect("manifest serializes");
+    let p = registry.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| io(&p, e))?;
+    file.lock().map_err(|e| io(&p, e))?;
+    Ok(RegistryLock { _file: file })
+}
+
+/// Refuses (exit 2) when a model `id` was destroyed.
+fn refuse_destroyed(registry: &Path, id: &str, what: &str) -> Result<()> {
+    if is_destroyed(registry, id) {
+        return Err(NsfError::Output {
+            path: destroyed_marker(registry, id),
+            message: format!(
+                "{what} {id} was destroyed; refusing to write anything derived from it"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks, under the registry lock, that every parent is registered and not
+/// destroyed.
+fn check_parents(registry: &Path, parents: &[String]) -> Result<()> {
+    for p in parents {
+        check_id(p)?;
+        refuse_destroyed(registry, p, "parent model")?;
+        if !registry.join(p).join("manifest.json").is_file() {
+            return Err(NsfError::param(
+                "--model",
+                format!("parent model {p} is not in registry {}", registry.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The content ID of a model: SHA-256 of `model.json` and of the manifest
+/// without its ID, file checksums and the data folder's spelling (the data
+/// is identified by its hashes), first 16 hex digits.
+pub fn content_id(model_json: &[u8], manifest: &ModelManifest) -> String {
+    let mut m = manifest.clone();
+    m.data.dir = String::new();
+    legacy_content_id(model_json, &m)
+}
+
+/// The ID as versions before the data folder was left out computed it.
+fn legacy_content_id(model_json: &[u8], manifest: &ModelManifest) -> String {
+    let mut m = manifest.clone();
+    m.model_id = String::new();
+    m.files.clear();
+    let identity = serde_json::to_vec(&m).expect("manifest serializes");
     let mut h = Sha256::new();
     h.update(model_json);
     h.update(&identity);
-    let id = hex::encode(h.finalize())[..16].to_string();
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// Registers a model: computes its ID from the content of `model_json` and
+/// the manifest, writes both into a staging folder and renames it into place.
+/// Registering the same content twice returns the same ID. A destroyed ID,
+/// or a destroyed or unknown parent, is refused before anything is written;
+/// the parents are checked under the registry lock.
+pub fn register(registry: &Path, model_json: &[u8], mut manifest: ModelManifest) -> Result<String> {
+    let id = content_id(model_json, &manifest);
+    refuse_destroyed(registry, &id, "model")?;
+    let _lock = lock(registry)?;
+    // Staging folders of killed registrations hold models nobody can find.
+    crate::data::artifact::remove_dead_partials(registry, ".");
+    refuse_destroyed(registry, &id, "model")?;
+    check_parents(registry, &manifest.parents)?;
     let dest = registry.join(&id);
     if dest.join("manifest.json").is_file() {
         return Ok(id);
@@ -165,6 +253,7 @@ pub fn register(registry: &Path, model_json: &[u8], mut manifest: ModelManifest)
         sha256: hex::encode(Sha256::digest(model_json)),
     }];
     write_json_atomic(&staging.join("manifest.json"), &manifest)?;
+    crate::data::artifact::fault_point("register");
     match fs::rename(&staging, &dest) {
         Ok(()) => Ok(id),
         // Another run registered the same content first: same ID, same files.
@@ -189,18 +278,31 @@ pub fn destroyed_marker(registry: &Path, id: &str) -> PathBuf {
     destroyed_dir(registry).join(format!("{id}.json"))
 }
 
-/// Whether a model was destroyed (its record or marker exists).
+/// Whether a model was destroyed (its record or marker exists, or the
+/// destruction log names it).
 pub fn is_destroyed(registry: &Path, id: &str) -> bool {
     destroyed_marker(registry, id).exists()
+        || crate::lineage::destroy::logged_destroyed(registry, id)
 }
 
-/// Every lineage record in `derived/`, sorted by ID; a record that cannot
-/// be read is an error (a broken lineage).
-pub fn list_derived(registry: &Path) -> Result<Vec<DerivedRecord>> {
+/// A lineage file that could not be read: reported, never blocking an
+/// order on what can be proven from the rest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unreadable {
+    /// The file.
+    pub path: String,
+    /// Why it could not be used.
+    pub reason: String,
+}
+
+/// Every lineage record in `derived/`, sorted by ID, and the records that
+/// cannot be read.
+pub fn list_derived(registry: &Path) -> (Vec<DerivedRecord>, Vec<Unreadable>) {
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     let dir = registry.join("derived");
     let Ok(entries) = fs::read_dir(&dir) else {
-        return Ok(out);
+        return (out, bad);
     };
     for e in entries.flatten() {
         let p = e.path();
@@ -208,23 +310,59 @@ pub fn list_derived(registry: &Path) -> Result<Vec<DerivedRecord>> {
         if name.starts_with('.') || !name.ends_with(".json") {
             continue;
         }
-        let text = fs::read_to_string(&p).map_err(|e| io(&p, e))?;
-        let rec: DerivedRecord = serde_json::from_str(&text).map_err(|e| NsfError::Input {
-            path: p.clone(),
-            message: format!("broken lineage record: {e}"),
-        })?;
-        out.push(rec);
+        let parsed = fs::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<DerivedRecord>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(rec) if format!("{}.json", rec.artifact_id) == name => {
+                out.push(resolve_record(registry, rec));
+            }
+            Ok(rec) => bad.push(Unreadable {
+                path: p.display().to_string(),
+                reason: format!(
+                    "names artifact {} but is not its record file",
+                    rec.artifact_id
+                ),
+            }),
+            Err(e) => bad.push(Unreadable {
+                path: p.display().to_string(),
+                reason: format!("broken lineage record: {e}"),
+            }),
+        }
     }
     out.sort_by(|a, b| a.artifact_id.cmp(&b.artifact_id));
-    Ok(out)
+    (out, bad)
 }
 
-/// Every model folder's manifest, sorted by ID; unlike `list`, a manifest
-/// that cannot be read is an error (a broken lineage).
-pub fn list_strict(registry: &Path) -> Result<Vec<ModelManifest>> {
+/// What a destruction order needs from a model's manifest (read leniently:
+/// a manifest whose metrics are unreadable still names its lineage).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelLineage {
+    /// Content-hash ID.
+    pub model_id: String,
+    /// Model family.
+    pub family: String,
+    /// The data set.
+    pub data: DataRef,
+    /// Training population rule.
+    pub population_rule: String,
+    /// Training members.
+    pub training_members: TrainingMembers,
+    /// Attributes used.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Parent models.
+    #[serde(default)]
+    pub parents: Vec<String>,
+}
+
+/// Every model folder's lineage, sorted by ID, and the manifests that
+/// cannot be read (or whose ID is not their folder's name).
+pub fn list_lineage(registry: &Path) -> (Vec<ModelLineage>, Vec<Unreadable>) {
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     let Ok(entries) = fs::read_dir(registry) else {
-        return Ok(out);
+        return (out, bad);
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
@@ -232,15 +370,23 @@ pub fn list_strict(registry: &Path) -> Result<Vec<ModelManifest>> {
             continue;
         }
         let p = e.path().join("manifest.json");
-        let text = fs::read_to_string(&p).map_err(|e| io(&p, e))?;
-        let m: ModelManifest = serde_json::from_str(&text).map_err(|e| NsfError::Input {
-            path: p.clone(),
-            message: format!("broken lineage: not a model manifest: {e}"),
-        })?;
-        out.push(m);
+        let parsed = fs::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<ModelLineage>(&t).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(m) if m.model_id == name => out.push(m),
+            Ok(m) => bad.push(Unreadable {
+                path: p.display().to_string(),
+                reason: format!("names model {} but lies in folder {name}", m.model_id),
+            }),
+            Err(e) => bad.push(Unreadable {
+                path: p.display().to_string(),
+                reason: format!("not a model manifest: {e}"),
+            }),
+        }
     }
     out.sort_by(|a, b| a.model_id.cmp(&b.model_id));
-    Ok(out)
+    (out, bad)
 }
 
 /// Loads a model's manifest and file, verifying the file's checksum.
@@ -279,15 +425,29 @@ pub fn load(registry: &Path, id: &str) -> Result<(ModelManifest, Vec<u8>)> {
             message: "checksum mismatch: the model file was changed after registration".into(),
         });
     }
+    if manifest.model_id != id
+        || (content_id(&bytes, &manifest) != id && legacy_content_id(&bytes, &manifest) != id)
+    {
+        return Err(NsfError::Input {
+            path: mpath,
+            message: format!(
+                "model {id} does not match its content: the model or its manifest was edited after registration"
+            ),
+        });
+    }
     Ok((manifest, bytes))
 }
 
 /// Every registered model's manifest, sorted by ID.
 pub fn list(registry: &Path) -> Result<Vec<ModelManifest>> {
     let mut out = Vec::new();
-    let Ok(entries) = fs::read_dir(registry) else {
-        return Ok(out);
-    };
+    if !registry.is_dir() {
+        return Err(NsfError::param(
+            "--registry",
+            format!("no registry at {}", registry.display()),
+        ));
+    }
+    let entries = fs::read_dir(registry).map_err(|e| io(registry, e))?;
     for e in entries.flatten() {
         let p = e.path().join("manifest.json");
         let name = e.file_name().to_string_lossy().to_string();
@@ -303,65 +463,242 @@ pub fn list(registry: &Path) -> Result<Vec<ModelManifest>> {
     Ok(out)
 }
 
-/// Records a finished output folder (a `compare` run, an audit): every file
-/// under it derives from every model in `parents`.
-pub fn record_folder(
+/// Absolute path of `p` (which may not exist yet): its parent canonicalized
+/// (symlinks and `..` resolved), then its file name.
+pub fn absolute_path(p: &Path) -> Result<PathBuf> {
+    if let Ok(c) = fs::canonicalize(p) {
+        return Ok(c);
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = p.file_name().ok_or_else(|| NsfError::Output {
+        path: p.to_path_buf(),
+        message: "needs a file or folder name".into(),
+    })?;
+    Ok(fs::canonicalize(&parent)
+        .map_err(|e| io(&parent, e))?
+        .join(name))
+}
+
+/// `path` relative to `base` (both absolute): `../out/a.parquet`.
+fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    let b: Vec<_> = base.components().collect();
+    let p: Vec<_> = path.components().collect();
+    let common = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    out
+}
+
+/// `base` joined with `rel`, `..` resolved lexically.
+fn join_normalized(base: &Path, rel: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in base.join(rel).components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The record as stored: paths relative to the registry folder, so that a
+/// registry moved or copied together with its outputs keeps working, and a
+/// registry copied alone does not name the original's files.
+fn store_record(registry: &Path, rec: &DerivedRecord) -> Result<DerivedRecord> {
+    let base = fs::canonicalize(registry).map_err(|e| io(registry, e))?;
+    let rel = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|p| relative_to(&base, Path::new(p)).display().to_string())
+            .collect()
+    };
+    Ok(DerivedRecord {
+        paths: rel(&rec.paths),
+        staging: rel(&rec.staging),
+        ..rec.clone()
+    })
+}
+
+/// The record with absolute paths, resolved against where the registry is
+/// now (absolute paths of older records are kept as they are).
+fn resolve_record(registry: &Path, mut rec: DerivedRecord) -> DerivedRecord {
+    let Ok(base) = fs::canonicalize(registry) else {
+        return rec;
+    };
+    let abs = |v: &mut Vec<String>| {
+        for p in v.iter_mut() {
+            if Path::new(p.as_str()).is_relative() {
+                *p = join_normalized(&base, Path::new(p.as_str()))
+                    .display()
+                    .to_string();
+            }
+        }
+    };
+    abs(&mut rec.paths);
+    abs(&mut rec.staging);
+    rec
+}
+
+/// A lineage record written before its output is published (see
+/// [`begin_derived`]); [`PendingDerived::complete`] finishes it.
+pub struct PendingDerived {
+    registry: PathBuf,
+    record: DerivedRecord,
+}
+
+fn derived_path(registry: &Path, id: &str) -> PathBuf {
+    registry.join("derived").join(format!("{id}.json"))
+}
+
+/// First step of publishing an output derived from `parents`: under the
+/// registry lock, checks that every parent is registered and not destroyed,
+/// then writes a `pending` lineage record naming the output paths (files or
+/// folders, which need not exist yet) and their staging paths. Only then
+/// may the output be renamed into place; a kill at any later point leaves a
+/// record that a destruction order follows. A record for the same output
+/// paths is replaced (keeping its parents while pending: the old output may
+/// still be there).
+pub fn begin_derived(
     registry: &Path,
     kind: &str,
-    dir: &Path,
+    outputs: &[PathBuf],
+    staging: &[PathBuf],
     parents: &[String],
-) -> Result<DerivedRecord> {
+) -> Result<PendingDerived> {
     let mut parents = parents.to_vec();
     parents.sort();
     parents.dedup();
-    record_derived(
-        registry,
-        kind,
-        &crate::data::artifact::files_under(dir)?,
-        &parents,
-    )
-}
-
-/// Records a derived artifact (its files already written) in `derived/`.
-pub fn record_derived(
-    registry: &Path,
-    kind: &str,
-    paths: &[PathBuf],
-    parents: &[String],
-) -> Result<DerivedRecord> {
-    let mut files = Vec::new();
-    let mut abs = Vec::new();
-    for p in paths {
-        let a = fs::canonicalize(p).map_err(|e| io(p, e))?;
-        files.push(FileRecord {
-            name: a
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default(),
-            rows: 0,
-            bytes: fs::metadata(&a).map_err(|e| io(&a, e))?.len(),
-            sha256: sha256_file(&a)?,
-        });
-        abs.push(a.display().to_string());
+    let mut paths = Vec::new();
+    for p in outputs {
+        paths.push(absolute_path(p)?.display().to_string());
     }
     let mut h = Sha256::new();
     h.update(kind.as_bytes());
-    for a in &abs {
+    for a in &paths {
         h.update(a.as_bytes());
-    }
-    for f in &files {
-        h.update(f.sha256.as_bytes());
+        h.update([0]);
     }
     let id = hex::encode(h.finalize())[..16].to_string();
-    let rec = DerivedRecord {
-        artifact_id: id.clone(),
+    let _lock = lock(registry)?;
+    check_parents(registry, &parents)?;
+    let path = derived_path(registry, &id);
+    let mut all_parents = parents.clone();
+    if let Ok(text) = fs::read_to_string(&path)
+        && let Ok(old) = serde_json::from_str::<DerivedRecord>(&text)
+    {
+        all_parents.extend(old.parents);
+        all_parents.sort();
+        all_parents.dedup();
+    }
+    let staging = staging
+        .iter()
+        .map(|p| absolute_path(p).map(|a| a.display().to_string()))
+        .collect::<Result<Vec<_>>>()?;
+    let record = DerivedRecord {
+        artifact_id: id,
         kind: kind.into(),
-        paths: abs,
-        files,
-        parents: parents.to_vec(),
+        status: "pending".into(),
+        paths,
+        files: Vec::new(),
+        parents: all_parents,
+        staging,
     };
     let dir = registry.join("derived");
     fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-    write_json_atomic(&dir.join(format!("{id}.json")), &rec)?;
-    Ok(rec)
+    write_json_atomic(&path, &store_record(registry, &record)?)?;
+    crate::data::artifact::fault_point("lineage-pending");
+    Ok(PendingDerived {
+        registry: registry.to_path_buf(),
+        record: DerivedRecord { parents, ..record },
+    })
+}
+
+impl PendingDerived {
+    /// Last step: the output is in place. Under the registry lock, lists its
+    /// files with their checksums and marks the record `complete`. When a
+    /// parent was destroyed meanwhile, the output is removed and the call
+    /// fails: nothing derived from a destroyed model stays behind.
+    pub fn complete(self) -> Result<DerivedRecord> {
+        let PendingDerived { registry, record } = self;
+        let _lock = lock(&registry)?;
+        let mut files_on_disk = Vec::new();
+        for p in &record.paths {
+            let p = PathBuf::from(p);
+            if p.is_dir() {
+                files_on_disk.extend(crate::data::artifact::files_under(&p)?);
+            } else {
+                files_on_disk.push(p);
+            }
+        }
+        if let Some(d) = record.parents.iter().find(|p| is_destroyed(&registry, p)) {
+            for f in &files_on_disk {
+                let _ = fs::remove_file(f);
+            }
+            for p in &record.paths {
+                crate::data::artifact::remove_empty_tree(Path::new(p));
+            }
+            return Err(NsfError::Output {
+                path: PathBuf::from(&record.paths[0]),
+                message: format!("model {d} was destroyed while this ran; its output was removed"),
+            });
+        }
+        let mut files = Vec::new();
+        let mut paths = Vec::new();
+        for a in &files_on_disk {
+            files.push(FileRecord {
+                name: a
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default(),
+                rows: 0,
+                bytes: fs::metadata(a).map_err(|e| io(a, e))?.len(),
+                sha256: sha256_file(a)?,
+            });
+            paths.push(a.display().to_string());
+        }
+        let rec = DerivedRecord {
+            status: "complete".into(),
+            paths,
+            files,
+            staging: Vec::new(),
+            ..record
+        };
+        write_json_atomic(
+            &derived_path(&registry, &rec.artifact_id),
+            &store_record(&registry, &rec)?,
+        )?;
+        crate::data::artifact::fault_point("lineage-complete");
+        Ok(rec)
+    }
+}
+
+/// Publishes an output folder (a `compare` run, an audit) through the
+/// lineage protocol: pending record, rename into place, complete record.
+/// Every file under it derives from every model in `parents`.
+pub fn publish_folder(
+    registry: &Path,
+    kind: &str,
+    staged: crate::data::artifact::StagedDir,
+    parents: &[String],
+) -> Result<PathBuf> {
+    let pending = begin_derived(
+        registry,
+        kind,
+        &[staged.final_path().to_path_buf()],
+        &[staged.staging_path().to_path_buf()],
+        parents,
+    )?;
+    let out = staged.commit()?;
+    pending.complete()?;
+    Ok(out)
 }

@@ -132,7 +132,12 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     let [registered, consented, nsf, nsf_prob] = TRAILING.map(|c| c.name);
     let mut cols: Vec<&str> = vec![USER_ID.name, registered, consented, nsf, nsf_prob];
     cols.extend(attributes.iter().map(|s| s.as_str()));
-    let batches: Vec<RecordBatch> = artifact::read_parquet_columns(&data_path, &cols)?;
+    let (hash, batches) = rayon::join(
+        || crate::data::validate::check_file(&data_path, &manifest.files[0]),
+        || artifact::read_parquet_columns(&data_path, &cols),
+    );
+    let (data_sha256, batches): (String, Vec<RecordBatch>) = (hash?, batches?);
+    crate::data::validate::check_batches(&data_path, &manifest.files[0], &batches)?;
     let mut user_id = Vec::new();
     for b in &batches {
         let col = b.column_by_name(USER_ID.name).expect("projected");
@@ -143,7 +148,7 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     let data_ref = DataRef {
         dir: dir.display().to_string(),
         manifest_sha256: hex::encode(Sha256::digest(&manifest_bytes)),
-        data_sha256: manifest.files[0].sha256.clone(),
+        data_sha256,
         preset: manifest.preset.name.clone(),
         seed: manifest.seed,
         users: manifest.users,
@@ -281,6 +286,12 @@ pub fn train(
     };
     let read_s = clock.elapsed().as_secs_f64();
     let members = training_rows(&data, rule);
+    check_classes(&data, &members, "training members")?;
+    check_classes(
+        &data,
+        &holdout_rows(&data, PopulationRule::Registered),
+        "held-out registered users",
+    )?;
     let job = DerivedFit {
         data: &data,
         design,
@@ -390,6 +401,24 @@ impl DerivedFit<'_> {
     }
 }
 
+/// Refuses a set of rows without both outcomes: a model cannot be fitted or
+/// measured on it (its metrics would be undefined).
+pub fn check_classes(data: &LoadedData, rows: &[usize], what: &str) -> Result<()> {
+    let pos = rows.iter().filter(|&&i| data.nsf[i]).count();
+    if pos == 0 || pos == rows.len() {
+        return Err(NsfError::Input {
+            path: PathBuf::from(&data.data_ref.dir),
+            message: format!(
+                "the {} {what} have {} NSF outcome(s) and {} without: a model needs both to be fitted and measured",
+                rows.len(),
+                pos,
+                rows.len() - pos
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Fits `spec` on the rows `members` of `design` (labels `nsf` per data row,
 /// optional weights per member); returns the model and its recorded
 /// hyperparameters.
@@ -428,12 +457,9 @@ pub fn register_model(
     registry: &Path,
     parents: Vec<String>,
 ) -> Result<(String, ModelManifest)> {
-    let metrics = evaluate_rows(
-        data,
-        design,
-        stored,
-        &holdout_rows(data, PopulationRule::Registered),
-    )?;
+    let holdout = holdout_rows(data, PopulationRule::Registered);
+    check_classes(data, &holdout, "held-out registered users")?;
+    let metrics = evaluate_rows(data, design, stored, &holdout)?;
     let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
     let manifest = ModelManifest {
         kind: "model".into(),
@@ -491,13 +517,30 @@ pub struct ScoresManifest {
 
 /// Scores every user of a data set with a registered model: writes `out`
 /// (Parquet: user_id, score, prob) and `<out>.manifest.json`, and records the
-/// derived artifact in the registry.
-pub fn score(registry: &Path, id: &str, data_dir: &Path, out: &Path) -> Result<ScoresManifest> {
+/// derived artifact in the registry. Existing files need `force`; nothing
+/// is written inside the registry or a data set. The lineage record is
+/// written (pending) before the output is published.
+pub fn score(
+    registry: &Path,
+    id: &str,
+    data_dir: &Path,
+    out: &Path,
+    force: bool,
+) -> Result<ScoresManifest> {
+    let out = artifact::check_output_file(out, force, &[registry])?;
+    let mpath = artifact::check_output_file(&scores_manifest_path(&out), force, &[registry])?;
     let (_, model) = load_model(registry, id)?;
     let data = load_data(data_dir, model.features())?;
     let prob = model.predict(&data.design)?;
     let scores: Vec<u8> = prob.iter().map(|&p| score_of(p)).collect();
-    let record = artifact::write_scores(out, &data.user_id, &scores, &prob)?;
+    let pending = registry::begin_derived(
+        registry,
+        "scores",
+        &[out.clone(), mpath.clone()],
+        &[artifact::partial_path(&out), artifact::partial_path(&mpath)],
+        &[id.to_string()],
+    )?;
+    let record = artifact::write_scores(&out, id, &data.user_id, &scores, &prob)?;
     let manifest = ScoresManifest {
         kind: "scores".into(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
@@ -506,14 +549,8 @@ pub fn score(registry: &Path, id: &str, data_dir: &Path, out: &Path) -> Result<S
         score_mapping: registry::SCORE_MAPPING.into(),
         files: vec![record],
     };
-    let mpath = scores_manifest_path(out);
     artifact::write_json_atomic(&mpath, &manifest)?;
-    registry::record_derived(
-        registry,
-        "scores",
-        &[out.to_path_buf(), mpath],
-        &[id.to_string()],
-    )?;
+    pending.complete()?;
     Ok(manifest)
 }
 

@@ -455,10 +455,11 @@ pub fn audit(
     data_dir: &Path,
     params: &crate::audit::ValidAuditParams,
     out: &Path,
+    force: bool,
     progress: &dyn Fn(&str),
 ) -> Result<(AuditResult, PathBuf)> {
     crate::lineage::registry::check_id(model_id)?;
-    let staged = crate::data::artifact::StagedDir::create(out, true)?;
+    let staged = crate::data::artifact::StagedDir::create_for(out, force, "audit")?;
     let result = crate::audit::run(registry, model_id, data_dir, params, progress)?;
     progress("plots and report");
     let figures = audit_figures(&result, &staged.path("plots"))?;
@@ -475,7 +476,11 @@ pub fn audit(
         "files": ["audit.md", "audit.html", "audit.json", "plots/"],
     });
     staged.write_json("manifest.json", &manifest)?;
-    let out = staged.commit()?;
-    crate::lineage::registry::record_folder(registry, "audit", &out, &[model_id.to_string()])?;
+    let out = crate::lineage::registry::publish_folder(
+        registry,
+        "audit",
+        staged,
+        &[model_id.to_string()],
+    )?;
     Ok((result, out))
 }

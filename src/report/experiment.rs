@@ -502,12 +502,14 @@ pub fn html(r: &ExperimentResult, figures: &[Figure]) -> String {
 
 /// Where `compare` writes and what it reads.
 pub struct CompareOutput<'a> {
-    /// The run folder (replaced if it is an earlier nsfsim output).
+    /// The run folder.
     pub out: &'a Path,
     /// The model registry.
     pub registry: &'a Path,
     /// Where replicate populations are cached.
     pub data_root: &'a Path,
+    /// Replace an existing run folder (only an earlier run).
+    pub force: bool,
 }
 
 /// Runs the experiment (and its sweep) and publishes the run folder:
@@ -519,7 +521,7 @@ pub fn compare(
     to: &CompareOutput,
     progress: &dyn Fn(&str),
 ) -> Result<(ExperimentResult, PathBuf)> {
-    let staged = crate::data::artifact::StagedDir::create(to.out, true)?;
+    let staged = crate::data::artifact::StagedDir::create_for(to.out, to.force, "run")?;
     let (mut result, plot_data) =
         crate::experiment::run(spec, to.registry, to.data_root, progress)?;
     result.sweep = crate::experiment::run_sweep(spec, to.registry, to.data_root, progress)?;
@@ -530,8 +532,7 @@ pub fn compare(
     staged.write_text("report.html", &html(&result, &figures))?;
     let manifest = crate::experiment::run_manifest(&result, to.registry)?;
     staged.write_json("manifest.json", &manifest)?;
-    let out = staged.commit()?;
-    crate::experiment::record_run(to.registry, &out, &manifest)?;
+    let out = crate::experiment::record_run(to.registry, staged, &manifest)?;
     Ok((result, out))
 }
 

@@ -15,7 +15,8 @@ pub fn auc(score: &[f64], label: &[bool]) -> f64 {
         let mut j = i;
         let v = score[idx[i] as usize];
         let mut p_in_tie = 0u64;
-        while j < idx.len() && score[idx[j] as usize] == v {
+        // total_cmp: a NaN is tied with itself (`==` would never advance).
+        while j < idx.len() && score[idx[j] as usize].total_cmp(&v).is_eq() {
             p_in_tie += label[idx[j] as usize] as u64;
             j += 1;
         }
@@ -55,7 +56,7 @@ pub fn ks(score: &[f64], label: &[bool]) -> f64 {
     let mut i = 0;
     while i < idx.len() {
         let v = score[idx[i] as usize];
-        while i < idx.len() && score[idx[i] as usize] == v {
+        while i < idx.len() && score[idx[i] as usize].total_cmp(&v).is_eq() {
             if label[idx[i] as usize] {
                 cp += 1.0;
             } else {
