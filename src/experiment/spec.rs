@@ -338,7 +338,7 @@ impl ExperimentSpec {
 impl ExperimentSpec {
     /// The families to run: `families`, or the older `model`, not both.
     pub fn family_names(&self) -> Result<Vec<String>> {
-        let mut names = match (&self.model, self.families.is_empty()) {
+        let names = match (&self.model, self.families.is_empty()) {
             (Some(_), false) => {
                 return Err(NsfError::param(
                     "families",
@@ -354,9 +354,10 @@ impl ExperimentSpec {
             }
             (None, false) => self.families.clone(),
         };
-        let n = names.len();
-        names.dedup();
-        if names.len() != n {
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != names.len() {
             return Err(NsfError::param("families", "a family is listed twice"));
         }
         Ok(names)
@@ -389,5 +390,56 @@ impl SweepSpec {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_with(overrides: &[&str]) -> Result<ValidSpec> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        load_spec("default", &o)?.check()
+    }
+
+    #[test]
+    fn default_runs_two_families_with_size_matched_arms_last() {
+        let v = default_with(&[]).unwrap();
+        let names: Vec<&str> = v.families().iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["logistic", "gbdt"]);
+        let arms: Vec<&str> = v.arms().iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            arms[6..],
+            [
+                "all-size-of-registered",
+                "all-size-of-consented",
+                "all-minimal-size-of-consented"
+            ]
+        );
+        // consented and consented-ipw share one size-matched arm.
+        assert_eq!(v.size_matched_of(2), Some(7));
+        assert_eq!(v.size_matched_of(3), Some(7));
+        assert_eq!(v.size_matched_of(0), None);
+        assert_eq!(v.size_matched_of(4), None, "all-minimal is not restricted");
+        let off = default_with(&["size_matched=false"]).unwrap();
+        assert_eq!(off.arms().len(), 6);
+    }
+
+    #[test]
+    fn families_and_model_together_or_unknown_are_refused() {
+        let mut both = load_spec("default", &[]).unwrap();
+        both.model = Some("logistic".into());
+        let e = both.check().unwrap_err();
+        assert!(e.to_string().contains("families"), "{e}");
+        let mut old = load_spec("default", &[]).unwrap();
+        old.model = Some("scorecard".into());
+        old.families.clear();
+        assert_eq!(old.check().unwrap().families()[0].name(), "scorecard");
+        let e = default_with(&["families=[\"logistic\", \"forest\"]"]).unwrap_err();
+        assert!(e.to_string().contains("`forest`"), "{e}");
+        let e = default_with(&["families=[]"]).unwrap_err();
+        assert!(e.to_string().contains("at least one"), "{e}");
+        let e = default_with(&["families=[\"gbdt\", \"logistic\", \"gbdt\"]"]).unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 }
