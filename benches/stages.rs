@@ -9,11 +9,11 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use nsfsim::data::features::{Design, FeatureSet, design_matrix};
 use nsfsim::data::generate::{arrow_schema, generate_range, to_record_batch};
 use nsfsim::models::{FitData, ModelSpec};
-use nsfsim::sim::traits::{Latent, Rates};
 use nsfsim::sim::outcome::{OutcomeState, nsf_probability, realized_nsf};
 use nsfsim::sim::population::{User, calibrate};
 use nsfsim::sim::preset::{ValidPreset, load};
 use nsfsim::sim::rng::{Stream, normal, user_stream};
+use nsfsim::sim::traits::{Latent, Rates};
 use nsfsim::stats::bootstrap::paired_bootstrap;
 use nsfsim::stats::metrics;
 use nsfsim::stats::money::Policy;
@@ -201,6 +201,7 @@ fn bench_metrics_and_bootstrap(c: &mut Criterion) {
     let policy = Policy {
         max_score_for_grouping: 10,
         loss_per_failed_charge_krw: 7000.0,
+        benefit_per_grouped_user_krw: 300.0,
     };
     let mut group = c.benchmark_group("paired_bootstrap");
     group.sample_size(10);

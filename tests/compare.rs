@@ -46,6 +46,8 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         "subgroup_cost",
         "auc_cost",
         "loss_cost",
+        "loss_cost_equal_rate",
+        "cost_curve",
     ] {
         for ext in ["svg", "png"] {
             let f = out.join("plots").join(format!("{p}.{ext}"));
@@ -63,7 +65,9 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
     let man: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(man["data"].as_array().unwrap().len(), 2);
-    assert_eq!(man["models"].as_array().unwrap().len(), 2 * 6);
+    // 2 replicates × 2 families × (6 arms + 3 size-matched: registered,
+    // consented, consented on the minimal set).
+    assert_eq!(man["models"].as_array().unwrap().len(), 2 * 2 * 9);
     for m in man["models"].as_array().unwrap() {
         assert_eq!(m["manifest"]["model_id"], m["model_id"]);
     }
@@ -76,11 +80,11 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         .filter(|r: &serde_json::Value| r["kind"] == "run")
         .collect();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0]["parents"].as_array().unwrap().len(), 12);
+    assert_eq!(runs[0]["parents"].as_array().unwrap().len(), 36);
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert_eq!(
         html.matches("<svg").count(),
-        7,
+        9,
         "plots are embedded in report.html"
     );
     // Who pays: every test user is in one age band, one device, one tenure band.
@@ -93,7 +97,7 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|g| g["group"].as_str().unwrap().starts_with(prefix))
+            .filter(|g| g["group"].as_str().unwrap().starts_with(prefix) && g["family"] == "gbdt")
             .map(|g| g["users"].as_u64().unwrap())
             .sum();
         assert_eq!(
@@ -106,13 +110,39 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| p["arm"] == "all")
+        .filter(|p| p["arm"] == "all" && p["family"] == "gbdt")
         .collect();
     assert!(lc.len() >= 3);
     assert!(lc.last().unwrap()["auc"].as_f64().unwrap() > lc[0]["auc"].as_f64().unwrap());
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    assert_eq!(m["summary"].as_array().unwrap().len(), 6);
+    assert_eq!(m["summary"].as_array().unwrap().len(), 18);
+    // Every family runs every arm, `all` first within each.
+    for (f, fam) in ["logistic", "gbdt"].iter().enumerate() {
+        assert_eq!(m["summary"][9 * f]["arm"], "all");
+        assert_eq!(m["summary"][9 * f]["family"], *fam);
+        assert_eq!(m["summary"][9 * f + 3]["arm"], "consented-ipw");
+    }
+    // The size split adds up: size + selection = the arm's cost, per
+    // replicate, in AUC and in money at equal grouping rate.
+    for rep in m["replicates"].as_array().unwrap() {
+        let arms = rep["arms"].as_array().unwrap();
+        for a in arms.iter().filter(|a| !a["split"].is_null()) {
+            let sm = arms
+                .iter()
+                .find(|b| b["family"] == a["family"] && b["arm"] == a["split"]["size_matched_arm"])
+                .unwrap();
+            let f = |v: &serde_json::Value| v.as_f64().unwrap();
+            let total = f(&a["auc_diff_vs_all"]);
+            let parts = f(&sm["auc_diff_vs_all"]) + f(&a["split"]["selection_auc"]);
+            assert!((total - parts).abs() < 1e-12, "{total} vs {parts}");
+            let total = f(&a["loss_equal_rate_diff_vs_all"]);
+            let parts =
+                f(&sm["loss_equal_rate_diff_vs_all"]) + f(&a["split"]["selection_loss_equal_rate"]);
+            assert!((total - parts).abs() < 1e-6, "{total} vs {parts}");
+            assert_eq!(sm["training_members"], a["training_members"]);
+        }
+    }
     assert_eq!(m["replicates"].as_array().unwrap().len(), 2);
     let all = &m["summary"][0];
     assert_eq!(all["arm"], "all");
@@ -125,6 +155,18 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
         let data = nsfsim::models::train::load_data(&dir, &["balance_krw".to_string()]).unwrap();
         for arm in rep["arms"].as_array().unwrap() {
             let name = arm["arm"].as_str().unwrap();
+            if let Some((_, of)) = name.split_once("-size-of-") {
+                // A random subsample of every eligible user, of `of`'s size.
+                let rule = PopulationRule::parse(of).unwrap();
+                let n = (0..data.rows())
+                    .filter(|&i| {
+                        !is_holdout(data.manifest.seed, data.user_id[i])
+                            && data.in_population(rule, i)
+                    })
+                    .count() as u64;
+                assert_eq!(arm["training_members"].as_u64().unwrap(), n, "{name}");
+                continue;
+            }
             let rule = PopulationRule::parse(name.split('-').next().unwrap()).unwrap();
             let mut expected: Vec<u64> = (0..data.rows())
                 .filter(|&i| {

@@ -2,7 +2,12 @@
 //! with consent completely at random at a high rate, training on consented
 //! users costs nothing measurable; with consent strongly tied to the outcome
 //! risk, it is measurably worse; with consent tied to observed attributes,
-//! it is worse and IPW on those attributes recovers part of the gap.
+//! it is worse and IPW on those attributes recovers part of the gap. The
+//! first two hold for every model family; at consent completely at random
+//! the size-matched arm (`all` subsampled to the consented size) explains
+//! the whole cost, and under risk-driven consent selection is what costs.
+//! IPW is checked for logistic (the family whose misspecification IPW is
+//! meant to correct; the issue measured it hurting trees).
 
 use std::process::Command;
 
@@ -11,6 +16,7 @@ fn run_compare(
     users: u64,
     overrides: &str,
     arms: &str,
+    families: &str,
 ) -> serde_json::Value {
     let out = dir.join("run");
     let o = Command::new(env!("CARGO_BIN_EXE_nsfsim"))
@@ -19,6 +25,8 @@ fn run_compare(
         .args(["--set", "replicates=3", "--set", "bootstrap=50"])
         .args(["--set", &format!("preset_overrides={overrides}")])
         .args(["--set", &format!("arms={arms}")])
+        .args(["--set", &format!("families={families}")])
+        .args(["--set", "learning_curves=false"])
         .args(["--out", out.to_str().unwrap()])
         .args(["--registry", dir.join("registry").to_str().unwrap()])
         .args(["--data-root", dir.join("data").to_str().unwrap()])
@@ -28,9 +36,13 @@ fn run_compare(
     serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap()
 }
 
-/// Mean and 95% interval of arm `k`'s AUC difference against `all`.
+/// Mean and 95% interval of summary row `k`'s AUC difference against `all`.
 fn diff(m: &serde_json::Value, k: usize) -> (f64, [f64; 2]) {
-    let d = &m["summary"][k]["auc_diff_vs_all"];
+    pair(&m["summary"][k]["auc_diff_vs_all"])
+}
+
+/// Mean and 95% interval of an interval object.
+fn pair(d: &serde_json::Value) -> (f64, [f64; 2]) {
     (
         d["mean"].as_f64().unwrap(),
         [
@@ -38,6 +50,19 @@ fn diff(m: &serde_json::Value, k: usize) -> (f64, [f64; 2]) {
             d["ci95"][1].as_f64().unwrap(),
         ],
     )
+}
+
+const FAMILIES: &str = "[\"logistic\",\"scorecard\",\"gbdt\"]";
+
+/// Summary rows of `consented` for every family (arms: all, consented,
+/// size-matched consented).
+fn consented_rows(m: &serde_json::Value) -> Vec<&serde_json::Value> {
+    m["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["arm"] == "consented")
+        .collect()
 }
 
 #[test]
@@ -49,12 +74,25 @@ fn consent_at_random_costs_nothing_and_consent_on_risk_costs_auc() {
         200_000,
         "['consent.mechanism=\"random\"','consent.rate=0.8']",
         arms,
+        FAMILIES,
     );
-    let (mean, ci) = diff(&m, 1);
-    assert!(
-        ci[0] <= 0.0 && 0.0 <= ci[1] && mean.abs() < 0.005,
-        "MCAR: {mean} {ci:?}"
-    );
+    let rows = consented_rows(&m);
+    assert_eq!(rows.len(), 3, "one consented arm per family");
+    for a in rows {
+        let fam = a["family"].as_str().unwrap();
+        let (mean, ci) = pair(&a["auc_diff_vs_all"]);
+        assert!(
+            ci[0] <= 0.0 && 0.0 <= ci[1] && mean.abs() < 0.005,
+            "{fam} MCAR: {mean} {ci:?}"
+        );
+        // The size-matched arm explains the whole consent cost: what is
+        // left for selection is indistinguishable from 0.
+        let (sel, sci) = pair(&a["split"]["selection_auc"]);
+        assert!(
+            sci[0] <= 0.0 && 0.0 <= sci[1] && sel.abs() < 0.005,
+            "{fam} MCAR selection: {sel} {sci:?}"
+        );
+    }
     let m = run_compare(
         d.path(),
         200_000,
@@ -64,12 +102,22 @@ fn consent_at_random_costs_nothing_and_consent_on_risk_costs_auc() {
         // selection and its cost is stable across replicates.
         "['consent.mechanism=\"risk\"','consent.strength=2']",
         arms,
+        FAMILIES,
     );
-    let (mean, ci) = diff(&m, 1);
-    assert!(
-        ci[1] < 0.0 && mean < -0.02,
-        "consent on risk: {mean} {ci:?}"
-    );
+    for a in consented_rows(&m) {
+        let fam = a["family"].as_str().unwrap();
+        let (mean, ci) = pair(&a["auc_diff_vs_all"]);
+        assert!(
+            ci[1] < 0.0 && mean < -0.02,
+            "{fam} consent on risk: {mean} {ci:?}"
+        );
+        // Selection, not size, is what costs here.
+        let (sel, sci) = pair(&a["split"]["selection_auc"]);
+        assert!(
+            sci[1] < 0.0 && sel < mean / 2.0,
+            "{fam} consent on risk, selection part: {sel} {sci:?} of {mean}"
+        );
+    }
 }
 
 #[test]
@@ -84,6 +132,7 @@ fn ipw_recovers_part_of_the_gap_when_consent_depends_on_observed_attributes() {
         // the selection is strong enough for the claim to be measurable.
         "['consent.mechanism=\"attributes\"','consent.strength=4']",
         "[\"all\",\"consented\",\"consented-ipw\"]",
+        "[\"logistic\"]",
     );
     let (gap, _) = diff(&m, 1);
     let (ipw, _) = diff(&m, 2);

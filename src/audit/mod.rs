@@ -64,6 +64,7 @@ impl Default for AuditParams {
             policy: Policy {
                 max_score_for_grouping: 10,
                 loss_per_failed_charge_krw: 7000.0,
+                benefit_per_grouped_user_krw: 300.0,
             },
         }
     }

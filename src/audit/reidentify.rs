@@ -27,7 +27,7 @@ use crate::error::{NsfError, Result};
 use crate::sim::population::{calibrate, phone_number, phone_string};
 
 /// The 10^8 numbers `010` + 8 digits.
-pub const PHONE_SPACE: u64 = 100_000_000;
+pub use crate::sim::schema::PHONE_SPACE;
 
 /// SHA-256 initial state (FIPS 180-4, 5.3.3).
 const IV: [u32; 8] = [

@@ -504,7 +504,9 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
     let progress = progress_lines(a.quiet, started);
     let registry = a.registry.path();
     let (result, out) = pool.install(|| {
-        crate::report::audit::audit(&registry, &a.model, &a.data, &params, &out, a.force, &progress)
+        crate::report::audit::audit(
+            &registry, &a.model, &a.data, &params, &out, a.force, &progress,
+        )
     })?;
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
@@ -894,7 +896,6 @@ fn cmd_stream_volume(a: StreamVolumeArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
 
 /// Parses the command line and runs the command.
 pub fn run() -> anyhow::Result<()> {

@@ -1,4 +1,6 @@
-//! Artifact I/O: the only module that touches the filesystem. Output folders
+//! Artifact I/O: the filesystem primitives the stages share (the registry's
+//! layout is `lineage::registry`'s, plot images are written by
+//! `report::plot`, the stream's folders by `stream::shard`). Output folders
 //! are staged under a hidden temporary name and renamed into place when
 //! complete; data files are hashed (SHA-256) as they are written; Parquet row
 //! groups are encoded in parallel in memory and appended in order.

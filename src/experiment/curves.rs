@@ -4,15 +4,19 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::experiment::Replicate;
 use crate::experiment::replicate::ReplicateData;
+use crate::experiment::{ArmSummary, Replicate};
 use crate::models::ValidModelSpec;
 use crate::models::train::{self, PopulationRule};
+use crate::stats::interval::{Interval, interval};
 use crate::stats::metrics;
 
 /// One point of a learning curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CurvePoint {
+    /// Model family.
+    #[serde(default)]
+    pub family: String,
     /// `all` or `consented`.
     pub arm: String,
     /// Training users (the first n of the arm's members).
@@ -24,6 +28,9 @@ pub struct CurvePoint {
 /// A power-law fit AUC(n) = a − b·n^(−c) of a learning curve.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PowerLaw {
+    /// Model family.
+    #[serde(default)]
+    pub family: String,
     /// Arm.
     pub arm: String,
     /// Asymptote.
@@ -71,6 +78,7 @@ pub fn fit_power_law(arm: &str, points: &[(f64, f64)]) -> Option<PowerLaw> {
             .sqrt();
         if best.as_ref().is_none_or(|x| rmse < x.rmse) {
             best = Some(PowerLaw {
+                family: String::new(),
                 arm: arm.into(),
                 a,
                 b,
@@ -89,23 +97,27 @@ impl PowerLaw {
     }
 }
 
-/// The learning curve of `arm`: for each training size of the first
-/// replicate, the AUCs of every replicate that has that size.
-pub fn learning_curve_by_size(replicates: &[Replicate], arm: &str) -> Vec<(u64, Vec<f64>)> {
+/// The learning curve of `family`'s `arm`: for each training size of the
+/// first replicate, the AUCs of every replicate that has that size.
+pub fn learning_curve_by_size(
+    replicates: &[Replicate],
+    family: &str,
+    arm: &str,
+) -> Vec<(u64, Vec<f64>)> {
     let Some(first) = replicates.first() else {
         return Vec::new();
     };
     first
         .learning_curve
         .iter()
-        .filter(|p| p.arm == arm)
+        .filter(|p| p.arm == arm && p.family == family)
         .map(|p| {
             let aucs = replicates
                 .iter()
                 .filter_map(|r| {
-                    r.learning_curve
-                        .iter()
-                        .find(|q| q.arm == arm && q.training_users == p.training_users)
+                    r.learning_curve.iter().find(|q| {
+                        q.arm == arm && q.family == family && q.training_users == p.training_users
+                    })
                 })
                 .map(|q| q.auc)
                 .collect();
@@ -166,6 +178,7 @@ pub(crate) fn learning_curve(
             )?;
             let p = stored.predict(&test_design)?;
             out.push(CurvePoint {
+                family: model.name().into(),
                 arm: rule.as_str().into(),
                 training_users: n_train as u64,
                 auc: metrics::auc(&p, &r.labels),
@@ -175,16 +188,111 @@ pub(crate) fn learning_curve(
     Ok(out)
 }
 
-/// Power-law fits of the mean learning curves of `all` and `consented`.
-pub fn fit_mean_curves(replicates: &[Replicate]) -> Vec<PowerLaw> {
-    let mean_curve = |arm: &str| -> Vec<(f64, f64)> {
-        learning_curve_by_size(replicates, arm)
-            .into_iter()
-            .map(|(n, v)| (n as f64, v.iter().sum::<f64>() / v.len() as f64))
-            .collect()
-    };
-    ["all", "consented"]
+/// Power-law fits of the mean learning curves of `all` and `consented`,
+/// per family.
+pub fn fit_mean_curves(replicates: &[Replicate], families: &[&str]) -> Vec<PowerLaw> {
+    let mut out = Vec::new();
+    for f in families {
+        for arm in ["all", "consented"] {
+            let pts: Vec<(f64, f64)> = learning_curve_by_size(replicates, f, arm)
+                .into_iter()
+                .map(|(n, v)| (n as f64, v.iter().sum::<f64>() / v.len() as f64))
+                .collect();
+            if let Some(mut fit) = fit_power_law(arm, &pts) {
+                fit.family = f.to_string();
+                out.push(fit);
+            }
+        }
+    }
+    out
+}
+
+/// "Enough" consented users, per family: in each replicate the `all` and
+/// `consented` curves are fitted separately (each with its own asymptote)
+/// and the consented fit is solved for the AUC of `all` trained on every
+/// user minus the tolerance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Enough {
+    /// Model family.
+    pub family: String,
+    /// Tolerance (AUC).
+    pub tolerance: f64,
+    /// The measured selection cost of `consented` (AUC, consented minus
+    /// its size-matched arm; null without size-matched arms).
+    pub selection_cost_auc: Option<f64>,
+    /// Tolerance / |selection cost| (null without a selection cost).
+    pub tolerance_over_selection_cost: Option<f64>,
+    /// Per replicate: consented users enough (null: the fitted curve never
+    /// comes within the tolerance).
+    pub per_replicate: Vec<Option<f64>>,
+    /// Per replicate: the fits of `all` and `consented`.
+    pub fits: Vec<PowerLaw>,
+    /// Replicates whose consented curve never comes within the tolerance.
+    pub never_within: u32,
+    /// Geometric mean and 95% interval (Student t on log10 users) across
+    /// replicates; null when some replicate never comes within the
+    /// tolerance or there is one replicate.
+    pub users: Option<Interval>,
+}
+
+/// The [`Enough`] figure of `family`.
+pub fn enough(
+    replicates: &[Replicate],
+    summary: &[ArmSummary],
+    family: &str,
+    tolerance: f64,
+) -> Enough {
+    let mut fits = Vec::new();
+    let mut per_replicate = Vec::new();
+    for r in replicates {
+        let fit = |arm: &str| {
+            let pts: Vec<(f64, f64)> = r
+                .learning_curve
+                .iter()
+                .filter(|p| p.family == family && p.arm == arm)
+                .map(|p| (p.training_users as f64, p.auc))
+                .collect();
+            fit_power_law(arm, &pts).map(|mut f| {
+                f.family = family.into();
+                f
+            })
+        };
+        let full = r
+            .arms
+            .iter()
+            .find(|a| a.family == family && a.arm == "all")
+            .map(|a| a.evaluation.auc);
+        let (fa, fc) = (fit("all"), fit("consented"));
+        per_replicate.push(match (&fc, full) {
+            (Some(c), Some(full)) => c.size_for(full - tolerance),
+            _ => None,
+        });
+        fits.extend(fa.into_iter().chain(fc));
+    }
+    let selection_cost_auc = summary
         .iter()
-        .filter_map(|a| fit_power_law(a, &mean_curve(a)))
-        .collect()
+        .find(|a| a.family == family && a.arm == "consented")
+        .and_then(|a| a.split.as_ref())
+        .map(|s| s.selection_auc.mean);
+    let never_within = per_replicate.iter().filter(|v| v.is_none()).count() as u32;
+    let users = (never_within == 0 && per_replicate.len() > 1).then(|| {
+        let logs: Vec<f64> = per_replicate.iter().flatten().map(|v| v.log10()).collect();
+        let i = interval(&logs, None);
+        Interval {
+            mean: 10f64.powf(i.mean),
+            ci95: [10f64.powf(i.ci95[0]), 10f64.powf(i.ci95[1])],
+        }
+    });
+    Enough {
+        family: family.into(),
+        tolerance,
+        selection_cost_auc,
+        tolerance_over_selection_cost: selection_cost_auc
+            .filter(|c| *c != 0.0)
+            .map(|c| tolerance / c.abs()),
+        per_replicate,
+        fits,
+        never_within,
+        users,
+    }
 }

@@ -25,7 +25,7 @@ use crate::error::Result;
 use crate::stats::interval::{Interval, interval};
 use crate::stats::metrics::Evaluation;
 
-pub use curves::{CurvePoint, PowerLaw, fit_power_law, learning_curve_by_size};
+pub use curves::{CurvePoint, Enough, PowerLaw, fit_power_law, learning_curve_by_size};
 pub use record::{record_run, run_manifest};
 pub use spec::{Arm, EMBEDDED, ExperimentSpec, SweepSpec, ValidSpec, load_spec};
 pub use subgroups::{SubgroupResult, SubgroupSummary};
@@ -36,6 +36,8 @@ pub use sweep::{SweepCell, run_sweep};
 pub struct ArmResult {
     /// Arm name.
     pub arm: String,
+    /// Model family.
+    pub family: String,
     /// Registered model ID.
     pub model_id: String,
     /// Training members.
@@ -58,6 +60,48 @@ pub struct ArmResult {
     pub loss_diff_vs_all: f64,
     /// 95% paired-bootstrap interval of that difference.
     pub loss_diff_ci95: [f64; 2],
+    /// Net value under the policy: B × users grouped − expected loss (KRW
+    /// per 1,000 test users).
+    pub net_value_krw_per_1000: f64,
+    /// The common refusal share: the share `all` (same family) refuses
+    /// under the policy.
+    pub equal_rate_refused_share: f64,
+    /// Expected loss when the arm refuses exactly that share (its riskiest
+    /// users), KRW per 1,000.
+    pub loss_equal_rate_krw_per_1000: f64,
+    /// Net value at the common refusal share (KRW per 1,000).
+    pub net_value_equal_rate_krw_per_1000: f64,
+    /// Loss at the common share minus `all`'s (KRW per 1,000), paired.
+    pub loss_equal_rate_diff_vs_all: f64,
+    /// 95% paired-bootstrap interval of that difference.
+    pub loss_equal_rate_diff_ci95: [f64; 2],
+    /// Calibration fit logit P(nsf) = intercept + slope · logit(p).
+    pub calibration_intercept: f64,
+    /// Its slope (1 = calibrated, < 1 over-confident).
+    pub calibration_slope: f64,
+    /// Cost curve: [share refused, expected loss KRW per 1,000].
+    pub cost_curve: Vec<(f64, f64)>,
+    /// Restricted arms: the selection part of the cost (vs the arm's
+    /// size-matched arm; the size part is that arm's own difference to
+    /// `all`).
+    pub split: Option<SizeSplit>,
+}
+
+/// A restricted arm's cost beyond its size: the arm minus `all` retrained
+/// on a random subsample of the arm's size, on the same test users.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SizeSplit {
+    /// The size-matched arm.
+    pub size_matched_arm: String,
+    /// AUC − AUC(size-matched): selection.
+    pub selection_auc: f64,
+    /// 95% paired-bootstrap interval.
+    pub selection_auc_ci95: [f64; 2],
+    /// Loss at the common refusal share − the size-matched arm's (KRW /
+    /// 1,000): selection.
+    pub selection_loss_equal_rate: f64,
+    /// 95% paired-bootstrap interval.
+    pub selection_loss_equal_rate_ci95: [f64; 2],
 }
 
 /// One replicate.
@@ -69,13 +113,17 @@ pub struct Replicate {
     pub data: String,
     /// Test users (held-out registered).
     pub test_users: u64,
+    /// NSF events among them.
+    pub test_nsf: u64,
     /// Consent share in the population.
     pub consent_share: f64,
-    /// Per-arm results.
+    /// Per family × arm results (family-major, arms in `ValidSpec::arms`
+    /// order, `all` first within each family).
     pub arms: Vec<ArmResult>,
-    /// Per-subgroup results (who pays).
+    /// Per family × subgroup results (who pays).
     pub subgroups: Vec<SubgroupResult>,
-    /// Learning curves of `all` and `consented` (AUC by training size).
+    /// Learning curves of `all` and `consented` per family (AUC by
+    /// training size).
     pub learning_curve: Vec<CurvePoint>,
 }
 
@@ -84,6 +132,10 @@ pub struct Replicate {
 pub struct ArmSummary {
     /// Arm name.
     pub arm: String,
+    /// Model family.
+    pub family: String,
+    /// Training members (mean per replicate).
+    pub training_members: f64,
     /// AUC.
     pub auc: Interval,
     /// AUC − AUC(all), paired.
@@ -108,6 +160,40 @@ pub struct ArmSummary {
     pub loss_diff_vs_all: Interval,
     /// Oracle AUC on the same users.
     pub oracle_auc: Interval,
+    /// Net value under the policy (KRW per 1,000).
+    pub net_value_krw_per_1000: Interval,
+    /// The common refusal share (`all`'s under the policy).
+    pub equal_rate_refused_share: Interval,
+    /// Expected loss at the common refusal share (KRW per 1,000).
+    pub loss_equal_rate_krw_per_1000: Interval,
+    /// Its difference to `all`, paired.
+    pub loss_equal_rate_diff_vs_all: Interval,
+    /// Net value at the common refusal share (KRW per 1,000).
+    pub net_value_equal_rate_krw_per_1000: Interval,
+    /// Calibration intercept.
+    pub calibration_intercept: Interval,
+    /// Calibration slope.
+    pub calibration_slope: Interval,
+    /// Mean cost curve across replicates: [share refused, KRW per 1,000].
+    pub cost_curve: Vec<(f64, f64)>,
+    /// Restricted arms: the cost split into size and selection.
+    pub split: Option<SplitSummary>,
+}
+
+/// A restricted arm's cost vs `all`, split: size (size-matched `all` −
+/// `all`) + selection (arm − size-matched `all`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SplitSummary {
+    /// The size-matched arm.
+    pub size_matched_arm: String,
+    /// Size part, AUC.
+    pub size_auc: Interval,
+    /// Selection part, AUC.
+    pub selection_auc: Interval,
+    /// Size part, loss at the common refusal share (KRW per 1,000).
+    pub size_loss_equal_rate: Interval,
+    /// Selection part, loss at the common refusal share (KRW per 1,000).
+    pub selection_loss_equal_rate: Interval,
 }
 
 /// `metrics.json`.
@@ -125,12 +211,11 @@ pub struct ExperimentResult {
     pub summary: Vec<ArmSummary>,
     /// Across replicates, per subgroup: AUC difference of each arm vs `all`.
     pub subgroups: Vec<SubgroupSummary>,
-    /// Power-law fits of the mean learning curves.
+    /// Power-law fits of the mean learning curves (per family and arm).
     pub learning_curve_fits: Vec<PowerLaw>,
-    /// Consented training users needed to come within `tolerance` AUC of
-    /// the `all` arm trained on everyone (from the fitted curve; null when
-    /// the curve never gets there).
-    pub consented_users_enough: Option<f64>,
+    /// Per family: consented training users enough to come within the
+    /// tolerance of `all`, per replicate and across replicates.
+    pub enough: Vec<curves::Enough>,
     /// The tolerance used (AUC units).
     pub tolerance: f64,
     /// The consent sweep (empty unless the spec has `[sweep]`).
@@ -168,16 +253,20 @@ pub fn run(
         replicates.push(replicate);
     }
     let summary = summarize_arms(spec, &replicates);
-    let subgroups = subgroups::summarize(&replicates, spec.arms().len());
-    let fits = curves::fit_mean_curves(&replicates);
-    let tolerance = 0.005;
-    let all_full = summary
-        .first()
-        .map_or(f64::NAN, |a: &ArmSummary| a.auc.mean);
-    let enough = fits
+    let families: Vec<&str> = spec.families().iter().map(|f| f.name()).collect();
+    let subgroups = subgroups::summarize(
+        &replicates,
+        spec.arms().len(),
+        &families,
+        spec.min_subgroup_nsf,
+    );
+    let fits = curves::fit_mean_curves(&replicates, &families);
+    let tolerance = spec.enough_tolerance;
+    let enough = families
         .iter()
-        .find(|f| f.arm == "consented")
-        .and_then(|f| f.size_for(all_full - tolerance));
+        .filter(|_| spec.learning_curves)
+        .map(|f| curves::enough(&replicates, &summary, f, tolerance))
+        .collect();
     Ok((
         ExperimentResult {
             kind: "experiment".into(),
@@ -187,7 +276,7 @@ pub fn run(
             summary,
             subgroups,
             learning_curve_fits: fits,
-            consented_users_enough: enough,
+            enough,
             tolerance,
             sweep: Vec::new(),
         },
@@ -195,43 +284,105 @@ pub fn run(
     ))
 }
 
-/// Across replicates, per arm: mean and 95% interval of every figure
-/// (the paired bootstrap's interval when there is one replicate).
+/// Across replicates, per family × arm: mean and 95% interval of every
+/// figure (the paired bootstrap's interval when there is one replicate).
 fn summarize_arms(spec: &ValidSpec, replicates: &[Replicate]) -> Vec<ArmSummary> {
-    spec.arms()
+    let n_arms = spec.arms().len();
+    let mut out = Vec::new();
+    for f in 0..spec.families().len() {
+        for k in 0..n_arms {
+            out.push(summarize_arm(spec, replicates, f * n_arms, k));
+        }
+    }
+    out
+}
+
+/// Arm `k` of the family whose arms start at `base` in every replicate.
+fn summarize_arm(spec: &ValidSpec, replicates: &[Replicate], base: usize, k: usize) -> ArmSummary {
+    let at = |r: &Replicate, j: usize| r.arms[base + j].clone();
+    let col = |j: usize, f: &dyn Fn(&ArmResult) -> f64| {
+        replicates
+            .iter()
+            .map(|r| f(&at(r, j)))
+            .collect::<Vec<f64>>()
+    };
+    let single = |j: usize, f: &dyn Fn(&ArmResult) -> [f64; 2]| {
+        (replicates.len() == 1).then(|| f(&at(&replicates[0], j)))
+    };
+    let iv = |f: &dyn Fn(&ArmResult) -> f64| interval(&col(k, f), None);
+    let first = at(&replicates[0], k);
+    let split = spec.size_matched_of(k).map(|m| SplitSummary {
+        size_matched_arm: spec.arms()[m].name.clone(),
+        size_auc: interval(
+            &col(m, &|a| a.auc_diff_vs_all),
+            single(m, &|a| a.auc_diff_ci95),
+        ),
+        selection_auc: interval(
+            &col(k, &|a| {
+                a.split.as_ref().map_or(f64::NAN, |s| s.selection_auc)
+            }),
+            single(k, &|a| {
+                a.split
+                    .as_ref()
+                    .map_or([f64::NAN; 2], |s| s.selection_auc_ci95)
+            }),
+        ),
+        size_loss_equal_rate: interval(
+            &col(m, &|a| a.loss_equal_rate_diff_vs_all),
+            single(m, &|a| a.loss_equal_rate_diff_ci95),
+        ),
+        selection_loss_equal_rate: interval(
+            &col(k, &|a| {
+                a.split
+                    .as_ref()
+                    .map_or(f64::NAN, |s| s.selection_loss_equal_rate)
+            }),
+            single(k, &|a| {
+                a.split
+                    .as_ref()
+                    .map_or([f64::NAN; 2], |s| s.selection_loss_equal_rate_ci95)
+            }),
+        ),
+    });
+    let cost_curve = first
+        .cost_curve
         .iter()
         .enumerate()
-        .map(|(k, arm)| {
-            let col = |f: &dyn Fn(&ArmResult) -> f64| {
-                replicates
-                    .iter()
-                    .map(|r| f(&r.arms[k]))
-                    .collect::<Vec<f64>>()
-            };
-            let single = |f: &dyn Fn(&ArmResult) -> [f64; 2]| {
-                (replicates.len() == 1).then(|| f(&replicates[0].arms[k]))
-            };
-            ArmSummary {
-                arm: arm.name.clone(),
-                auc: interval(&col(&|a| a.evaluation.auc), single(&|a| a.auc_ci95)),
-                auc_diff_vs_all: interval(
-                    &col(&|a| a.auc_diff_vs_all),
-                    single(&|a| a.auc_diff_ci95),
-                ),
-                gini: interval(&col(&|a| a.evaluation.gini), None),
-                ks: interval(&col(&|a| a.evaluation.ks), None),
-                brier: interval(&col(&|a| a.evaluation.brier), None),
-                log_loss: interval(&col(&|a| a.evaluation.log_loss), None),
-                ece: interval(&col(&|a| a.evaluation.ece), None),
-                psi_vs_all: interval(&col(&|a| a.psi_vs_all), None),
-                refused_share: interval(&col(&|a| a.refused_share), None),
-                expected_loss_krw_per_1000: interval(&col(&|a| a.expected_loss_krw_per_1000), None),
-                loss_diff_vs_all: interval(
-                    &col(&|a| a.loss_diff_vs_all),
-                    single(&|a| a.loss_diff_ci95),
-                ),
-                oracle_auc: interval(&col(&|a| a.evaluation.oracle_auc), None),
-            }
-        })
-        .collect()
+        .map(|(i, &(share, _))| (share, interval(&col(k, &|a| a.cost_curve[i].1), None).mean))
+        .collect();
+    ArmSummary {
+        arm: first.arm.clone(),
+        family: first.family.clone(),
+        training_members: iv(&|a| a.training_members as f64).mean,
+        auc: interval(&col(k, &|a| a.evaluation.auc), single(k, &|a| a.auc_ci95)),
+        auc_diff_vs_all: interval(
+            &col(k, &|a| a.auc_diff_vs_all),
+            single(k, &|a| a.auc_diff_ci95),
+        ),
+        gini: iv(&|a| a.evaluation.gini),
+        ks: iv(&|a| a.evaluation.ks),
+        brier: iv(&|a| a.evaluation.brier),
+        log_loss: iv(&|a| a.evaluation.log_loss),
+        ece: iv(&|a| a.evaluation.ece),
+        psi_vs_all: iv(&|a| a.psi_vs_all),
+        refused_share: iv(&|a| a.refused_share),
+        expected_loss_krw_per_1000: iv(&|a| a.expected_loss_krw_per_1000),
+        loss_diff_vs_all: interval(
+            &col(k, &|a| a.loss_diff_vs_all),
+            single(k, &|a| a.loss_diff_ci95),
+        ),
+        oracle_auc: iv(&|a| a.evaluation.oracle_auc),
+        net_value_krw_per_1000: iv(&|a| a.net_value_krw_per_1000),
+        equal_rate_refused_share: iv(&|a| a.equal_rate_refused_share),
+        loss_equal_rate_krw_per_1000: iv(&|a| a.loss_equal_rate_krw_per_1000),
+        loss_equal_rate_diff_vs_all: interval(
+            &col(k, &|a| a.loss_equal_rate_diff_vs_all),
+            single(k, &|a| a.loss_equal_rate_diff_ci95),
+        ),
+        net_value_equal_rate_krw_per_1000: iv(&|a| a.net_value_equal_rate_krw_per_1000),
+        calibration_intercept: iv(&|a| a.calibration_intercept),
+        calibration_slope: iv(&|a| a.calibration_slope),
+        cost_curve,
+        split,
+    }
 }

@@ -7,13 +7,19 @@ use std::path::{Path, PathBuf};
 use crate::data::features::Design;
 use crate::error::Result;
 use crate::experiment::spec::{Arm, ValidSpec};
-use crate::experiment::{ArmResult, PlotData, Replicate, cache, curves, subgroups};
+use crate::experiment::{ArmResult, PlotData, Replicate, SizeSplit, cache, curves, subgroups};
+use crate::models::ValidModelSpec;
 use crate::models::logistic::{self, LogisticParams};
 use crate::models::train::{self, LoadedData, PopulationRule};
-use crate::stats::bootstrap::paired_bootstrap;
+use crate::sim::rng::{Stream, user_stream};
+use crate::stats::calibration::calibration_fit;
+use crate::stats::decision::{
+    Draw, cost_curve, decision_bootstrap, loss_at_refused_share, net_value,
+};
 use crate::stats::interval::ci95;
 use crate::stats::metrics;
 use crate::stats::money::expected_loss;
+use rand::RngCore;
 
 /// A replicate's data set and its fixed rows.
 pub(crate) struct ReplicateData {
@@ -94,16 +100,48 @@ struct FittedArm {
     probs: Vec<f64>,
 }
 
-/// Fits `arm` with the spec's family on its members, registers it and
-/// scores the test users.
-fn fit_arm(spec: &ValidSpec, r: &ReplicateData, arm: &Arm, registry: &Path) -> Result<FittedArm> {
+/// The training rows of `arm`: its rule's non-held-out users, or for a
+/// size-matched arm a seeded random subsample of every eligible user with
+/// as many users as `size_of`'s members (the same subsample for every
+/// family), in row order.
+fn arm_members(r: &ReplicateData, arm: &Arm) -> Vec<usize> {
     let data = &r.data;
-    let members: Vec<usize> = r
+    let of_rule = |rule| -> Vec<usize> {
+        r.eligible
+            .iter()
+            .copied()
+            .filter(|&i| data.in_population(rule, i))
+            .collect()
+    };
+    let Some(size_rule) = arm.size_of else {
+        return of_rule(arm.rule);
+    };
+    let n = of_rule(size_rule).len();
+    let mut keyed: Vec<(u64, usize)> = r
         .eligible
         .iter()
-        .copied()
-        .filter(|&i| data.in_population(arm.rule, i))
+        .map(|&i| {
+            let mut rng = user_stream(r.seed ^ 0x5152_E0F5, data.user_id[i], Stream::Replay, 7);
+            (rng.next_u64(), i)
+        })
         .collect();
+    keyed.sort_unstable();
+    let mut rows: Vec<usize> = keyed.into_iter().take(n).map(|(_, i)| i).collect();
+    rows.sort_unstable();
+    rows
+}
+
+/// Fits `arm` with `family` on its members, registers it and scores the
+/// test users.
+fn fit_arm(
+    spec: &ValidSpec,
+    r: &ReplicateData,
+    arm: &Arm,
+    family: &ValidModelSpec,
+    registry: &Path,
+) -> Result<FittedArm> {
+    let data = &r.data;
+    let members = arm_members(r, arm);
     let weights = if arm.ipw {
         Some(ipw_weights(data, &r.eligible, &members, spec.ipw_min_prob)?)
     } else {
@@ -120,7 +158,7 @@ fn fit_arm(spec: &ValidSpec, r: &ReplicateData, arm: &Arm, registry: &Path) -> R
         &members,
         &data.nsf,
         weights.as_deref(),
-        spec.model(),
+        family,
         r.seed,
     )?;
     let (model_id, _) = train::register_model(
@@ -142,53 +180,105 @@ fn fit_arm(spec: &ValidSpec, r: &ReplicateData, arm: &Arm, registry: &Path) -> R
     })
 }
 
-/// Every arm's metrics on the test users, with paired-bootstrap intervals
-/// of its differences to the first arm (`all`).
-fn arm_results(spec: &ValidSpec, r: &ReplicateData, fitted: &[FittedArm]) -> Vec<ArmResult> {
+/// Differences of arm `k` to arm `base` across bootstrap draws: AUC and
+/// loss at the equal refusal share.
+fn draw_diffs(boot: &[Vec<Draw>], k: usize, base: usize) -> (Vec<f64>, Vec<f64>) {
+    boot.iter()
+        .map(|v| {
+            (
+                v[k].auc - v[base].auc,
+                v[k].loss_equal_rate - v[base].loss_equal_rate,
+            )
+        })
+        .unzip()
+}
+
+/// One family's arms: metrics on the test users, paired-bootstrap
+/// intervals of each arm's differences to `all` (under the policy and at
+/// `all`'s refusal share) and to its size-matched arm.
+fn arm_results(
+    spec: &ValidSpec,
+    r: &ReplicateData,
+    family: &str,
+    fitted: &[FittedArm],
+) -> Vec<ArmResult> {
     let probs: Vec<Vec<f64>> = fitted.iter().map(|f| f.probs.clone()).collect();
     let scores: Vec<Vec<u8>> = probs
         .iter()
         .map(|p| p.iter().map(|&v| train::score_of(v)).collect())
         .collect();
-    let (labels, truth) = (&r.labels, &r.truth);
-    let boot = paired_bootstrap(
+    let (labels, truth, policy) = (&r.labels, &r.truth, &spec.policy);
+    let lpc = policy.loss_per_failed_charge_krw;
+    let base_eval = metrics::evaluate(&probs[0], &scores[0], labels, truth);
+    let (base_loss, share) = expected_loss(&scores[0], truth, policy);
+    let boot = decision_bootstrap(
         &probs,
         &scores,
         labels,
         truth,
-        &spec.policy,
+        policy,
+        share,
         spec.bootstrap,
         r.seed ^ 0xB007,
     );
-    let base_eval = metrics::evaluate(&probs[0], &scores[0], labels, truth);
-    let (base_loss, _) = expected_loss(&scores[0], truth, &spec.policy);
+    let eq: Vec<f64> = probs
+        .iter()
+        .map(|p| loss_at_refused_share(p, truth, share, lpc))
+        .collect();
     let mut out = Vec::new();
     for (k, arm) in spec.arms().iter().enumerate() {
         let evaluation = metrics::evaluate(&probs[k], &scores[k], labels, truth);
-        let (loss, refused) = expected_loss(&scores[k], truth, &spec.policy);
-        let da: Vec<f64> = boot.iter().map(|v| v[k].0 - v[0].0).collect();
-        let dl: Vec<f64> = boot.iter().map(|v| v[k].1 - v[0].1).collect();
-        let ab: Vec<f64> = boot.iter().map(|v| v[k].0).collect();
+        let (loss, refused) = expected_loss(&scores[k], truth, policy);
+        let (da, dl) = draw_diffs(&boot, k, 0);
+        let dp: Vec<f64> = boot.iter().map(|v| v[k].loss - v[0].loss).collect();
+        let ab: Vec<f64> = boot.iter().map(|v| v[k].auc).collect();
+        let (cal_a, cal_b) = calibration_fit(&probs[k], labels);
+        let split = spec.size_matched_of(k).map(|m| {
+            let (sa, sl) = draw_diffs(&boot, k, m);
+            let sm = &probs[m];
+            SizeSplit {
+                size_matched_arm: spec.arms()[m].name.clone(),
+                selection_auc: evaluation.auc - metrics::auc(sm, labels),
+                selection_auc_ci95: ci95(sa),
+                selection_loss_equal_rate: eq[k] - eq[m],
+                selection_loss_equal_rate_ci95: ci95(sl),
+            }
+        });
         out.push(ArmResult {
             arm: arm.name.clone(),
+            family: family.into(),
             model_id: fitted[k].model_id.clone(),
             training_members: fitted[k].members,
             psi_vs_all: metrics::psi(&scores[0], &scores[k], &metrics::SCORE_BANDS),
             refused_share: refused,
             expected_loss_krw_per_1000: loss,
+            net_value_krw_per_1000: net_value(refused, loss, policy.benefit_per_grouped_user_krw),
             auc_ci95: ci95(ab),
             auc_diff_vs_all: evaluation.auc - base_eval.auc,
             auc_diff_ci95: ci95(da),
             loss_diff_vs_all: loss - base_loss,
-            loss_diff_ci95: ci95(dl),
+            loss_diff_ci95: ci95(dp),
+            equal_rate_refused_share: share,
+            loss_equal_rate_krw_per_1000: eq[k],
+            net_value_equal_rate_krw_per_1000: net_value(
+                share,
+                eq[k],
+                policy.benefit_per_grouped_user_krw,
+            ),
+            loss_equal_rate_diff_vs_all: eq[k] - eq[0],
+            loss_equal_rate_diff_ci95: ci95(dl),
+            calibration_intercept: cal_a,
+            calibration_slope: cal_b,
+            cost_curve: cost_curve(&probs[k], truth, lpc),
+            split,
             evaluation,
         });
     }
     out
 }
 
-/// Runs replicate `seed`: every arm, subgroups, learning curves. Returns
-/// the replicate and the test-set predictions (for plots).
+/// Runs replicate `seed`: every family × arm, subgroups, learning curves.
+/// Returns the replicate and the test-set predictions (for plots).
 pub(crate) fn run_replicate(
     spec: &ValidSpec,
     registry: &Path,
@@ -197,33 +287,48 @@ pub(crate) fn run_replicate(
     progress: &dyn Fn(&str),
 ) -> Result<(Replicate, PlotData)> {
     let r = ReplicateData::load(spec, data_root, seed)?;
-    let mut fitted = Vec::new();
-    for arm in spec.arms() {
-        progress(&format!("  arm {}", arm.name));
-        fitted.push(fit_arm(spec, &r, arm, registry)?);
+    let (mut arms, mut subgroups, mut learning_curve, mut plot) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for family in spec.families() {
+        let name = family.name();
+        let mut fitted = Vec::new();
+        for arm in spec.arms() {
+            progress(&format!("  {name}: arm {}", arm.name));
+            fitted.push(fit_arm(spec, &r, arm, family, registry)?);
+        }
+        arms.extend(arm_results(spec, &r, name, &fitted));
+        let probs: Vec<Vec<f64>> = fitted.into_iter().map(|f| f.probs).collect();
+        // Who pays: AUC of every arm within each subgroup of the test users.
+        subgroups.extend(subgroups::subgroup_results(
+            &r.data.design,
+            &r.test,
+            &r.labels,
+            &probs,
+            name,
+        ));
+        if spec.learning_curves {
+            progress(&format!("  {name}: learning curves"));
+            learning_curve.extend(curves::learning_curve(&r, family, spec.full_features())?);
+        }
+        for (arm, p) in spec.arms().iter().zip(probs) {
+            if arm.size_of.is_none() {
+                plot.push((format!("{} ({name})", arm.name), p));
+            }
+        }
     }
-    let arms = arm_results(spec, &r, &fitted);
-    let probs: Vec<Vec<f64>> = fitted.into_iter().map(|f| f.probs).collect();
-    // Who pays: AUC of every arm within each subgroup of the test users.
-    let subgroups = subgroups::subgroup_results(&r.data.design, &r.test, &r.labels, &probs);
-    progress("  learning curves");
-    let learning_curve = if spec.learning_curves {
-        curves::learning_curve(&r, spec.model(), spec.full_features())?
-    } else {
-        Vec::new()
-    };
     let data = &r.data;
     let replicate = Replicate {
         seed,
         data: r.dir.display().to_string(),
         test_users: r.test.len() as u64,
+        test_nsf: r.labels.iter().filter(|&&y| y).count() as u64,
         consent_share: data.consented.iter().filter(|&&c| c).count() as f64 / data.rows() as f64,
         arms,
         subgroups,
         learning_curve,
     };
     let plot = PlotData {
-        arms: spec.arms.iter().cloned().zip(probs).collect(),
+        arms: plot,
         labels: r.labels,
     };
     Ok((replicate, plot))

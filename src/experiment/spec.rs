@@ -8,6 +8,7 @@ use crate::data::features::FeatureSet;
 use crate::error::{NsfError, Result};
 use crate::models::train::PopulationRule;
 use crate::models::{ModelSpec, ValidModelSpec};
+
 use crate::stats::money::Policy;
 
 /// Experiments shipped with nsfsim (also in `synthetic/experiments/`).
@@ -44,8 +45,26 @@ pub struct ExperimentSpec {
     pub seed: u64,
     /// Replicates.
     pub replicates: u32,
-    /// Model family of every arm.
-    pub model: String,
+    /// Model family of every arm (older specs; `families` replaces it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Model families: every arm runs with every family, same tuning budget
+    /// (each family's default hyperparameters).
+    #[serde(default)]
+    pub families: Vec<String>,
+    /// Add, per restricted arm, `all` retrained on a seeded random
+    /// subsample of that arm's size (splits its cost into size and
+    /// selection).
+    #[serde(default = "yes")]
+    pub size_matched: bool,
+    /// "Enough" users: AUC tolerance below `all` (reported relative to the
+    /// measured selection cost).
+    #[serde(default = "default_tolerance")]
+    pub enough_tolerance: f64,
+    /// Who pays: subgroups with fewer NSF events than this among the test
+    /// users (mean per replicate) are shown but never flagged.
+    #[serde(default = "default_min_nsf")]
+    pub min_subgroup_nsf: f64,
     /// Training arms.
     pub arms: Vec<String>,
     /// The minimal feature set.
@@ -72,6 +91,14 @@ fn yes() -> bool {
 
 fn default_ipw_min_prob() -> f64 {
     0.05
+}
+
+fn default_tolerance() -> f64 {
+    0.005
+}
+
+fn default_min_nsf() -> f64 {
+    50.0
 }
 
 /// A grid of consent settings; each cell reruns `all`, `consented` and
@@ -117,6 +144,9 @@ pub struct Arm {
     pub ipw: bool,
     /// Trained on the minimal feature set.
     pub minimal: bool,
+    /// A size-matched arm: every eligible user (`rule` is `All`),
+    /// subsampled at random to the size of this rule's members.
+    pub size_of: Option<PopulationRule>,
 }
 
 impl Arm {
@@ -148,6 +178,24 @@ impl Arm {
             rule,
             ipw,
             minimal,
+            size_of: None,
+        })
+    }
+
+    /// The size-matched arm of a restricted arm (`None` for `all` arms):
+    /// `all` (same feature set, no weights) on a random subsample of the
+    /// arm's size, named `all-size-of-<rule>` (`all-minimal-size-of-…`).
+    pub fn size_matched(&self) -> Option<Arm> {
+        (self.rule != PopulationRule::All && self.size_of.is_none()).then(|| Arm {
+            name: format!(
+                "all{}-size-of-{}",
+                if self.minimal { "-minimal" } else { "" },
+                self.rule.as_str()
+            ),
+            rule: PopulationRule::All,
+            ipw: false,
+            minimal: self.minimal,
+            size_of: Some(self.rule),
         })
     }
 }
@@ -157,7 +205,7 @@ impl Arm {
 #[derive(Debug, Clone)]
 pub struct ValidSpec {
     spec: ExperimentSpec,
-    model: ValidModelSpec,
+    families: Vec<ValidModelSpec>,
     arms: Vec<Arm>,
     full: Vec<String>,
     minimal: Vec<String>,
@@ -169,14 +217,23 @@ impl ValidSpec {
         &self.spec
     }
 
-    /// The model family of every arm.
-    pub fn model(&self) -> &ValidModelSpec {
-        &self.model
+    /// The model families; every arm runs with each.
+    pub fn families(&self) -> &[ValidModelSpec] {
+        &self.families
     }
 
-    /// The arms, `all` first.
+    /// The arms, `all` first, then the spec's other arms, then the
+    /// size-matched arms (when `size_matched`).
     pub fn arms(&self) -> &[Arm] {
         &self.arms
+    }
+
+    /// Index (in [`Self::arms`]) of arm `k`'s size-matched arm, if any.
+    pub fn size_matched_of(&self, k: usize) -> Option<usize> {
+        let want = self.arms[k].size_matched()?;
+        self.arms
+            .iter()
+            .position(|a| a.size_of.is_some() && a.name == want.name)
     }
 
     /// Attributes of the full feature set.
@@ -212,25 +269,50 @@ impl ExperimentSpec {
                 "the first arm must be `all` (the reference)",
             ));
         }
-        let arms = self
+        let mut arms = self
             .arms
             .iter()
             .map(|a| Arm::parse(a))
             .collect::<Result<Vec<_>>>()?;
+        if self.size_matched {
+            let extra: Vec<Arm> = arms.iter().filter_map(Arm::size_matched).collect();
+            for a in extra {
+                if !arms.iter().any(|b| b.name == a.name) {
+                    arms.push(a);
+                }
+            }
+        }
+        let families = self.family_names()?;
         let full = FeatureSet::Full.attributes()?;
         let minimal = FeatureSet::List(self.minimal_features.clone()).attributes()?;
-        let model = ModelSpec::parse(&self.model)
-            .map_err(|_| {
-                NsfError::param(
-                    "model",
-                    format!(
-                        "`{}` is not an available model family ({})",
-                        self.model,
-                        ModelSpec::NAMES.join(", ")
-                    ),
-                )
-            })?
-            .check()?;
+        let families = families
+            .iter()
+            .map(|f| {
+                ModelSpec::parse(f)
+                    .map_err(|_| {
+                        NsfError::param(
+                            "families",
+                            format!(
+                                "`{f}` is not an available model family ({})",
+                                ModelSpec::NAMES.join(", ")
+                            ),
+                        )
+                    })?
+                    .check()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if !(self.enough_tolerance > 0.0 && self.enough_tolerance < 0.5) {
+            return Err(NsfError::param(
+                "enough_tolerance",
+                "must be in (0, 0.5) AUC",
+            ));
+        }
+        if !(self.policy.benefit_per_grouped_user_krw >= 0.0) {
+            return Err(NsfError::param(
+                "policy.benefit_per_grouped_user_krw",
+                "must be a non-negative amount of KRW",
+            ));
+        }
         if !(self.ipw_min_prob > 0.0 && self.ipw_min_prob < 1.0) {
             return Err(NsfError::param(
                 "ipw_min_prob",
@@ -245,11 +327,40 @@ impl ExperimentSpec {
         }
         Ok(ValidSpec {
             spec: self,
-            model,
+            families,
             arms,
             full,
             minimal,
         })
+    }
+}
+
+impl ExperimentSpec {
+    /// The families to run: `families`, or the older `model`, not both.
+    pub fn family_names(&self) -> Result<Vec<String>> {
+        let names = match (&self.model, self.families.is_empty()) {
+            (Some(_), false) => {
+                return Err(NsfError::param(
+                    "families",
+                    "give `families` or the older `model`, not both",
+                ));
+            }
+            (Some(m), true) => vec![m.clone()],
+            (None, true) => {
+                return Err(NsfError::param(
+                    "families",
+                    "name at least one model family",
+                ));
+            }
+            (None, false) => self.families.clone(),
+        };
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != names.len() {
+            return Err(NsfError::param("families", "a family is listed twice"));
+        }
+        Ok(names)
     }
 }
 
@@ -279,5 +390,56 @@ impl SweepSpec {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_with(overrides: &[&str]) -> Result<ValidSpec> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        load_spec("default", &o)?.check()
+    }
+
+    #[test]
+    fn default_runs_two_families_with_size_matched_arms_last() {
+        let v = default_with(&[]).unwrap();
+        let names: Vec<&str> = v.families().iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["logistic", "gbdt"]);
+        let arms: Vec<&str> = v.arms().iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            arms[6..],
+            [
+                "all-size-of-registered",
+                "all-size-of-consented",
+                "all-minimal-size-of-consented"
+            ]
+        );
+        // consented and consented-ipw share one size-matched arm.
+        assert_eq!(v.size_matched_of(2), Some(7));
+        assert_eq!(v.size_matched_of(3), Some(7));
+        assert_eq!(v.size_matched_of(0), None);
+        assert_eq!(v.size_matched_of(4), None, "all-minimal is not restricted");
+        let off = default_with(&["size_matched=false"]).unwrap();
+        assert_eq!(off.arms().len(), 6);
+    }
+
+    #[test]
+    fn families_and_model_together_or_unknown_are_refused() {
+        let mut both = load_spec("default", &[]).unwrap();
+        both.model = Some("logistic".into());
+        let e = both.check().unwrap_err();
+        assert!(e.to_string().contains("families"), "{e}");
+        let mut old = load_spec("default", &[]).unwrap();
+        old.model = Some("scorecard".into());
+        old.families.clear();
+        assert_eq!(old.check().unwrap().families()[0].name(), "scorecard");
+        let e = default_with(&["families=[\"logistic\", \"forest\"]"]).unwrap_err();
+        assert!(e.to_string().contains("`forest`"), "{e}");
+        let e = default_with(&["families=[]"]).unwrap_err();
+        assert!(e.to_string().contains("at least one"), "{e}");
+        let e = default_with(&["families=[\"gbdt\", \"logistic\", \"gbdt\"]"]).unwrap_err();
+        assert!(e.to_string().contains("twice"), "{e}");
     }
 }

@@ -40,6 +40,11 @@ fn cell_spec(spec: &ExperimentSpec, m: &str, strength: f64, rate: f64) -> Result
     cell.arms = vec!["all".into(), "consented".into(), "consented-ipw".into()];
     cell.bootstrap = cell.bootstrap.min(50);
     cell.learning_curves = false;
+    // The sweep reports the first family's consented arms, not size-matched.
+    let first = spec.family_names()?.remove(0);
+    cell.model = None;
+    cell.families = vec![first];
+    cell.size_matched = false;
     cell.sweep = None;
     cell.preset_overrides.extend([
         format!("consent.mechanism=\"{m}\""),

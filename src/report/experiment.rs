@@ -31,6 +31,12 @@ pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<V
             &arm_estimates(r, &|a| &a.auc_diff_vs_all, 100.0),
         )?,
     });
+    out.push(Figure {
+        stem: "loss_cost_equal_rate".into(),
+        caption: "The cost of minimization in money at equal grouping rate: each arm refuses the share of users `all` (same family) refuses under the policy; expected-loss difference vs `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
+        svg: plot::intervals(&plots_dir.join("loss_cost_equal_rate"), "Expected loss at equal grouping rate vs all", "KRW per 1,000 registered users", &arm_estimates(r, &|a| &a.loss_equal_rate_diff_vs_all, 1.0))?,
+    });
+    out.push(cost_curve_figure(r, plots_dir)?);
     out.extend(learning_curve_figure(r, plots_dir)?);
     out.extend(sweep_figure(r, plots_dir)?);
     out.extend(subgroup_figure(r, plots_dir)?);
@@ -123,7 +129,31 @@ fn distribution_figure(d: &PlotData, plots_dir: &Path) -> Result<Figure> {
     })
 }
 
-/// One interval per arm but `all`, scaled.
+/// The cost curves of every spec arm (mean across replicates).
+fn cost_curve_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Figure> {
+    let curves: Vec<Curve> = r
+        .summary
+        .iter()
+        .filter(|a| r.spec.arms.contains(&a.arm))
+        .map(|a| Curve {
+            name: format!("{} ({})", a.arm, a.family),
+            points: a.cost_curve.clone(),
+            band: Vec::new(),
+        })
+        .collect();
+    let top = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max)
+        * 1.05;
+    Ok(Figure {
+        stem: "cost_curve".into(),
+        caption: "Cost curves: expected loss from failed grouped charges (KRW per 1,000 registered users) against the share of users refused grouping, each model refusing its riskiest users; lower is better at every share (mean across replicates).".into(),
+        svg: plot::lines(&plots_dir.join("cost_curve"), "Expected loss vs share refused grouping", "share refused grouping", "KRW per 1,000 users", (0.0..0.5, 0.0..top), &curves, false)?,
+    })
+}
+
+/// One interval per arm but `all` (every family), scaled.
 fn arm_estimates(
     r: &ExperimentResult,
     f: &dyn Fn(&ArmSummary) -> &Interval,
@@ -131,11 +161,11 @@ fn arm_estimates(
 ) -> Vec<Estimate> {
     r.summary
         .iter()
-        .skip(1)
+        .filter(|a| a.arm != "all")
         .map(|a| {
             let i = f(a);
             Estimate {
-                name: a.arm.clone(),
+                name: format!("{} ({})", a.arm, a.family),
                 mean: scale * i.mean,
                 low: scale * i.ci95[0],
                 high: scale * i.ci95[1],
@@ -144,11 +174,11 @@ fn arm_estimates(
         .collect()
 }
 
-/// The mean learning curve of `arm` with its across-replicate band.
-fn learning_curve(r: &ExperimentResult, arm: &str) -> Curve {
+/// The mean learning curve of `family`'s `arm` with its across-replicate band.
+fn learning_curve(r: &ExperimentResult, family: &str, arm: &str) -> Curve {
     let mut pts: Vec<(f64, f64)> = Vec::new();
     let mut band: Vec<(f64, f64, f64)> = Vec::new();
-    for (n, v) in crate::experiment::learning_curve_by_size(&r.replicates, arm) {
+    for (n, v) in crate::experiment::learning_curve_by_size(&r.replicates, family, arm) {
         let x = (n as f64).log10();
         let iv = interval(&v, None);
         pts.push((x, iv.mean));
@@ -158,7 +188,7 @@ fn learning_curve(r: &ExperimentResult, arm: &str) -> Curve {
     }
     Curve {
         name: format!(
-            "{arm} (mean and 95% band, {} replicates)",
+            "{arm}, {family} (mean and 95% band, {} replicates)",
             r.replicates.len()
         ),
         points: pts,
@@ -168,7 +198,16 @@ fn learning_curve(r: &ExperimentResult, arm: &str) -> Curve {
 
 /// Learning curves of `all` and `consented` (none without curves).
 fn learning_curve_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figure>> {
-    let lc = vec![learning_curve(r, "all"), learning_curve(r, "consented")];
+    let lc: Vec<Curve> = r
+        .enough
+        .iter()
+        .flat_map(|e| {
+            [
+                learning_curve(r, &e.family, "all"),
+                learning_curve(r, &e.family, "consented"),
+            ]
+        })
+        .collect();
     let (xmin, xmax) = lc
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.0))
@@ -249,10 +288,11 @@ fn subgroup_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figu
     else {
         return Ok(None);
     };
+    let first = r.summary.first().map_or("", |a| a.family.as_str());
     let est: Vec<Estimate> = r
         .subgroups
         .iter()
-        .filter(|g| !g.group.starts_with("region"))
+        .filter(|g| !g.group.starts_with("region") && g.family == first)
         .map(|g| {
             let i = &g.auc_diff_vs_all[k];
             Estimate {
@@ -271,7 +311,7 @@ fn subgroup_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figu
     Ok(Some(Figure {
         stem: "subgroup_cost".into(),
         caption: format!(
-            "Who pays: AUC difference of `{arm}` vs `all` by age band, device and tenure, mean and 95% interval across replicates (all subgroups, regions included, are in the table)."
+            "Who pays: AUC difference of `{arm}` vs `all` by age band, device and tenure, model family `{first}`, mean and 95% interval across replicates (every family and subgroup, regions included, is in the table)."
         ),
         svg: plot::intervals(
             &plots_dir.join("subgroup_cost"),
@@ -297,46 +337,190 @@ fn ci(i: &Interval, digits: usize) -> String {
     )
 }
 
-fn find<'a>(r: &'a ExperimentResult, arm: &str) -> Option<&'a ArmSummary> {
-    r.summary.iter().find(|a| a.arm == arm)
+fn sig(i: &Interval) -> bool {
+    i.ci95[1] < 0.0 || i.ci95[0] > 0.0
 }
 
-/// The findings, one sentence per comparison.
+fn krw(i: &Interval) -> String {
+    format!("{:+.0} KRW [{:+.0}, {:+.0}]", i.mean, i.ci95[0], i.ci95[1])
+}
+
+/// The findings: per family the reference, each arm's cost split into size
+/// and selection (AUC points and KRW at equal grouping rate), "enough",
+/// then which conclusions hold across families.
 fn findings(r: &ExperimentResult) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(all) = find(r, "all") else {
-        return out;
-    };
-    out.push(format!(
-        "Trained on every user (what the case did), the NSF score reaches an AUC of {:.3} (95% interval {:.3}–{:.3}) on held-out Apple-registered users; no model can exceed the ground-truth ceiling of {:.3}.",
-        all.auc.mean, all.auc.ci95[0], all.auc.ci95[1], all.oracle_auc.mean
-    ));
-    if let Some(n) = r.consented_users_enough {
+    for all in r.summary.iter().filter(|a| a.arm == "all") {
+        let fam = &all.family;
         out.push(format!(
-            "From the fitted learning curve, about {:.0} consented users would have been enough to come within {:.3} AUC of the model trained on everyone.",
-            n, r.tolerance
+            "**{fam}**: trained on every user (what the case did), the NSF score reaches an AUC of {:.3} (95% interval {:.3}–{:.3}) on held-out Apple-registered users (ground-truth ceiling {:.3}); under the policy it refuses grouping to {:.1} % of them, the rate at which every arm is compared in money below.",
+            all.auc.mean,
+            all.auc.ci95[0],
+            all.auc.ci95[1],
+            all.oracle_auc.mean,
+            100.0 * all.refused_share.mean
         ));
-    } else if r.learning_curve_fits.iter().any(|f| f.arm == "consented") {
-        out.push(format!(
-            "The fitted learning curve of consented-only training never comes within {:.3} AUC of the model trained on everyone.",
-            r.tolerance
-        ));
+        for a in r
+            .summary
+            .iter()
+            .filter(|a| &a.family == fam && a.arm != "all" && r.spec.arms.contains(&a.arm))
+        {
+            out.push(arm_finding(a));
+        }
+        if let Some(e) = r.enough.iter().find(|e| &e.family == fam) {
+            out.push(enough_finding(e, r.replicates.len()));
+        }
     }
-    for a in r.summary.iter().skip(1) {
-        let sig = a.auc_diff_vs_all.ci95[1] < 0.0 || a.auc_diff_vs_all.ci95[0] > 0.0;
-        out.push(format!(
-            "Training on `{}` instead changes the AUC by {} points (95% interval {} to {}){}, and the expected loss from failed grouped charges by {:+.0} KRW per 1,000 registered users ({:+.0} to {:+.0}).",
-            a.arm,
-            pts(a.auc_diff_vs_all.mean),
-            pts(a.auc_diff_vs_all.ci95[0]),
-            pts(a.auc_diff_vs_all.ci95[1]),
-            if sig { "" } else { " — not distinguishable from no cost" },
-            a.loss_diff_vs_all.mean,
-            a.loss_diff_vs_all.ci95[0],
-            a.loss_diff_vs_all.ci95[1]
-        ));
-    }
+    out.extend(across_families(r));
     out
+}
+
+/// One arm's cost: total, size and selection, in AUC and KRW.
+fn arm_finding(a: &ArmSummary) -> String {
+    let total = format!(
+        "`{}` ({}) changes the AUC by {} points{} and the expected loss at equal grouping rate by {} per 1,000 users",
+        a.arm,
+        a.family,
+        ci_pts(&a.auc_diff_vs_all),
+        if sig(&a.auc_diff_vs_all) {
+            ""
+        } else {
+            " (not distinguishable from 0)"
+        },
+        krw(&a.loss_equal_rate_diff_vs_all)
+    );
+    match &a.split {
+        Some(s) => format!(
+            "{total}: size {} points / {}, selection {} points / {} (vs `{}`, every user subsampled to the arm's {:.0}).",
+            ci_pts(&s.size_auc),
+            krw(&s.size_loss_equal_rate),
+            ci_pts(&s.selection_auc),
+            krw(&s.selection_loss_equal_rate),
+            s.size_matched_arm,
+            a.training_members
+        ),
+        None => format!("{total}."),
+    }
+}
+
+/// "Enough" consented users of one family, honestly.
+fn enough_finding(e: &crate::experiment::Enough, reps: usize) -> String {
+    let rel = match (e.selection_cost_auc, e.tolerance_over_selection_cost) {
+        (Some(c), Some(q)) => format!(
+            " ({:.0} % of the measured selection cost of consented training, {} points)",
+            100.0 * q,
+            pts(c)
+        ),
+        _ => String::new(),
+    };
+    let per: Vec<String> = e
+        .per_replicate
+        .iter()
+        .map(|v| v.map_or("never".into(), |n| format!("{n:.0}")))
+        .collect();
+    match &e.users {
+        Some(u) => format!(
+            "Consented users enough to come within {:.3} AUC{rel} of `all` ({}): {:.0} (geometric mean, 95% interval {:.0}–{:.0} across {reps} replicates; per replicate {}), each curve fitted with its own asymptote.",
+            e.tolerance,
+            e.family,
+            u.mean,
+            u.ci95[0],
+            u.ci95[1],
+            per.join(", ")
+        ),
+        None => format!(
+            "Consented users enough to come within {:.3} AUC{rel} of `all` ({}): no figure — the fitted consented curve never comes within the tolerance in {} of {reps} replicate(s) (per replicate: {}).",
+            e.tolerance,
+            e.family,
+            e.never_within,
+            per.join(", ")
+        ),
+    }
+}
+
+/// Side of 0 of an interval: −1 (below), 0 (covers 0), +1 (above).
+fn side(i: &Interval) -> i8 {
+    if i.ci95[1] < 0.0 {
+        -1
+    } else if i.ci95[0] > 0.0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// Which conclusions hold across families: for every spec arm, whether
+/// every family's total (AUC, money) and size and selection parts lie on
+/// the same side of 0.
+fn across_families(r: &ExperimentResult) -> Vec<String> {
+    let fams: Vec<&str> = r
+        .summary
+        .iter()
+        .filter(|a| a.arm == "all")
+        .map(|a| a.family.as_str())
+        .collect();
+    if fams.len() < 2 {
+        return Vec::new();
+    }
+    let word = |s: i8| match s {
+        -1 => "worse than all",
+        1 => "better than all",
+        _ => "indistinguishable from 0",
+    };
+    let (mut holds, mut differs) = (Vec::new(), Vec::new());
+    for arm in r.spec.arms.iter().skip(1) {
+        let rows: Vec<&ArmSummary> = r.summary.iter().filter(|a| &a.arm == arm).collect();
+        let mut parts: Vec<(&str, Vec<i8>)> = vec![
+            (
+                "AUC",
+                rows.iter().map(|a| side(&a.auc_diff_vs_all)).collect(),
+            ),
+            (
+                "money at equal grouping rate",
+                rows.iter()
+                    .map(|a| -side(&a.loss_equal_rate_diff_vs_all))
+                    .collect(),
+            ),
+        ];
+        if rows.iter().all(|a| a.split.is_some()) {
+            let split = |a: &&ArmSummary| a.split.clone().expect("checked");
+            parts.push((
+                "size part (AUC)",
+                rows.iter().map(|a| side(&split(a).size_auc)).collect(),
+            ));
+            parts.push((
+                "selection part (AUC)",
+                rows.iter().map(|a| side(&split(a).selection_auc)).collect(),
+            ));
+        }
+        for (what, v) in parts {
+            if v.iter().all(|x| *x == v[0]) {
+                holds.push(format!("`{arm}` {what}: {} in every family", word(v[0])));
+            } else {
+                let each: Vec<String> = rows
+                    .iter()
+                    .zip(&v)
+                    .map(|(a, x)| format!("{} {}", a.family, word(*x)))
+                    .collect();
+                differs.push(format!("`{arm}` {what}: {}", each.join(", ")));
+            }
+        }
+    }
+    let or_none = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join("; ")
+        }
+    };
+    vec![
+        format!(
+            "Across families ({}) these conclusions hold (95% intervals on the same side of 0): {}.",
+            fams.join(", "),
+            or_none(holds)
+        ),
+        format!("These depend on the family: {}.", or_none(differs)),
+    ]
 }
 
 /// Rows of the main table: arm, AUC, ΔAUC, Gini, KS, Brier, ECE, PSI, refused, loss, Δloss.
@@ -345,6 +529,7 @@ fn table_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
         .iter()
         .map(|a| {
             vec![
+                a.family.clone(),
                 a.arm.clone(),
                 ci(&a.auc, 4),
                 ci_pts(&a.auc_diff_vs_all),
@@ -361,7 +546,8 @@ fn table_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
         .collect()
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
+    "family",
     "arm",
     "AUC",
     "ΔAUC vs all (points)",
@@ -378,7 +564,7 @@ const HEADER: [&str; 11] = [
 fn intro(r: &ExperimentResult) -> String {
     let rep = &r.replicates;
     format!(
-        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model family `{}`. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} get grouped charges; a failed grouped charge loses KRW {:.0}; expected loss uses the simulator's true NSF probability.",
+        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model families {}. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} get grouped charges; a failed grouped charge loses KRW {:.0}; each grouped user is worth KRW {:.0} (B, an estimate, E); expected loss uses the simulator's true NSF probability. Money is compared at equal grouping rate: each arm refuses exactly the share of users its family's `all` refuses under the policy (its riskiest users). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size: size = size-matched − all, selection = arm − size-matched.",
         r.spec.name,
         r.spec.description,
         r.spec.preset,
@@ -386,11 +572,18 @@ fn intro(r: &ExperimentResult) -> String {
         r.spec.replicates,
         r.spec.seed,
         r.spec.seed + r.spec.replicates as u64 - 1,
-        r.spec.model,
+        r.spec
+            .family_names()
+            .unwrap_or_default()
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
         rep.first().map_or(0, |x| x.test_users),
         r.spec.bootstrap,
         r.spec.policy.max_score_for_grouping,
-        r.spec.policy.loss_per_failed_charge_krw
+        r.spec.policy.loss_per_failed_charge_krw,
+        r.spec.policy.benefit_per_grouped_user_krw
     )
 }
 
@@ -415,12 +608,14 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
     for row in table_rows(r) {
         s.push_str(&format!("| {} |\n", row.join(" | ")));
     }
-    s.push_str("\n## Per replicate\n\n| replicate seed | arm | model | training members | AUC | ΔAUC [paired bootstrap 95%] |\n|---|---|---|---|---|---|\n");
+    s.push_str(&new_sections_md(r));
+    s.push_str("\n## Per replicate\n\n| replicate seed | family | arm | model | training members | AUC | ΔAUC [paired bootstrap 95%] |\n|---|---|---|---|---|---|---|\n");
     for rep in &r.replicates {
         for a in &rep.arms {
             s.push_str(&format!(
-                "| {} | {} | `{}` | {} | {:.4} | {} [{}, {}] |\n",
+                "| {} | {} | {} | `{}` | {} | {:.4} | {} [{}, {}] |\n",
                 rep.seed,
+                a.family,
                 a.arm,
                 a.model_id,
                 a.training_members,
@@ -431,21 +626,7 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
             ));
         }
     }
-    s.push_str("\n## Who pays: AUC difference vs `all` by subgroup (points, mean [95% interval] across replicates)\n\n");
-    s.push_str(&format!(
-        "| subgroup | test users | {} |\n|---|---|{}\n",
-        r.spec.arms[1..].join(" | "),
-        "---|".repeat(r.spec.arms.len() - 1)
-    ));
-    for g in &r.subgroups {
-        let cells: Vec<String> = g.auc_diff_vs_all.iter().skip(1).map(ci_pts).collect();
-        s.push_str(&format!(
-            "| {} | {:.0} | {} |\n",
-            g.group,
-            g.users,
-            cells.join(" | ")
-        ));
-    }
+    s.push_str(&who_pays_md(r));
     if !r.sweep.is_empty() {
         s.push_str("\n## Consent sweep: cost of training on consented users only (AUC points vs `all`, mean [95% interval])\n\n| mechanism | strength | consent rate | consented | consented-ipw | Δ expected loss, consented (KRW / 1,000) |\n|---|---|---|---|---|---|\n");
         for c in &r.sweep {
@@ -460,19 +641,17 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
             ));
         }
     }
-    s.push_str(
-        "\n## Learning curves\n\n| arm | training users | AUC (replicate 1) |\n|---|---|---|\n",
-    );
+    s.push_str("\n## Learning curves\n\n| family | arm | training users | AUC (replicate 1) |\n|---|---|---|---|\n");
     for p in &r.replicates[0].learning_curve {
         s.push_str(&format!(
-            "| {} | {} | {:.4} |\n",
-            p.arm, p.training_users, p.auc
+            "| {} | {} | {} | {:.4} |\n",
+            p.family, p.arm, p.training_users, p.auc
         ));
     }
     for f in &r.learning_curve_fits {
         s.push_str(&format!(
-            "\nPower-law fit of the mean `{}` curve: AUC(n) = {:.4} − {:.4}·n^(−{:.3}), RMSE {:.4}.\n",
-            f.arm, f.a, f.b, f.c, f.rmse
+            "\nPower-law fit of the mean `{}` curve ({}): AUC(n) = {:.4} − {:.4}·n^(−{:.3}), RMSE {:.4}.\n",
+            f.arm, f.family, f.a, f.b, f.c, f.rmse
         ));
     }
     s.push_str(&md_figures(figures));
@@ -495,6 +674,12 @@ pub fn html(r: &ExperimentResult, figures: &[Figure]) -> String {
         esc(&intro(r)).replace('`', "")
     ));
     s.push_str(&html_table(&HEADER, &table_rows(r)));
+    s.push_str("<h2>Cost split: size and selection</h2>");
+    s.push_str(&html_table(&SPLIT_HEADER, &split_rows(r)));
+    s.push_str("<h2>Money as a decision</h2>");
+    s.push_str(&html_table(&MONEY_HEADER, &money_rows(r)));
+    s.push_str("<h2>Calibration</h2>");
+    s.push_str(&html_table(&CAL_HEADER, &calibration_rows(r)));
     s.push_str(&html_figures(figures));
     s.push_str("<p>All figures are in metrics.json.</p></body></html>\n");
     s
@@ -546,4 +731,176 @@ pub fn summary_lines(r: &ExperimentResult) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect()
+}
+
+const SPLIT_HEADER: [&str; 8] = [
+    "family",
+    "arm",
+    "training users",
+    "ΔAUC vs all (points)",
+    "size (points)",
+    "selection (points)",
+    "size (KRW / 1,000, equal rate)",
+    "selection (KRW / 1,000, equal rate)",
+];
+
+/// Rows of the size/selection table: restricted arms with a size-matched arm.
+fn split_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
+    r.summary
+        .iter()
+        .filter_map(|a| {
+            let s = a.split.as_ref()?;
+            Some(vec![
+                a.family.clone(),
+                a.arm.clone(),
+                format!("{:.0}", a.training_members),
+                ci_pts(&a.auc_diff_vs_all),
+                ci_pts(&s.size_auc),
+                ci_pts(&s.selection_auc),
+                ci(&s.size_loss_equal_rate, 0),
+                ci(&s.selection_loss_equal_rate, 0),
+            ])
+        })
+        .collect()
+}
+
+const MONEY_HEADER: [&str; 8] = [
+    "family",
+    "arm",
+    "refused (policy)",
+    "net value (policy)",
+    "refused (equal rate)",
+    "loss (equal rate)",
+    "Δ loss vs all (equal rate)",
+    "net value (equal rate)",
+];
+
+/// Rows of the money table (KRW per 1,000 users).
+fn money_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
+    r.summary
+        .iter()
+        .map(|a| {
+            vec![
+                a.family.clone(),
+                a.arm.clone(),
+                ci(&a.refused_share, 3),
+                ci(&a.net_value_krw_per_1000, 0),
+                format!("{:.3}", a.equal_rate_refused_share.mean),
+                ci(&a.loss_equal_rate_krw_per_1000, 0),
+                ci(&a.loss_equal_rate_diff_vs_all, 0),
+                ci(&a.net_value_equal_rate_krw_per_1000, 0),
+            ]
+        })
+        .collect()
+}
+
+const CAL_HEADER: [&str; 6] = [
+    "family",
+    "arm",
+    "ECE",
+    "calibration intercept",
+    "calibration slope",
+    "Brier",
+];
+
+/// Rows of the calibration table.
+fn calibration_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
+    r.summary
+        .iter()
+        .map(|a| {
+            vec![
+                a.family.clone(),
+                a.arm.clone(),
+                ci(&a.ece, 4),
+                ci(&a.calibration_intercept, 3),
+                ci(&a.calibration_slope, 3),
+                ci(&a.brier, 4),
+            ]
+        })
+        .collect()
+}
+
+fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for row in rows {
+        s.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    s
+}
+
+/// The size/selection, money, cost-curve and calibration sections.
+fn new_sections_md(r: &ExperimentResult) -> String {
+    let mut s = String::from(
+        "\n## Cost split: size and selection (mean [95% interval])\n\nSize = `all` retrained on a random subsample of the arm's size, minus `all`; selection = the arm minus that size-matched `all`; both on the same test users. Money at equal grouping rate (KRW per 1,000 users; positive = more loss).\n\n",
+    );
+    s.push_str(&md_table(&SPLIT_HEADER, &split_rows(r)));
+    s.push_str(&format!(
+        "\n## Money as a decision (KRW per 1,000 users)\n\nUnder the policy (score ≤ {}) each arm refuses a different share, so its loss mixes ranking with calibration; at equal rate every arm refuses the share its family's `all` refuses, choosing its riskiest users. Net value = B × grouped users − expected loss, B = KRW {:.0} per grouped user (E).\n\n",
+        r.spec.policy.max_score_for_grouping, r.spec.policy.benefit_per_grouped_user_krw
+    ));
+    s.push_str(&md_table(&MONEY_HEADER, &money_rows(r)));
+    s.push_str("\n### Cost curves (expected loss, KRW per 1,000 users, by share refused; mean across replicates)\n\n");
+    let shares = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5];
+    let mut hdr = vec!["family".to_string(), "arm".to_string()];
+    hdr.extend(shares.iter().map(|x| format!("{:.0} %", 100.0 * x)));
+    let rows: Vec<Vec<String>> = r
+        .summary
+        .iter()
+        .map(|a| {
+            let mut row = vec![a.family.clone(), a.arm.clone()];
+            row.extend(shares.iter().map(|x| {
+                a.cost_curve
+                    .iter()
+                    .find(|p| (p.0 - x).abs() < 1e-9)
+                    .map_or("–".into(), |p| format!("{:.0}", p.1))
+            }));
+            row
+        })
+        .collect();
+    let hdr: Vec<&str> = hdr.iter().map(|x| x.as_str()).collect();
+    s.push_str(&md_table(&hdr, &rows));
+    s.push_str("\n## Calibration (on its own; intercept 0 and slope 1 are perfect)\n\n");
+    s.push_str(&md_table(&CAL_HEADER, &calibration_rows(r)));
+    s
+}
+
+/// Who pays, per family: AUC difference vs `all` by subgroup, with NSF
+/// events, Benjamini–Hochberg q-values and flags.
+fn who_pays_md(r: &ExperimentResult) -> String {
+    let first = r.summary.first().map(|f| f.family.clone());
+    let arms: Vec<&str> = r
+        .summary
+        .iter()
+        .filter(|a| Some(&a.family) == first.as_ref())
+        .map(|a| a.arm.as_str())
+        .collect();
+    let mut s = format!(
+        "\n## Who pays: AUC difference vs `all` by subgroup (points, mean [95% interval] across replicates)\n\nq: Benjamini–Hochberg across every (subgroup, arm) of the family (t test across replicates); **flagged** when q < 0.05. Groups with fewer than {:.0} NSF events per replicate among the test users are shown but never tested or flagged.\n\n| family | subgroup | test users | NSF events | {} |\n|---|---|---|---|{}\n",
+        r.spec.min_subgroup_nsf,
+        arms.get(1..).unwrap_or_default().join(" | "),
+        "---|".repeat(arms.len().saturating_sub(1))
+    );
+    for g in &r.subgroups {
+        let cells: Vec<String> = (1..g.auc_diff_vs_all.len())
+            .map(|k| {
+                let q = g.q_value[k].map_or(String::new(), |q| format!(" q={q:.3}"));
+                let flag = if g.flagged[k] { " **flagged**" } else { "" };
+                format!("{}{q}{flag}", ci_pts(&g.auc_diff_vs_all[k]))
+            })
+            .collect();
+        s.push_str(&format!(
+            "| {} | {} | {:.0} | {:.0}{} | {} |\n",
+            g.family,
+            g.group,
+            g.users,
+            g.nsf,
+            if g.enough_events { "" } else { " (too few)" },
+            cells.join(" | ")
+        ));
+    }
+    s
 }

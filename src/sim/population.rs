@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::sim::outcome::{self, OutcomeState};
 use crate::sim::preset::{ConsentMechanism, ValidPreset};
 use crate::sim::rng::{Stream, binomial, normal, poisson, sigmoid, uniform, user_stream};
+use crate::sim::schema::PHONE_SPACE;
 use crate::sim::traits::profile_risk;
 
 pub use crate::sim::traits::{Latent, Rates};
@@ -69,7 +70,6 @@ pub struct Calibration {
 /// Users in the calibration pilot (the first ones; users are i.i.d.).
 pub const PILOT_USERS: u64 = 65_536;
 
-const PHONE_SPACE: u64 = 100_000_000;
 const ACCOUNT_SPACE: u64 = 9_000_000_000;
 const EMAIL_DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
 const BAND_LOW: [u32; 6] = [14, 20, 30, 40, 50, 60];

@@ -16,7 +16,7 @@ pub const EMBEDDED: [(&str, &str); 3] = [
 ];
 
 /// Largest population: phone numbers are a bijection onto the 10^8 `010` numbers.
-pub const MAX_USERS: u64 = 100_000_000;
+pub const MAX_USERS: u64 = crate::sim::schema::PHONE_SPACE;
 
 /// A population preset as written in TOML. Field meanings are documented in
 /// `synthetic/default.toml`.

@@ -4,6 +4,11 @@
 
 use serde::Serialize;
 
+/// The `010` mobile-number space: `010` + 8 digits, 10^8 numbers. Phone
+/// numbers are a bijection of `user_id` onto it, so it bounds the
+/// population size, and `reidentify` enumerates it.
+pub const PHONE_SPACE: u64 = 100_000_000;
+
 /// Storage type of a column, as written to Parquet/CSV.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -3,6 +3,9 @@
 //! intervals, and the grouping policy's money.
 
 pub mod bootstrap;
+pub mod calibration;
+pub mod decision;
 pub mod interval;
 pub mod metrics;
 pub mod money;
+pub mod multiple;

@@ -11,6 +11,14 @@ pub struct Policy {
     pub max_score_for_grouping: u8,
     /// KRW lost per failed grouped charge.
     pub loss_per_failed_charge_krw: f64,
+    /// KRW gained per grouped user (E: fewer per-item card fees and a
+    /// smoother purchase), for the net value B × grouped − loss.
+    #[serde(default = "default_benefit")]
+    pub benefit_per_grouped_user_krw: f64,
+}
+
+fn default_benefit() -> f64 {
+    300.0
 }
 
 /// Expected KRW lost per 1,000 users under `policy` (via the true NSF
@@ -38,6 +46,7 @@ mod tests {
         let policy = Policy {
             max_score_for_grouping: 10,
             loss_per_failed_charge_krw: 1000.0,
+            benefit_per_grouped_user_krw: 0.0,
         };
         // Two grouped users (P 0.1 and 0.3), one refused (score 50).
         let (loss, refused) = expected_loss(&[5, 10, 50], &[0.1, 0.3, 0.9], &policy);

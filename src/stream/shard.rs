@@ -432,7 +432,7 @@ pub fn run(p: &ValidPreset, opts: &StreamOptions) -> Result<ShardManifest> {
         .out
         .join("_manifests")
         .join(opts.shard.manifest_folder());
-    let staged = StagedDir::create(&manifest_dir, opts.force)?;
+    let staged = StagedDir::create_for(&manifest_dir, opts.force, "stream-shard")?;
     clear_shard(opts, from, to, false)?;
     let cal = calibrate(p, p.seed);
     let ctx = Ctx {
