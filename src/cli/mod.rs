@@ -520,7 +520,6 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
 }
 
 fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
-    use crate::data::artifact::FileFate;
     if let Some(DestroyAction::Verify { record }) = &a.action {
         let v = crate::lineage::destroy::verify(record)?;
         println!(
@@ -554,24 +553,46 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
         );
     }
     if a.dry_run {
-        println!(
-            "dry run: destroying model {} would delete {} model(s) and {} files ({} bytes):",
-            r.model_id,
-            r.models.len(),
-            r.artifacts.len(),
-            r.artifacts.iter().map(|x| x.bytes).sum::<u64>()
-        );
-        for x in &r.artifacts {
-            println!(
-                "  {:<15} {}
-      via {}",
-                x.kind,
-                x.path,
-                x.derivation.join(" -> ")
-            );
-        }
+        print_destroy_plan(r);
         return Ok(());
     }
+    print_destroy_outcome(&o);
+    if r.status != "complete" {
+        return Err(NsfError::Incomplete {
+            message: format!(
+                "the order on model {} is incomplete: {}",
+                r.model_id,
+                r.incomplete_reasons.join("; ")
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// What a dry run would delete, with each file's derivation.
+fn print_destroy_plan(r: &crate::lineage::destroy::DestructionRecord) {
+    println!(
+        "dry run: destroying model {} would delete {} model(s) and {} files ({} bytes):",
+        r.model_id,
+        r.models.len(),
+        r.artifacts.len(),
+        r.artifacts.iter().map(|x| x.bytes).sum::<u64>()
+    );
+    for x in &r.artifacts {
+        println!(
+            "  {:<15} {}\n      via {}",
+            x.kind,
+            x.path,
+            x.derivation.join(" -> ")
+        );
+    }
+}
+
+/// What an order deleted, kept and found, and where its record is.
+fn print_destroy_outcome(o: &crate::lineage::destroy::Outcome) {
+    use crate::data::artifact::FileFate;
+    let r = &o.record;
     let arts: Vec<_> = match r.reruns.last() {
         Some(run) if o.already_destroyed => run.artifacts.iter().collect(),
         _ => r.artifacts.iter().collect(),
@@ -619,17 +640,6 @@ fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
     for p in &o.written {
         println!("record: {}", p.display());
     }
-    if r.status != "complete" {
-        return Err(NsfError::Incomplete {
-            message: format!(
-                "the order on model {} is incomplete: {}",
-                r.model_id,
-                r.incomplete_reasons.join("; ")
-            ),
-        }
-        .into());
-    }
-    Ok(())
 }
 
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {

@@ -433,7 +433,22 @@ pub fn run(
         drop(tx);
         writer.join().expect("writer thread panicked")
     })?;
-    let manifest = PopulationManifest {
+    let manifest = population_manifest(p, opts, &cal, record, tally);
+    staged.write_json("manifest.json", &manifest)?;
+    staged.commit()?;
+    Ok(manifest)
+}
+
+/// The population manifest of a finished run (no timestamp: the same
+/// preset and seed give the same bytes).
+fn population_manifest(
+    p: &ValidPreset,
+    opts: &GenerateOptions,
+    cal: &Calibration,
+    record: FileRecord,
+    tally: Tally,
+) -> PopulationManifest {
+    PopulationManifest {
         kind: "population".into(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
         generator_revision: GENERATOR_REVISION,
@@ -451,10 +466,7 @@ pub fn run(
             consent_intercept: cal.consent_intercept,
             pilot_users: p.users.min(crate::sim::population::PILOT_USERS),
         },
-    };
-    staged.write_json("manifest.json", &manifest)?;
-    staged.commit()?;
-    Ok(manifest)
+    }
 }
 
 /// Reads a population manifest from a data folder.

@@ -307,7 +307,8 @@ impl ExperimentSpec {
                 "must be in (0, 0.5) AUC",
             ));
         }
-        if !(self.policy.benefit_per_grouped_user_krw >= 0.0) {
+        let benefit = self.policy.benefit_per_grouped_user_krw;
+        if benefit.is_nan() || benefit < 0.0 {
             return Err(NsfError::param(
                 "policy.benefit_per_grouped_user_krw",
                 "must be a non-negative amount of KRW",

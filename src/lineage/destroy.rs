@@ -739,22 +739,7 @@ fn rerun(
     lock: Option<registry::RegistryLock>,
 ) -> Result<Outcome> {
     let reg = &o.registry;
-    let text = std::fs::read_to_string(marker).map_err(|e| NsfError::io(marker, e))?;
-    if let Ok(m) = serde_json::from_str::<Marker>(&text) {
-        return Err(NsfError::param(
-            "--model",
-            format!(
-                "model {} was destroyed with model {}: see its record {}",
-                m.model_id,
-                m.destroyed_with,
-                registry::destroyed_marker(reg, &m.destroyed_with).display()
-            ),
-        ));
-    }
-    let mut rec: DestructionRecord = serde_json::from_str(&text).map_err(|e| NsfError::Input {
-        path: marker.to_path_buf(),
-        message: format!("not a destruction record: {e}"),
-    })?;
+    let mut rec = read_record(reg, marker)?;
     let seeds: Vec<(String, Vec<String>)> = rec
         .models
         .iter()
@@ -774,24 +759,7 @@ fn rerun(
         .into_iter()
         .filter(|a| !known.contains(&a.path))
         .collect();
-    // Files the first run deleted that are back with the same content.
-    for a in rec
-        .artifacts
-        .iter()
-        .filter(|a| a.fate == Some(FileFate::Deleted))
-    {
-        let path = Path::new(&a.path);
-        if a.kind != "staging"
-            && artifact::file_size(path).is_some()
-            && artifact::sha256_file(path).ok().as_deref() == Some(a.sha256.as_str())
-        {
-            let mut back = a.clone();
-            back.fate = None;
-            back.derivation
-                .push("came back after it was deleted".into());
-            new_arts.push(back);
-        }
-    }
+    new_arts.extend(came_back(&rec));
     let new_models: Vec<DestroyedModel> = p
         .models
         .into_iter()
@@ -845,6 +813,49 @@ fn rerun(
         already_destroyed: true,
         written: vec![json_path, md_path],
     })
+}
+
+/// The destruction record behind `marker`; a model destroyed together with
+/// another is refused with a pointer to that record.
+fn read_record(reg: &Path, marker: &Path) -> Result<DestructionRecord> {
+    let text = std::fs::read_to_string(marker).map_err(|e| NsfError::io(marker, e))?;
+    if let Ok(m) = serde_json::from_str::<Marker>(&text) {
+        return Err(NsfError::param(
+            "--model",
+            format!(
+                "model {} was destroyed with model {}: see its record {}",
+                m.model_id,
+                m.destroyed_with,
+                registry::destroyed_marker(reg, &m.destroyed_with).display()
+            ),
+        ));
+    }
+    serde_json::from_str(&text).map_err(|e| NsfError::Input {
+        path: marker.to_path_buf(),
+        message: format!("not a destruction record: {e}"),
+    })
+}
+
+/// Files the first run deleted that are back with the same content.
+fn came_back(rec: &DestructionRecord) -> Vec<Artifact> {
+    let mut back = Vec::new();
+    for a in rec
+        .artifacts
+        .iter()
+        .filter(|a| a.fate == Some(FileFate::Deleted))
+    {
+        let path = Path::new(&a.path);
+        if a.kind != "staging"
+            && artifact::file_size(path).is_some()
+            && artifact::sha256_file(path).ok().as_deref() == Some(a.sha256.as_str())
+        {
+            let mut b = a.clone();
+            b.fate = None;
+            b.derivation.push("came back after it was deleted".into());
+            back.push(b);
+        }
+    }
+    back
 }
 
 fn write_record(rec: &DestructionRecord, json: &Path, md: &Path) -> Result<()> {
