@@ -304,8 +304,9 @@ enum FormatArg {
     Csv,
 }
 
+/// The preset flags shared by `generate` and `stream`.
 #[derive(Debug, clap::Args)]
-struct GenerateArgs {
+struct PresetArgs {
     /// Preset name (small, default, case) or path to a TOML file.
     #[arg(long, default_value = "default")]
     preset: String,
@@ -318,6 +319,12 @@ struct GenerateArgs {
     /// Override any preset field: --set consent.rate=0.5 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    world: PresetArgs,
     /// Output folder (default synthetic/out/<preset name>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -352,17 +359,12 @@ fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
         .context("cannot start worker threads")
 }
 
-fn load_preset(
-    name: &str,
-    set: &[String],
-    seed: Option<u64>,
-    users: Option<i64>,
-) -> anyhow::Result<preset::ValidPreset> {
-    let mut p = preset::load(name, set)?;
-    if let Some(s) = seed {
+fn load_preset(a: &PresetArgs) -> anyhow::Result<preset::ValidPreset> {
+    let mut p = preset::load(&a.preset, &a.set)?;
+    if let Some(s) = a.seed {
         p.seed = s;
     }
-    if let Some(u) = users {
+    if let Some(u) = a.users {
         if u < 1 {
             return Err(NsfError::param("--users", format!("{u}: must be at least 1")).into());
         }
@@ -372,7 +374,7 @@ fn load_preset(
 }
 
 fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
-    let p = load_preset(&a.preset, &a.set, a.seed, a.users)?;
+    let p = load_preset(&a.world)?;
     if a.out.is_none() {
         crate::data::artifact::check_output_name("name", &p.name)?;
     }
@@ -803,18 +805,8 @@ fn cmd_preset(preset: String, set: Vec<String>) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 struct StreamArgs {
-    /// Preset name (small, default, case) or path to a TOML file.
-    #[arg(long, default_value = "default")]
-    preset: String,
-    /// Master seed (overrides the preset's).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Number of users (overrides the preset's).
-    #[arg(long, allow_negative_numbers = true)]
-    users: Option<i64>,
-    /// Override any preset field: --set consent.rate=0.5 (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    set: Vec<String>,
+    #[command(flatten)]
+    world: PresetArgs,
     /// First day, YYYY-MM-DD.
     #[arg(long)]
     from: String,
@@ -862,7 +854,7 @@ struct StreamVolumeArgs {
 }
 
 fn cmd_stream(a: StreamArgs) -> anyhow::Result<()> {
-    let p = load_preset(&a.preset, &a.set, a.seed, a.users)?;
+    let p = load_preset(&a.world)?;
     let opts = crate::stream::shard::StreamOptions {
         out: a.out,
         from: a.from,

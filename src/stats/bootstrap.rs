@@ -21,6 +21,39 @@ pub fn paired_bootstrap(
     resamples: u32,
     seed: u64,
 ) -> Vec<Vec<(f64, f64)>> {
+    paired_resamples(probs, scores, labels, truth, resamples, seed, |r| {
+        (
+            metrics::auc(r.probs, r.labels),
+            expected_loss(r.scores, r.truth, policy).0,
+        )
+    })
+}
+
+/// One model's view of one paired resample.
+pub struct Resampled<'a> {
+    /// The model's probabilities of the resampled users.
+    pub probs: &'a [f64],
+    /// The model's 0–100 scores of the resampled users.
+    pub scores: &'a [u8],
+    /// The resampled users' outcomes.
+    pub labels: &'a [bool],
+    /// The resampled users' true NSF probabilities.
+    pub truth: &'a [f64],
+}
+
+/// The paired bootstrap's loop: resample `b` draws the same users for every
+/// model, and `stat` turns each model's view of it into a statistic.
+/// Resamples are seeded per index, so the result does not depend on the
+/// thread count.
+pub fn paired_resamples<T: Send>(
+    probs: &[Vec<f64>],
+    scores: &[Vec<u8>],
+    labels: &[bool],
+    truth: &[f64],
+    resamples: u32,
+    seed: u64,
+    stat: impl Fn(&Resampled) -> T + Sync,
+) -> Vec<Vec<T>> {
     let n = labels.len();
     (0..resamples as u64)
         .into_par_iter()
@@ -34,7 +67,12 @@ pub fn paired_bootstrap(
                 .map(|(p, s)| {
                     let pb: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
                     let sb: Vec<u8> = idx.iter().map(|&i| s[i]).collect();
-                    (metrics::auc(&pb, &y), expected_loss(&sb, &t, policy).0)
+                    stat(&Resampled {
+                        probs: &pb,
+                        scores: &sb,
+                        labels: &y,
+                        truth: &t,
+                    })
                 })
                 .collect()
         })

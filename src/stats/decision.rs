@@ -4,9 +4,7 @@
 //! calibrates differently; the cost curve (loss against share refused);
 //! net value; and a paired bootstrap of AUC and both losses.
 
-use rayon::prelude::*;
-
-use crate::stats::bootstrap::resample;
+use crate::stats::bootstrap::paired_resamples;
 use crate::stats::metrics;
 use crate::stats::money::{Policy, expected_loss};
 
@@ -93,33 +91,16 @@ pub fn decision_bootstrap(
     resamples: u32,
     seed: u64,
 ) -> Vec<Vec<Draw>> {
-    let n = labels.len();
-    (0..resamples as u64)
-        .into_par_iter()
-        .map(|b| {
-            let idx = resample(n, seed, b);
-            let y: Vec<bool> = idx.iter().map(|&i| labels[i]).collect();
-            let t: Vec<f64> = idx.iter().map(|&i| truth[i]).collect();
-            probs
-                .iter()
-                .zip(scores)
-                .map(|(p, s)| {
-                    let pb: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
-                    let sb: Vec<u8> = idx.iter().map(|&i| s[i]).collect();
-                    Draw {
-                        auc: metrics::auc(&pb, &y),
-                        loss: expected_loss(&sb, &t, policy).0,
-                        loss_equal_rate: loss_at_refused_share(
-                            &pb,
-                            &t,
-                            share,
-                            policy.loss_per_failed_charge_krw,
-                        ),
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    paired_resamples(probs, scores, labels, truth, resamples, seed, |r| Draw {
+        auc: metrics::auc(r.probs, r.labels),
+        loss: expected_loss(r.scores, r.truth, policy).0,
+        loss_equal_rate: loss_at_refused_share(
+            r.probs,
+            r.truth,
+            share,
+            policy.loss_per_failed_charge_krw,
+        ),
+    })
 }
 
 #[cfg(test)]
