@@ -117,16 +117,21 @@ fn distribution_figure(d: &PlotData, plots_dir: &Path) -> Result<Figure> {
             }
         })
         .collect();
-    let ymax = dist
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1))
-        .fold(0.01f64, f64::max)
-        * 1.1;
+    let ymax = y_top(&dist, 0.01) * 1.1;
     Ok(Figure {
         stem: "score_distribution".into(),
         caption: "Share of held-out registered users at each score 0–30 (30 = 30 or more), per arm (first replicate).".into(),
         svg: plot::lines(&plots_dir.join("score_distribution"), "Score distribution per arm", "NSF score (0-100, higher = riskier)", "share of users", (0.0..30.0, 0.0..ymax), &dist, false)?,
     })
+}
+
+/// The largest y value of `curves`, at least `floor` (the top of a y axis
+/// before its margin).
+fn y_top(curves: &[Curve], floor: f64) -> f64 {
+    curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.1))
+        .fold(floor, f64::max)
 }
 
 /// The cost curves of every spec arm (mean across replicates).
@@ -141,11 +146,7 @@ fn cost_curve_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Figure> {
             band: Vec::new(),
         })
         .collect();
-    let top = curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1))
-        .fold(1.0f64, f64::max)
-        * 1.05;
+    let top = y_top(&curves, 1.0) * 1.05;
     Ok(Figure {
         stem: "cost_curve".into(),
         caption: "Cost curves: expected loss from failed grouped charges (KRW per 1,000 registered users) against the share of users refused grouping, each model refusing its riskiest users; lower is better at every share (mean across replicates).".into(),
