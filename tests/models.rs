@@ -49,7 +49,7 @@ fn train_score_evaluate_and_lineage() {
     assert_eq!(all.len(), 16);
     assert_ne!(all, registered);
     let list = ok(&["models", "list", "--registry", r]);
-    assert_eq!(list.lines().count(), 2, "{list}");
+    assert_eq!(list.lines().count(), 3, "{list}"); // a header and two models
     let show: serde_json::Value =
         serde_json::from_str(&ok(&["models", "show", &all, "--registry", r])).unwrap();
     assert_eq!(show["model_id"], all.as_str());

@@ -20,7 +20,7 @@ use crate::stats::interval::ci95;
 use crate::stats::metrics;
 
 /// How well one attribute can be inferred.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct AttributeRow {
     /// Attribute name.
     pub attribute: String,
@@ -43,7 +43,7 @@ pub struct AttributeRow {
 }
 
 /// How many people a key singles out.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Uniqueness {
     /// The key (`score`, `age band + region`, ...).
     pub key: String,

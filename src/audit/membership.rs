@@ -16,7 +16,7 @@ use crate::stats::interval::ci95;
 use crate::stats::metrics;
 
 /// One membership attack against one model.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct AttackResult {
     /// `model` (the audited one) or `overfit control`.
     pub target: String,
@@ -37,7 +37,7 @@ pub struct AttackResult {
 }
 
 /// The positive control.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Control {
     /// Family and hyperparameters.
     pub model: serde_json::Value,
@@ -50,7 +50,7 @@ pub struct Control {
 }
 
 /// Membership inference results.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Membership {
     /// Training members of the audited model (checked against its digest).
     pub training_members: u64,

@@ -33,7 +33,7 @@ pub use membership::{AttackResult, Control, Membership, control_spec};
 pub use replacement::Replacement;
 
 /// Audit settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct AuditParams {
     /// Members and as many non-members attacked (at most; fewer when the
     /// held-out share of the population is smaller).
@@ -105,7 +105,7 @@ impl AuditParams {
 }
 
 /// A figure with its 95% bootstrap interval.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Est {
     /// Point estimate.
     pub value: f64,
@@ -114,7 +114,7 @@ pub struct Est {
 }
 
 /// Everything `audit` found (`audit.json`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct AuditResult {
     /// Always "audit".
     pub kind: String,

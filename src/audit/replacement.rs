@@ -16,7 +16,7 @@ use crate::stats::metrics;
 use crate::stats::money::expected_loss;
 
 /// The lawful replacement.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Replacement {
     /// Registered ID of the consented-only model.
     pub model_id: String,

@@ -26,11 +26,23 @@ pub struct Cli {
 enum Command {
     /// Generate a synthetic wallet population with NSF outcomes.
     Generate(GenerateArgs),
-    /// Print the data schema (24 attributes, flags, outcome).
+    /// Print the data schema (24 attributes, flags, outcome), or the JSON
+    /// Schema of an output file.
     Schema {
         /// Print JSON instead of a Markdown table.
         #[arg(long)]
         json: bool,
+        /// Print the JSON Schema of an output instead: metrics, audit,
+        /// model-manifest, data-manifest, scores-manifest or destruction.
+        #[arg(long, value_name = "KIND")]
+        json_schema: Option<String>,
+    },
+    /// Print a shell completion script: `nsfsim completions bash >
+    /// /etc/bash_completion.d/nsfsim` (also zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Run a minimization experiment and write its report (the main job).
     Compare(CompareArgs),
@@ -44,9 +56,13 @@ enum Command {
         /// Data set folder (from `generate`).
         #[arg(long)]
         data: PathBuf,
-        /// Output Parquet file (user_id, score, prob).
+        /// Output file (user_id, score, prob, holdout, nsf): CSV when the
+        /// name ends in `.csv`, else Parquet.
         #[arg(long)]
         out: PathBuf,
+        /// No progress spinner.
+        #[arg(long)]
+        quiet: bool,
         /// Replace an existing output file (never one inside the registry or
         /// a data set).
         #[arg(long)]
@@ -213,7 +229,8 @@ impl RegistryArg {
 
 #[derive(Debug, Subcommand)]
 enum ModelsAction {
-    /// One line per registered model.
+    /// An aligned table of the registered models (ID, family, population,
+    /// features, members, AUC, created from).
     List {
         /// Print the manifests as a JSON array.
         #[arg(long)]
@@ -228,10 +245,22 @@ enum ModelsAction {
         #[command(flatten)]
         registry: RegistryArg,
     },
-    /// A model's manifest (JSON).
+    /// A model's manifest (JSON) with its `children`: models trained from
+    /// it and the score files, runs and audits derived from it.
     Show {
         /// Model ID.
         id: String,
+        #[command(flatten)]
+        registry: RegistryArg,
+    },
+    /// A model's lineage: what it derives from and everything derived from
+    /// it, as text or Graphviz DOT (`| dot -Tsvg > lineage.svg`).
+    Lineage {
+        /// Model ID.
+        id: String,
+        /// Print Graphviz DOT.
+        #[arg(long)]
+        dot: bool,
         #[command(flatten)]
         registry: RegistryArg,
     },
@@ -260,6 +289,10 @@ struct CompareArgs {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// Also write predictions.parquet: every test user's P(nsf), score and
+    /// outcome under every arm × family × replicate.
+    #[arg(long)]
+    export_predictions: bool,
     #[command(flatten)]
     registry: RegistryArg,
 }
@@ -276,7 +309,7 @@ struct TrainArgs {
     #[arg(long, default_value = "full")]
     features: String,
     /// Model family: logistic, scorecard or gbdt.
-    #[arg(long, default_value = "logistic")]
+    #[arg(long, default_value = "logistic", value_name = "FAMILY")]
     model: String,
     /// Training seed (recorded; the logistic fit is deterministic).
     #[arg(long, default_value_t = 0)]
@@ -294,6 +327,9 @@ struct TrainArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// No progress spinner.
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     registry: RegistryArg,
 }
@@ -390,9 +426,12 @@ fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
         let b = indicatif::ProgressBar::new(p.users);
         b.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} generate [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} users ({per_sec}, eta {eta})",
+                "{spinner} generate [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} users ({rate} users/s, eta {eta})",
             )
-            .expect("valid template"),
+            .expect("valid template")
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", crate::report::plot::thousands(s.per_sec() as i64));
+            }),
         );
         Some(b)
     } else {
@@ -462,9 +501,11 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         registry: &registry,
         data_root: &a.data_root,
         force: a.force,
+        export_predictions: a.export_predictions,
     };
     let (result, out) =
         pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
+    drop(progress);
     for line in crate::report::experiment::summary_lines(&result) {
         println!("{line}");
     }
@@ -476,13 +517,47 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Progress lines on stderr with the seconds since `started` (none when
-/// `quiet`).
-fn progress_lines(quiet: bool, started: Instant) -> impl Fn(&str) {
+/// Progress on stderr: a spinner with the elapsed time and the current
+/// step, on a terminal only (none when `quiet` or when stderr is a file or
+/// a pipe).
+fn progress_lines(quiet: bool, _started: Instant) -> impl Fn(&str) {
+    let bar = spinner(quiet, "");
     move |line: &str| {
-        if !quiet {
-            eprintln!("[{:>6.1} s] {line}", started.elapsed().as_secs_f64());
+        if let Some(b) = &bar {
+            b.set_message(line.trim().to_string());
         }
+    }
+}
+
+/// A ticking spinner with `message` on a terminal (none when `quiet` or
+/// stderr is not a terminal); cleared when dropped.
+fn spinner(quiet: bool, message: &str) -> Option<Spinner> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new_spinner();
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .expect("valid template"),
+    );
+    b.set_message(message.to_string());
+    b.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(Spinner(b))
+}
+
+/// A spinner that clears itself when dropped.
+struct Spinner(indicatif::ProgressBar);
+
+impl std::ops::Deref for Spinner {
+    type Target = indicatif::ProgressBar;
+    fn deref(&self) -> &indicatif::ProgressBar {
+        &self.0
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }
 
@@ -510,6 +585,7 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
             &registry, &a.model, &a.data, &params, &out, a.force, &progress,
         )
     })?;
+    drop(progress);
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
     }
@@ -650,6 +726,7 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     let spec = train::ModelSpec::parse(&a.model)?.check()?;
     let pool = thread_pool(a.threads)?;
     let started = Instant::now();
+    let bar = spinner(a.quiet, &format!("training {}", spec.name()));
     let t = pool.install(|| {
         train::train(
             &a.data,
@@ -664,6 +741,7 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
             },
         )
     })?;
+    drop(bar);
     let m = &t.manifest;
     eprintln!(
         "trained {} on {} {} users ({} features) in {:.1} s (read {:.1} s, fit {:.1} s, evaluate+register {:.1} s); held-out registered users: AUC {:.4} (oracle {:.4})",
@@ -694,14 +772,14 @@ fn cmd_reidentify(
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
-            "unsalted SHA-256: recovered {} of {} phone numbers ({:.2}%, {} checked correct) by hashing {} candidates in {:.1} s ({:.1} M/s on {} threads); keyed HMAC-SHA-256: {} recovered",
+            "unsalted SHA-256: recovered {} of {} phone numbers ({:.2}%, {} checked correct) by hashing {} candidates in {:.1} s ({} candidates/s on {} threads); keyed HMAC-SHA-256: {} recovered",
             r.recovered,
             r.users,
             100.0 * r.recovered_share,
             r.correct,
             r.candidates,
             r.seconds,
-            r.candidates_per_second / 1e6,
+            crate::report::plot::thousands(r.candidates_per_second as i64),
             r.threads,
             r.recovered_keyed
         );
@@ -714,9 +792,15 @@ fn cmd_score(
     data: PathBuf,
     out: PathBuf,
     force: bool,
+    quiet: bool,
     registry: RegistryArg,
 ) -> anyhow::Result<()> {
+    let bar = spinner(
+        quiet,
+        &format!("scoring {} with model {model}", data.display()),
+    );
     let m = train::score(&registry.path(), &model, &data, &out, force)?;
+    drop(bar);
     println!(
         "wrote {}: {} users scored by model {}",
         out.display(),
@@ -751,18 +835,7 @@ fn cmd_models(action: ModelsAction) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&models)?);
                 return Ok(());
             }
-            for m in models {
-                println!(
-                    "{}  {:<9} {:<10} {:>10} members  {:>2} features  AUC {:.4}  data {}",
-                    m.model_id,
-                    m.family,
-                    m.population_rule,
-                    m.training_members.count,
-                    m.features.len(),
-                    m.metrics.auc,
-                    m.data.dir
-                );
-            }
+            print!("{}", models_table(&models));
             Ok(())
         }
         ModelsAction::Points { id, registry } => {
@@ -776,10 +849,86 @@ fn cmd_models(action: ModelsAction) -> anyhow::Result<()> {
         }
         ModelsAction::Show { id, registry } => {
             let (m, _) = crate::lineage::registry::load(&registry.path(), &id)?;
-            println!("{}", serde_json::to_string_pretty(&m)?);
+            let mut v = serde_json::to_value(&m)?;
+            let children = crate::report::lineage::children(&registry.path(), &id);
+            v["children"] = children
+                .iter()
+                .map(|c| serde_json::json!({"kind": c.kind, "id": c.id, "label": c.label}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            Ok(())
+        }
+        ModelsAction::Lineage { id, dot, registry } => {
+            crate::lineage::registry::load(&registry.path(), &id)?;
+            let l = crate::report::lineage::lineage(&registry.path(), &id);
+            print!("{}", if dot { l.dot() } else { l.text(&id) });
             Ok(())
         }
     }
+}
+
+/// `models list`: a header and one aligned row per model.
+fn models_table(models: &[crate::lineage::registry::ModelManifest]) -> String {
+    let header = [
+        "ID",
+        "family",
+        "population",
+        "features",
+        "members",
+        "AUC",
+        "created from",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for m in models {
+        let from = if m.parents.is_empty() {
+            format!("data {}", m.data.dir)
+        } else {
+            format!("models {} on data {}", m.parents.join(", "), m.data.dir)
+        };
+        rows.push(vec![
+            m.model_id.clone(),
+            m.family.clone(),
+            m.population_rule.clone(),
+            m.features.len().to_string(),
+            m.training_members.count.to_string(),
+            format!("{:.4}", m.metrics.auc),
+            from,
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|j| rows.iter().map(|r| r[j].chars().count()).max().unwrap_or(0))
+        .collect();
+    let numeric = [false, false, false, true, true, true, false];
+    let mut out = String::new();
+    for r in &rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(j, c)| match (numeric[j], j + 1 == r.len()) {
+                (_, true) => c.clone(),
+                (true, _) => format!("{c:>w$}", w = widths[j]),
+                (false, _) => format!("{c:<w$}", w = widths[j]),
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `nsfsim completions SHELL`.
+fn cmd_completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "nsfsim", &mut std::io::stdout());
+    Ok(())
+}
+
+/// `nsfsim schema --json-schema KIND`.
+fn cmd_json_schema(kind: &str) -> anyhow::Result<()> {
+    let schema = crate::report::schemas::json_schema(kind)?;
+    println!("{schema}");
+    Ok(())
 }
 
 fn cmd_schema(json: bool) -> anyhow::Result<()> {
@@ -921,8 +1070,9 @@ pub fn run() -> anyhow::Result<()> {
             data,
             out,
             force,
+            quiet,
             registry,
-        } => cmd_score(model, data, out, force, registry),
+        } => cmd_score(model, data, out, force, quiet, registry),
         Command::Evaluate {
             model,
             data,
@@ -931,7 +1081,11 @@ pub fn run() -> anyhow::Result<()> {
             registry,
         } => cmd_evaluate(model, data, population, json, registry),
         Command::Models { action } => cmd_models(action),
-        Command::Schema { json } => cmd_schema(json),
+        Command::Schema { json, json_schema } => match json_schema {
+            Some(kind) => cmd_json_schema(&kind),
+            None => cmd_schema(json),
+        },
+        Command::Completions { shell } => cmd_completions(shell),
         Command::Preset { preset, set } => cmd_preset(preset, set),
     }
 }

@@ -55,7 +55,7 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Record of one written data file (goes into manifests).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct FileRecord {
     /// File name relative to its folder.
     pub name: String,
@@ -791,7 +791,9 @@ pub fn file_size(path: &Path) -> Option<u64> {
 }
 
 /// What happened to a file a destruction order named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileFate {
     /// It had the recorded content and was deleted.

@@ -63,7 +63,7 @@ fn encode_chunk(
 }
 
 /// Output file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// `users.parquet` (zstd).
@@ -83,7 +83,7 @@ impl Format {
 }
 
 /// Population-level figures recorded in the manifest.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Summary {
     /// Users generated.
     pub users: u64,
@@ -192,7 +192,7 @@ impl Tally {
 pub const GENERATOR_REVISION: u32 = 3;
 
 /// `manifest.json` of a generated data set.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PopulationManifest {
     /// Always "population".
     pub kind: String,
@@ -225,7 +225,7 @@ pub struct PopulationManifest {
 }
 
 /// Serializable copy of the pilot calibration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CalibrationRecord {
     /// iPhone registration rate at z_act = 0.
     pub reg_ios_rate: f64,

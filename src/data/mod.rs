@@ -3,4 +3,5 @@
 pub mod artifact;
 pub mod features;
 pub mod generate;
+pub mod score_file;
 pub mod validate;

@@ -12,7 +12,7 @@ use crate::stats::interval::{Interval, interval};
 use crate::stats::metrics;
 
 /// One point of a learning curve.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CurvePoint {
     /// Model family.
     #[serde(default)]
@@ -26,7 +26,7 @@ pub struct CurvePoint {
 }
 
 /// A power-law fit AUC(n) = a − b·n^(−c) of a learning curve.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct PowerLaw {
     /// Model family.
     #[serde(default)]
@@ -211,7 +211,7 @@ pub fn fit_mean_curves(replicates: &[Replicate], families: &[&str]) -> Vec<Power
 /// `consented` curves are fitted separately (each with its own asymptote)
 /// and the consented fit is solved for the AUC of `all` trained on every
 /// user minus the tolerance.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Enough {
     /// Model family.
     pub family: String,

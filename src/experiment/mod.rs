@@ -32,7 +32,7 @@ pub use subgroups::{SubgroupResult, SubgroupSummary};
 pub use sweep::{SweepCell, run_sweep};
 
 /// Metrics of one arm in one replicate.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ArmResult {
     /// Arm name.
     pub arm: String,
@@ -89,7 +89,7 @@ pub struct ArmResult {
 
 /// A restricted arm's cost beyond its size: the arm minus `all` retrained
 /// on a random subsample of the arm's size, on the same test users.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SizeSplit {
     /// The size-matched arm.
     pub size_matched_arm: String,
@@ -105,7 +105,7 @@ pub struct SizeSplit {
 }
 
 /// One replicate.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Replicate {
     /// Population seed.
     pub seed: u64,
@@ -128,7 +128,7 @@ pub struct Replicate {
 }
 
 /// Across-replicate summary of one arm.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ArmSummary {
     /// Arm name.
     pub arm: String,
@@ -182,7 +182,7 @@ pub struct ArmSummary {
 
 /// A restricted arm's cost vs `all`, split: size (size-matched `all` −
 /// `all`) + selection (arm − size-matched `all`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SplitSummary {
     /// The size-matched arm.
     pub size_matched_arm: String,
@@ -197,7 +197,7 @@ pub struct SplitSummary {
 }
 
 /// `metrics.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ExperimentResult {
     /// Always "experiment".
     pub kind: String,
@@ -222,24 +222,42 @@ pub struct ExperimentResult {
     pub sweep: Vec<SweepCell>,
 }
 
-/// Test-set predictions of the first replicate, for plots.
+/// Test-set predictions of one replicate, for plots and exported
+/// predictions.
 pub struct PlotData {
-    /// Per arm: name and P(nsf) of each test user.
-    pub arms: Vec<(String, Vec<f64>)>,
+    /// Population seed of the replicate.
+    pub seed: u64,
+    /// `user_id` of each test user.
+    pub user_id: Vec<u64>,
+    /// Per family × arm (every arm, size-matched ones included).
+    pub arms: Vec<PlotArm>,
     /// NSF outcome of each test user.
     pub labels: Vec<bool>,
 }
 
+/// One arm's P(nsf) of each test user.
+pub struct PlotArm {
+    /// Model family.
+    pub family: String,
+    /// Arm name.
+    pub arm: String,
+    /// A size-matched arm (`all-size-of-<rule>`), left out of the plots.
+    pub size_matched: bool,
+    /// P(nsf) per test user.
+    pub probs: Vec<f64>,
+}
+
 /// Runs the experiment; models go to `registry`, data sets are cached under
-/// `data_root`. `progress` receives one line per step.
+/// `data_root`. `progress` receives one line per step. Returns the result
+/// and each replicate's test-set predictions.
 pub fn run(
     spec: &ValidSpec,
     registry: &Path,
     data_root: &Path,
     progress: &dyn Fn(&str),
-) -> Result<(ExperimentResult, PlotData)> {
+) -> Result<(ExperimentResult, Vec<PlotData>)> {
     let mut replicates = Vec::new();
-    let mut plot_data = None;
+    let mut plot_data = Vec::new();
     for r in 0..spec.replicates {
         let seed = spec.seed + r as u64;
         progress(&format!(
@@ -249,7 +267,7 @@ pub fn run(
         ));
         let (replicate, plot) =
             replicate::run_replicate(spec, registry, data_root, seed, progress)?;
-        plot_data.get_or_insert(plot);
+        plot_data.push(plot);
         replicates.push(replicate);
     }
     let summary = summarize_arms(spec, &replicates);
@@ -280,7 +298,7 @@ pub fn run(
             tolerance,
             sweep: Vec::new(),
         },
-        plot_data.expect("at least one replicate"),
+        plot_data,
     ))
 }
 

@@ -311,9 +311,12 @@ pub(crate) fn run_replicate(
             learning_curve.extend(curves::learning_curve(&r, family, spec.full_features())?);
         }
         for (arm, p) in spec.arms().iter().zip(probs) {
-            if arm.size_of.is_none() {
-                plot.push((format!("{} ({name})", arm.name), p));
-            }
+            plot.push(crate::experiment::PlotArm {
+                family: name.to_string(),
+                arm: arm.name.clone(),
+                size_matched: arm.size_of.is_some(),
+                probs: p,
+            });
         }
     }
     let data = &r.data;
@@ -328,6 +331,8 @@ pub(crate) fn run_replicate(
         learning_curve,
     };
     let plot = PlotData {
+        seed,
+        user_id: r.test.iter().map(|&i| data.user_id[i]).collect(),
         arms: plot,
         labels: r.labels,
     };

@@ -28,7 +28,7 @@ pub const EMBEDDED: [(&str, &str); 3] = [
 ];
 
 /// An experiment spec (TOML).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentSpec {
     /// Name (the default output folder is `runs/<name>`).
@@ -103,7 +103,7 @@ fn default_min_nsf() -> f64 {
 
 /// A grid of consent settings; each cell reruns `all`, `consented` and
 /// `consented-ipw` on its own populations.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     /// Users per population in a cell.

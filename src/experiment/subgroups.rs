@@ -12,7 +12,7 @@ use crate::stats::metrics;
 use crate::stats::multiple::{benjamini_hochberg, t_test_p};
 
 /// AUC of each arm on the test users of one subgroup.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SubgroupResult {
     /// Model family.
     #[serde(default)]
@@ -28,7 +28,7 @@ pub struct SubgroupResult {
 }
 
 /// Who pays: one subgroup's AUC differences to `all`, across replicates.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SubgroupSummary {
     /// Model family.
     pub family: String,

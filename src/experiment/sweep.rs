@@ -11,7 +11,7 @@ use crate::experiment::spec::{ExperimentSpec, ValidSpec};
 use crate::stats::interval::Interval;
 
 /// One cell of the consent sweep.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct SweepCell {
     /// Consent mechanism.
     pub mechanism: String,

@@ -32,7 +32,7 @@ pub struct DestroyOptions {
 }
 
 /// One file the order covers.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Artifact {
     /// `model`, `scores`, `run`, `audit`, `lineage-record`, ...
     pub kind: String,
@@ -51,7 +51,7 @@ pub struct Artifact {
 }
 
 /// A model the order destroys.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DestroyedModel {
     /// Its ID.
     pub model_id: String,
@@ -68,7 +68,7 @@ pub struct DestroyedModel {
 }
 
 /// A file found by content after deletion.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct FoundCopy {
     /// Where it is.
     pub path: String,
@@ -79,7 +79,7 @@ pub struct FoundCopy {
 }
 
 /// The verification scan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Verification {
     /// When it ran (UTC, RFC 3339).
     pub at: String,
@@ -93,7 +93,7 @@ pub struct Verification {
 }
 
 /// A lineage record the order did not follow: its files are left alone.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Suspicious {
     /// The lineage record.
     pub record: String,
@@ -103,7 +103,7 @@ pub struct Suspicious {
 
 /// A later run of the same order: what it found and did (the first run's
 /// entries above are never rewritten).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Rerun {
     /// When it ran (UTC, RFC 3339).
     pub at: String,
@@ -119,7 +119,7 @@ pub struct Rerun {
 }
 
 /// `destroyed/<model_id>.json`: what was destroyed, why, and the check.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DestructionRecord {
     /// Always "destruction".
     pub kind: String,

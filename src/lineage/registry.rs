@@ -28,7 +28,7 @@ use crate::stats::metrics::Evaluation;
 pub const DEFAULT_REGISTRY: &str = "models/registry";
 
 /// Who a model was trained on, and on what.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct TrainingMembers {
     /// Number of training members.
     pub count: u64,
@@ -37,7 +37,7 @@ pub struct TrainingMembers {
 }
 
 /// The data set a model was trained on.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DataRef {
     /// Folder given on the command line.
     pub dir: String,
@@ -54,7 +54,7 @@ pub struct DataRef {
 }
 
 /// `manifest.json` of a registered model.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ModelManifest {
     /// Always "model".
     pub kind: String,
@@ -287,7 +287,7 @@ pub fn is_destroyed(registry: &Path, id: &str) -> bool {
 
 /// A lineage file that could not be read: reported, never blocking an
 /// order on what can be proven from the rest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Unreadable {
     /// The file.
     pub path: String,

@@ -499,7 +499,7 @@ pub fn load_model(registry: &Path, id: &str) -> Result<(ModelManifest, StoredMod
 }
 
 /// `manifest.json` of a score file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ScoresManifest {
     /// Always "scores".
     pub kind: String,
@@ -516,7 +516,7 @@ pub struct ScoresManifest {
 }
 
 /// Scores every user of a data set with a registered model: writes `out`
-/// (Parquet: user_id, score, prob) and `<out>.manifest.json`, and records the
+/// (user_id, score, prob, holdout, nsf; Parquet, or CSV for a `.csv` name) and `<out>.manifest.json`, and records the
 /// derived artifact in the registry. Existing files need `force`; nothing
 /// is written inside the registry or a data set. The lineage record is
 /// written (pending) before the output is published.
@@ -540,7 +540,19 @@ pub fn score(
         &[artifact::partial_path(&out), artifact::partial_path(&mpath)],
         &[id.to_string()],
     )?;
-    let record = artifact::write_scores(&out, id, &data.user_id, &scores, &prob)?;
+    let holdout: Vec<bool> = data
+        .user_id
+        .iter()
+        .map(|&u| is_holdout(data.manifest.seed, u))
+        .collect();
+    let columns = crate::data::score_file::ScoreColumns {
+        user_id: &data.user_id,
+        score: &scores,
+        prob: &prob,
+        holdout: &holdout,
+        nsf: &data.nsf,
+    };
+    let record = crate::data::score_file::write(&out, id, &columns)?;
     let manifest = ScoresManifest {
         kind: "scores".into(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),

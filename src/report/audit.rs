@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::audit::{AttackResult, AuditResult, Est};
 use crate::error::Result;
 use crate::report::plot::{self, Curve};
-use crate::report::{Figure, esc, html_figures, html_head, html_table, md_figures};
+use crate::report::{Figure, md_figures};
 
 /// Draws the audit's plots into `plots_dir`.
 pub fn audit_figures(r: &AuditResult, plots_dir: &Path) -> Result<Vec<Figure>> {
@@ -16,10 +16,18 @@ pub fn audit_figures(r: &AuditResult, plots_dir: &Path) -> Result<Vec<Figure>> {
         .membership
         .attacks
         .iter()
-        .map(|a| Curve {
-            name: format!("{}, {} (AUC {:.3})", a.target, a.attack, a.auc.value),
-            points: a.roc.clone(),
-            band: Vec::new(),
+        .map(|a| {
+            let targets: Vec<&str> = targets_in_order(r);
+            Curve {
+                name: format!("{}, {} (AUC {:.3})", a.target, a.attack, a.auc.value),
+                points: a.roc.clone(),
+                band: Vec::new(),
+                color: 1 + targets.iter().position(|t| *t == a.target).unwrap_or(0),
+                dash: attacks_in_order(r)
+                    .iter()
+                    .position(|t| *t == a.attack)
+                    .unwrap_or(0),
+            }
         })
         .collect();
     let roc = plot::loglog(
@@ -60,6 +68,28 @@ pub fn audit_figures(r: &AuditResult, plots_dir: &Path) -> Result<Vec<Figure>> {
             svg: attrs,
         },
     ])
+}
+
+/// The attacked models in order of first appearance (one colour each).
+fn targets_in_order(r: &AuditResult) -> Vec<&str> {
+    let mut v: Vec<&str> = Vec::new();
+    for a in &r.membership.attacks {
+        if !v.contains(&a.target.as_str()) {
+            v.push(&a.target);
+        }
+    }
+    v
+}
+
+/// The attacks in order of first appearance (one line style each).
+fn attacks_in_order(r: &AuditResult) -> Vec<&str> {
+    let mut v: Vec<&str> = Vec::new();
+    for a in &r.membership.attacks {
+        if !v.contains(&a.attack.as_str()) {
+            v.push(&a.attack);
+        }
+    }
+    v
 }
 
 fn est(e: &Est, digits: usize) -> String {
@@ -395,8 +425,10 @@ fn audit_intro(r: &AuditResult) -> String {
 /// Plain-words key to the audit's measures.
 const READING: &str = "A membership attack scores every user; the AUC is the chance that a random member scores above a random non-member (0.5 = guessing, 1 = certain). What matters in practice is the true-positive rate at a low false-positive rate: the share of members an attacker finds while wrongly accusing only 0.1% or 1% of non-members; guessing finds 0.1% and 1%. R² is the share of an attribute's variation that a prediction explains on users it was not learned from: 0 means the score tells nothing about the attribute, 1 that it gives the attribute exactly; slightly negative values are noise. Bits measure information: an attribute cut into 10 equal groups holds 3.32 bits; the score's mutual information says how many of them it carries. A unique user is the only one with their combination of values; the median group size is how many people a typical user hides among.";
 
-/// `audit.md`.
-pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
+/// The audit report's body in Markdown, `figures` being the Markdown of
+/// its plots: one source for `audit.md` and `audit.html`. Tables without
+/// rows are left out.
+fn audit_body(r: &AuditResult, figures: &str) -> String {
     let mut s = format!(
         "# What model {} still reveals\n\n## Findings\n\n",
         r.model.model_id
@@ -407,6 +439,9 @@ pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
     s.push_str(&format!("\n## Set-up\n\n{}\n", audit_intro(r)));
     s.push_str(&format!("\n## How to read the tables\n\n{READING}\n"));
     for (title, header, rows) in audit_tables(r) {
+        if rows.is_empty() {
+            continue;
+        }
         s.push_str(&format!(
             "\n## {title}\n\n| {} |\n|{}\n",
             header.join(" | "),
@@ -416,33 +451,22 @@ pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
             s.push_str(&format!("| {} |\n", row.join(" | ")));
         }
     }
-    s.push_str(&md_figures(figures));
-    s.push_str("\nAll figures are in audit.json.\n");
+    s.push_str(figures);
+    s.push_str("\nAll figures are in `audit.json` and, in long format (section, item, metric, value, low, high), in `audit.parquet`; the membership ROC points are in `audit_roc.parquet`.\n");
     s
 }
 
-/// `audit.html`, self-contained.
+/// `audit.md`.
+pub fn audit_markdown(r: &AuditResult, figures: &[Figure]) -> String {
+    audit_body(r, &md_figures(figures))
+}
+
+/// `audit.html`: the same Markdown rendered, self-contained.
 pub fn audit_html(r: &AuditResult, figures: &[Figure]) -> String {
-    let mut s = html_head(
+    crate::report::html::page(
         &format!("nsfsim audit {}", r.model.model_id),
-        &format!("What model {} still reveals", r.model.model_id),
-    );
-    s.push_str("<h2>Findings</h2><ul>");
-    for f in audit_findings(r) {
-        s.push_str(&format!("<li>{}</li>", esc(&f)));
-    }
-    s.push_str(&format!(
-        "</ul><h2>Set-up</h2><p>{}</p><h2>How to read the tables</h2><p>{}</p>",
-        esc(&audit_intro(r)).replace('`', ""),
-        esc(READING)
-    ));
-    for (title, header, rows) in audit_tables(r) {
-        s.push_str(&format!("<h2>{}</h2>", esc(&title)));
-        s.push_str(&html_table(&header, &rows));
-    }
-    s.push_str(&html_figures(figures));
-    s.push_str("<p>All figures are in audit.json.</p></body></html>\n");
-    s
+        &audit_body(r, &crate::report::html::figure_blocks(figures)),
+    )
 }
 
 /// Runs the audit of `model_id` and publishes its folder: `audit.json`,
@@ -466,7 +490,8 @@ pub fn audit(
     staged.write_json("audit.json", &result)?;
     staged.write_text("audit.md", &audit_markdown(&result, &figures))?;
     staged.write_text("audit.html", &audit_html(&result, &figures))?;
-    let manifest = serde_json::json!({
+    let tables = crate::report::tidy::write_audit_tables(staged.staging_path(), &result)?;
+    let mut manifest = serde_json::json!({
         "kind": "audit",
         "nsfsim_version": env!("CARGO_PKG_VERSION"),
         "model_id": model_id,
@@ -475,6 +500,9 @@ pub fn audit(
         "data": result.model.data,
         "files": ["audit.md", "audit.html", "audit.json", "plots/"],
     });
+    if let Some(files) = manifest["files"].as_array_mut() {
+        files.extend(tables.into_iter().map(serde_json::Value::from));
+    }
     staged.write_json("manifest.json", &manifest)?;
     let out = crate::lineage::registry::publish_folder(
         registry,

@@ -6,122 +6,302 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{NsfError, Result};
 use crate::experiment::{ArmSummary, ExperimentResult, PlotData, ValidSpec};
-use crate::report::plot::{self, Curve, Estimate};
-use crate::report::{Figure, esc, html_figures, html_head, html_table, md_figures};
+use crate::report::plot::{self, Axes, Curve, Estimate, Ticks};
+use crate::report::tidy::{self, CurveRows};
+use crate::report::{Figure, md_figures};
 use crate::stats::interval::{Interval, interval};
-use crate::stats::metrics;
 
-/// Draws every plot of the report into `plots_dir`.
-pub fn figures(r: &ExperimentResult, d: &PlotData, plots_dir: &Path) -> Result<Vec<Figure>> {
+/// One colour per arm (spec order, `all` black) and one line style per
+/// model family, the same in every plot of a run.
+pub(crate) struct Styles {
+    arms: Vec<String>,
+    families: Vec<String>,
+}
+
+impl Styles {
+    /// The styles of a run's arms and families.
+    pub(crate) fn of(r: &ExperimentResult) -> Styles {
+        let mut arms = r.spec.arms.clone();
+        let mut families: Vec<String> = Vec::new();
+        for a in &r.summary {
+            if !arms.contains(&a.arm) {
+                arms.push(a.arm.clone());
+            }
+            if !families.contains(&a.family) {
+                families.push(a.family.clone());
+            }
+        }
+        Styles { arms, families }
+    }
+
+    fn color(&self, arm: &str) -> usize {
+        self.arms.iter().position(|a| a == arm).unwrap_or(0)
+    }
+
+    fn dash(&self, family: &str) -> usize {
+        self.families.iter().position(|f| f == family).unwrap_or(0)
+    }
+
+    fn curve(&self, family: &str, arm: &str, name: String, pts: Points) -> Curve {
+        Curve {
+            name,
+            points: pts.0,
+            band: pts.1,
+            color: self.color(arm),
+            dash: self.dash(family),
+        }
+    }
+}
+
+/// A mean curve and its across-replicate 95% band.
+type Points = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+/// The (family, arm) pairs drawn: every spec arm of every family (not the
+/// size-matched arms), family-major.
+fn plotted(r: &ExperimentResult) -> Vec<(&str, &str)> {
+    r.summary
+        .iter()
+        .filter(|a| r.spec.arms.contains(&a.arm))
+        .map(|a| (a.family.as_str(), a.arm.as_str()))
+        .collect()
+}
+
+/// Mean of `per_rep[*][k]` at each `x[k]`, with the Student-t 95% band
+/// across replicates (no band with one replicate).
+fn mean_band(x: &[f64], per_rep: &[Vec<f64>]) -> Points {
+    let (mut pts, mut band) = (Vec::new(), Vec::new());
+    for (k, &xk) in x.iter().enumerate() {
+        let vals: Vec<f64> = per_rep.iter().filter_map(|v| v.get(k).copied()).collect();
+        if vals.is_empty() {
+            continue;
+        }
+        let iv = interval(&vals, None);
+        pts.push((xk, iv.mean));
+        if vals.len() > 1 {
+            band.push((xk, iv.ci95[0], iv.ci95[1]));
+        }
+    }
+    (pts, band)
+}
+
+/// y at `x` on a curve sorted by x (linear between points).
+fn interp(pts: &[(f64, f64)], x: f64) -> f64 {
+    match pts.iter().position(|p| p.0 >= x) {
+        None => pts.last().map_or(0.0, |p| p.1),
+        Some(0) => pts[0].1,
+        Some(j) => {
+            let (a, b) = (pts[j - 1], pts[j]);
+            if b.0 - a.0 <= 0.0 {
+                b.1
+            } else {
+                a.1 + (b.1 - a.1) * (x - a.0) / (b.0 - a.0)
+            }
+        }
+    }
+}
+
+/// Draws every plot of the report into `plots_dir`, from the same rows the
+/// tidy tables hold.
+pub fn figures(r: &ExperimentResult, d: &[PlotData], plots_dir: &Path) -> Result<Vec<Figure>> {
     std::fs::create_dir_all(plots_dir).map_err(|e| NsfError::io(plots_dir, e))?;
+    let st = Styles::of(r);
     let mut out = vec![
-        roc_figure(d, plots_dir)?,
-        calibration_figure(d, plots_dir)?,
-        distribution_figure(d, plots_dir)?,
+        roc_figure(r, &st, &tidy::roc_rows(d), d.len(), plots_dir)?,
+        calibration_figure(r, &st, &tidy::calibration_rows(d), d.len(), plots_dir)?,
+        distribution_figure(r, &st, &tidy::histogram_rows(d), d.len(), plots_dir)?,
     ];
     out.push(Figure {
         stem: "auc_cost".into(),
         caption:
-            "The cost of minimization in AUC points: each arm minus `all`, mean and 95% interval."
+            "The cost of minimization in AUC points: each arm minus `all`, mean and 95% interval, grouped by model family."
                 .into(),
         svg: plot::intervals(
             &plots_dir.join("auc_cost"),
-            "AUC difference vs training on all users",
-            "AUC points (x100)",
-            &arm_estimates(r, &|a| &a.auc_diff_vs_all, 100.0),
+            "AUC change vs training on all users",
+            "AUC change (points)",
+            Ticks::Decimal(1),
+            &arm_estimates(r, &st, &|a| &a.auc_diff_vs_all, 100.0),
         )?,
     });
     out.push(Figure {
         stem: "loss_cost_equal_rate".into(),
         caption: "The cost of minimization in money at equal grouping rate: each arm refuses the share of users `all` (same family) refuses under the policy; expected-loss difference vs `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
-        svg: plot::intervals(&plots_dir.join("loss_cost_equal_rate"), "Expected loss at equal grouping rate vs all", "KRW per 1,000 registered users", &arm_estimates(r, &|a| &a.loss_equal_rate_diff_vs_all, 1.0))?,
+        svg: plot::intervals(&plots_dir.join("loss_cost_equal_rate"), "Expected loss at equal grouping rate vs all", "loss change (KRW per 1,000 users)", Ticks::Krw, &arm_estimates(r, &st, &|a| &a.loss_equal_rate_diff_vs_all, 1.0))?,
     });
-    out.push(cost_curve_figure(r, plots_dir)?);
-    out.extend(learning_curve_figure(r, plots_dir)?);
+    out.push(cost_curve_figure(r, &st, plots_dir)?);
+    out.extend(learning_curve_figure(r, &st, plots_dir)?);
     out.extend(sweep_figure(r, plots_dir)?);
-    out.extend(subgroup_figure(r, plots_dir)?);
+    out.extend(subgroup_figure(r, &st, plots_dir)?);
     out.push(Figure {
         stem: "loss_cost".into(),
         caption: "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
-        svg: plot::intervals(&plots_dir.join("loss_cost"), "Expected-loss difference vs training on all users", "KRW per 1,000 registered users", &arm_estimates(r, &|a| &a.loss_diff_vs_all, 1.0))?,
+        svg: plot::intervals(&plots_dir.join("loss_cost"), "Expected-loss change vs training on all users", "loss change (KRW per 1,000 users)", Ticks::Krw, &arm_estimates(r, &st, &|a| &a.loss_diff_vs_all, 1.0))?,
     });
     Ok(out)
 }
 
-/// ROC curves of every arm (first replicate).
-fn roc_figure(d: &PlotData, plots_dir: &Path) -> Result<Figure> {
-    let roc: Vec<Curve> = d
-        .arms
-        .iter()
-        .map(|(name, p)| Curve {
-            name: format!("{name} (AUC {:.3})", metrics::auc(p, &d.labels)),
-            points: metrics::roc_points(p, &d.labels, 300),
-            band: Vec::new(),
+/// Per replicate, `f` of the points of `family`/`arm`.
+fn per_rep(
+    rows: &CurveRows,
+    reps: usize,
+    family: &str,
+    arm: &str,
+    f: &dyn Fn(&[(f64, f64)]) -> Vec<f64>,
+) -> Vec<Vec<f64>> {
+    (1..=reps)
+        .map(|i| f(&rows.points(Some(i as i32), family, arm)))
+        .collect()
+}
+
+/// ROC curves of every arm: mean true-positive rate across replicates at
+/// each false-positive rate, with the 95% band.
+fn roc_figure(
+    r: &ExperimentResult,
+    st: &Styles,
+    roc: &CurveRows,
+    reps: usize,
+    plots_dir: &Path,
+) -> Result<Figure> {
+    let grid: Vec<f64> = (0..=100).map(|i| i as f64 / 100.0).collect();
+    let curves: Vec<Curve> = plotted(r)
+        .into_iter()
+        .map(|(fam, arm)| {
+            let ys = per_rep(roc, reps, fam, arm, &|p| {
+                grid.iter().map(|&x| interp(p, x)).collect()
+            });
+            let auc = r
+                .summary
+                .iter()
+                .find(|a| a.family == fam && a.arm == arm)
+                .map_or(f64::NAN, |a| a.auc.mean);
+            st.curve(
+                fam,
+                arm,
+                format!("{arm}, {fam} (AUC {auc:.3})"),
+                mean_band(&grid, &ys),
+            )
         })
         .collect();
     Ok(Figure {
         stem: "roc".into(),
-        caption:
-            "ROC curves of each training arm on the held-out registered users (first replicate)."
-                .into(),
+        caption: format!(
+            "ROC curves of each training arm on the held-out registered users: mean true-positive rate across {reps} replicate(s) with its 95% band; colour = arm, line style = model family."
+        ),
         svg: plot::lines(
             &plots_dir.join("roc"),
-            "ROC: held-out registered users",
-            "false-positive rate",
-            "true-positive rate",
-            (0.0..1.0, 0.0..1.0),
-            &roc,
-            true,
+            &Axes {
+                title: "ROC: held-out registered users".into(),
+                x_desc: "false-positive rate".into(),
+                y_desc: "true-positive rate".into(),
+                x: 0.0..1.0,
+                y: 0.0..1.0,
+                x_ticks: Ticks::Decimal(1),
+                y_ticks: Ticks::Decimal(1),
+                x_count: 11,
+                diagonal: true,
+            },
+            &curves,
         )?,
     })
 }
 
-/// Calibration by decile of every arm (first replicate).
-fn calibration_figure(d: &PlotData, plots_dir: &Path) -> Result<Figure> {
-    let cal: Vec<Curve> = d
-        .arms
-        .iter()
-        .map(|(name, p)| Curve {
-            name: name.clone(),
-            points: metrics::calibration_points(p, &d.labels, 10),
-            band: Vec::new(),
+/// Calibration by decile of every arm, mean across replicates with the 95%
+/// band of the observed rate.
+fn calibration_figure(
+    r: &ExperimentResult,
+    st: &Styles,
+    cal: &CurveRows,
+    reps: usize,
+    plots_dir: &Path,
+) -> Result<Figure> {
+    let curves: Vec<Curve> = plotted(r)
+        .into_iter()
+        .map(|(fam, arm)| {
+            let xs = per_rep(cal, reps, fam, arm, &|p| p.iter().map(|q| q.0).collect());
+            let ys = per_rep(cal, reps, fam, arm, &|p| p.iter().map(|q| q.1).collect());
+            let x: Vec<f64> = mean_band(&vec![0.0; xs[0].len()], &xs)
+                .0
+                .iter()
+                .map(|p| p.1)
+                .collect();
+            st.curve(fam, arm, format!("{arm}, {fam}"), mean_band(&x, &ys))
         })
         .collect();
-    let top = cal
+    let top = curves
         .iter()
         .flat_map(|c| c.points.iter().map(|p| p.0.max(p.1)))
         .fold(0.05f64, f64::max)
         * 1.05;
     Ok(Figure {
         stem: "calibration".into(),
-        caption: "Calibration: mean predicted vs observed NSF rate in deciles of predicted probability (first replicate); the diagonal is perfect calibration.".into(),
-        svg: plot::lines(&plots_dir.join("calibration"), "Calibration by decile", "mean predicted P(NSF)", "observed NSF rate", (0.0..top, 0.0..top), &cal, true)?,
+        caption: format!(
+            "Calibration: mean predicted vs observed NSF rate in deciles of predicted probability, mean across {reps} replicate(s) with the 95% band of the observed rate; the diagonal is perfect calibration."
+        ),
+        svg: plot::lines(
+            &plots_dir.join("calibration"),
+            &Axes {
+                title: "Calibration by decile".into(),
+                x_desc: "mean predicted P(NSF)".into(),
+                y_desc: "observed NSF rate".into(),
+                x: 0.0..top,
+                y: 0.0..top,
+                x_ticks: Ticks::Decimal(2),
+                y_ticks: Ticks::Decimal(2),
+                x_count: 8,
+                diagonal: true,
+            },
+            &curves,
+        )?,
     })
 }
 
-/// Share of users at each score 0–30 per arm (first replicate).
-fn distribution_figure(d: &PlotData, plots_dir: &Path) -> Result<Figure> {
-    let dist: Vec<Curve> = d
-        .arms
-        .iter()
-        .map(|(name, p)| {
-            let mut counts = [0u64; 31];
-            for &v in p {
-                counts[(crate::models::train::score_of(v) as usize).min(30)] += 1;
-            }
-            let n = p.len().max(1) as f64;
-            Curve {
-                name: name.clone(),
-                points: (0..=30).map(|s| (s as f64, counts[s] as f64 / n)).collect(),
-                band: Vec::new(),
-            }
+/// Share of users at each score 0–30 (30 = 30 or more) per arm, mean
+/// across replicates.
+fn distribution_figure(
+    r: &ExperimentResult,
+    st: &Styles,
+    hist: &CurveRows,
+    reps: usize,
+    plots_dir: &Path,
+) -> Result<Figure> {
+    let x: Vec<f64> = (0..=30).map(f64::from).collect();
+    let curves: Vec<Curve> = plotted(r)
+        .into_iter()
+        .map(|(fam, arm)| {
+            let ys = per_rep(hist, reps, fam, arm, &|p| {
+                let mut v: Vec<f64> = p.iter().take(30).map(|q| q.1).collect();
+                v.push(p.iter().skip(30).map(|q| q.1).sum());
+                v
+            });
+            st.curve(
+                fam,
+                arm,
+                format!("{arm}, {fam}"),
+                (mean_band(&x, &ys).0, Vec::new()),
+            )
         })
         .collect();
-    let ymax = y_top(&dist, 0.01) * 1.1;
+    let ymax = y_top(&curves, 0.01) * 1.1;
     Ok(Figure {
         stem: "score_distribution".into(),
-        caption: "Share of held-out registered users at each score 0–30 (30 = 30 or more), per arm (first replicate).".into(),
-        svg: plot::lines(&plots_dir.join("score_distribution"), "Score distribution per arm", "NSF score (0-100, higher = riskier)", "share of users", (0.0..30.0, 0.0..ymax), &dist, false)?,
+        caption: format!(
+            "Share of held-out registered users at each score 0–30 (30 = 30 or more), per arm, mean across {reps} replicate(s)."
+        ),
+        svg: plot::lines(
+            &plots_dir.join("score_distribution"),
+            &Axes {
+                title: "Score distribution per arm".into(),
+                x_desc: "NSF score (higher = riskier; 30 = 30 or more)".into(),
+                y_desc: "share of users".into(),
+                x: 0.0..30.0,
+                y: 0.0..ymax,
+                x_ticks: Ticks::Integer,
+                y_ticks: Ticks::Decimal(2),
+                x_count: 16,
+                diagonal: false,
+            },
+            &curves,
+        )?,
     })
 }
 
@@ -134,29 +314,51 @@ fn y_top(curves: &[Curve], floor: f64) -> f64 {
         .fold(floor, f64::max)
 }
 
-/// The cost curves of every spec arm (mean across replicates).
-fn cost_curve_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Figure> {
-    let curves: Vec<Curve> = r
-        .summary
-        .iter()
-        .filter(|a| r.spec.arms.contains(&a.arm))
-        .map(|a| Curve {
-            name: format!("{} ({})", a.arm, a.family),
-            points: a.cost_curve.clone(),
-            band: Vec::new(),
+/// The cost curves of every spec arm (mean across replicates, with the 95%
+/// band).
+fn cost_curve_figure(r: &ExperimentResult, st: &Styles, plots_dir: &Path) -> Result<Figure> {
+    let rows = tidy::cost_curve_rows(r);
+    let reps = r.replicates.len();
+    let curves: Vec<Curve> = plotted(r)
+        .into_iter()
+        .map(|(fam, arm)| {
+            let mean = rows.points(None, fam, arm);
+            let x: Vec<f64> = mean.iter().map(|p| p.0).collect();
+            let ys = per_rep(&rows, reps, fam, arm, &|p| p.iter().map(|q| q.1).collect());
+            let band = if ys.iter().all(|v| v.len() == x.len()) {
+                mean_band(&x, &ys).1
+            } else {
+                Vec::new()
+            };
+            st.curve(fam, arm, format!("{arm}, {fam}"), (mean, band))
         })
         .collect();
     let top = y_top(&curves, 1.0) * 1.05;
     Ok(Figure {
         stem: "cost_curve".into(),
-        caption: "Cost curves: expected loss from failed grouped charges (KRW per 1,000 registered users) against the share of users refused grouping, each model refusing its riskiest users; lower is better at every share (mean across replicates).".into(),
-        svg: plot::lines(&plots_dir.join("cost_curve"), "Expected loss vs share refused grouping", "share refused grouping", "KRW per 1,000 users", (0.0..0.5, 0.0..top), &curves, false)?,
+        caption: "Cost curves: expected loss from failed grouped charges (KRW per 1,000 registered users) against the share of users refused grouping, each model refusing its riskiest users; lower is better at every share (mean across replicates, 95% band).".into(),
+        svg: plot::lines(
+            &plots_dir.join("cost_curve"),
+            &Axes {
+                title: "Expected loss vs share refused grouping".into(),
+                x_desc: "share of users refused grouping".into(),
+                y_desc: "expected loss (KRW per 1,000 users)".into(),
+                x: 0.0..0.5,
+                y: 0.0..top,
+                x_ticks: Ticks::Decimal(2),
+                y_ticks: Ticks::Krw,
+                x_count: 11,
+                diagonal: false,
+            },
+            &curves,
+        )?,
     })
 }
 
-/// One interval per arm but `all` (every family), scaled.
+/// One interval per arm but `all` (every family, grouped by family), scaled.
 fn arm_estimates(
     r: &ExperimentResult,
+    st: &Styles,
     f: &dyn Fn(&ArmSummary) -> &Interval,
     scale: f64,
 ) -> Vec<Estimate> {
@@ -166,17 +368,19 @@ fn arm_estimates(
         .map(|a| {
             let i = f(a);
             Estimate {
-                name: format!("{} ({})", a.arm, a.family),
+                name: a.arm.clone(),
+                group: a.family.clone(),
                 mean: scale * i.mean,
                 low: scale * i.ci95[0],
                 high: scale * i.ci95[1],
+                color: st.color(&a.arm),
             }
         })
         .collect()
 }
 
 /// The mean learning curve of `family`'s `arm` with its across-replicate band.
-fn learning_curve(r: &ExperimentResult, family: &str, arm: &str) -> Curve {
+fn learning_curve(r: &ExperimentResult, st: &Styles, family: &str, arm: &str) -> Curve {
     let mut pts: Vec<(f64, f64)> = Vec::new();
     let mut band: Vec<(f64, f64, f64)> = Vec::new();
     for (n, v) in crate::experiment::learning_curve_by_size(&r.replicates, family, arm) {
@@ -187,25 +391,26 @@ fn learning_curve(r: &ExperimentResult, family: &str, arm: &str) -> Curve {
             band.push((x, iv.ci95[0], iv.ci95[1]));
         }
     }
-    Curve {
-        name: format!(
-            "{arm}, {family} (mean and 95% band, {} replicates)",
-            r.replicates.len()
-        ),
-        points: pts,
-        band,
-    }
+    let name = format!(
+        "{arm}, {family} (mean and 95% band, {} replicates)",
+        r.replicates.len()
+    );
+    st.curve(family, arm, name, (pts, band))
 }
 
 /// Learning curves of `all` and `consented` (none without curves).
-fn learning_curve_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figure>> {
+fn learning_curve_figure(
+    r: &ExperimentResult,
+    st: &Styles,
+    plots_dir: &Path,
+) -> Result<Option<Figure>> {
     let lc: Vec<Curve> = r
         .enough
         .iter()
         .flat_map(|e| {
             [
-                learning_curve(r, &e.family, "all"),
-                learning_curve(r, &e.family, "consented"),
+                learning_curve(r, st, &e.family, "all"),
+                learning_curve(r, st, &e.family, "consented"),
             ]
         })
         .collect();
@@ -227,10 +432,25 @@ fn learning_curve_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Optio
     if xmax <= xmin {
         return Ok(None);
     }
+    let (x0, x1) = (xmin.floor(), xmax.ceil());
     Ok(Some(Figure {
         stem: "learning_curve".into(),
-        caption: "Learning curves: AUC on held-out registered users against the number of training users (log10), training on all users vs consented users only.".into(),
-        svg: plot::lines(&plots_dir.join("learning_curve"), "Learning curves", "log10(training users)", "AUC", (xmin..xmax, (ymin - 0.01)..(ymax + 0.01)), &lc, false)?,
+        caption: "Learning curves: AUC on held-out registered users against the number of training users (log scale), training on all users vs consented users only.".into(),
+        svg: plot::lines(
+            &plots_dir.join("learning_curve"),
+            &Axes {
+                title: "Learning curves".into(),
+                x_desc: "training users (log scale)".into(),
+                y_desc: "AUC".into(),
+                x: x0..x1,
+                y: (ymin - 0.01)..(ymax + 0.01),
+                x_ticks: Ticks::PowerOfTen,
+                y_ticks: Ticks::Decimal(3),
+                x_count: (x1 - x0) as usize + 1,
+                diagonal: false,
+            },
+            &lc,
+        )?,
     }))
 }
 
@@ -247,7 +467,8 @@ fn sweep_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figure>
     keys.dedup();
     let curves: Vec<Curve> = keys
         .iter()
-        .map(|(m, st)| Curve {
+        .enumerate()
+        .map(|(i, (m, st))| Curve {
             name: if m == "random" {
                 "random".to_string()
             } else {
@@ -260,6 +481,8 @@ fn sweep_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figure>
                 .map(|c| (c.rate, 100.0 * c.auc_diff_consented.mean))
                 .collect(),
             band: Vec::new(),
+            color: i + 1,
+            dash: 0,
         })
         .collect();
     let lo = curves
@@ -273,13 +496,28 @@ fn sweep_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figure>
     Ok(Some(Figure {
         stem: "sweep_cost".into(),
         caption: "Cost of consented-only training (AUC points vs training on all users) against the consent rate, per consent mechanism and strength.".into(),
-        svg: plot::lines(&plots_dir.join("sweep_cost"), "Cost of minimization vs consent rate", "consent rate", "AUC points vs all (x100)", (0.0..1.0, (lo - 0.5)..(hi + 0.5)), &curves, false)?,
+        svg: plot::lines(
+            &plots_dir.join("sweep_cost"),
+            &Axes {
+                title: "Cost of minimization vs consent rate".into(),
+                x_desc: "consent rate".into(),
+                y_desc: "AUC change vs all (points)".into(),
+                x: 0.0..1.0,
+                y: (lo - 0.5)..(hi + 0.5),
+                x_ticks: Ticks::Decimal(1),
+                y_ticks: Ticks::Decimal(1),
+                x_count: 11,
+                diagonal: false,
+            },
+            &curves,
+        )?,
     }))
 }
 
-/// Who pays: the cost of one minimized arm by subgroup (regions are in
+/// Who pays: the cost of one minimized arm by subgroup, grouped by
+/// dimension and ordered within it (age bands in age order; regions are in
 /// the table).
-fn subgroup_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figure>> {
+fn subgroup_figure(r: &ExperimentResult, st: &Styles, plots_dir: &Path) -> Result<Option<Figure>> {
     let Some(k) = r
         .spec
         .arms
@@ -289,35 +527,52 @@ fn subgroup_figure(r: &ExperimentResult, plots_dir: &Path) -> Result<Option<Figu
     else {
         return Ok(None);
     };
+    let arm = &r.spec.arms[k];
     let first = r.summary.first().map_or("", |a| a.family.as_str());
-    let est: Vec<Estimate> = r
+    let mut est: Vec<(usize, i32, Estimate)> = Vec::new();
+    let mut dims: Vec<String> = Vec::new();
+    for g in r
         .subgroups
         .iter()
         .filter(|g| !g.group.starts_with("region") && g.family == first)
-        .map(|g| {
-            let i = &g.auc_diff_vs_all[k];
+    {
+        let i = &g.auc_diff_vs_all[k];
+        let (dim, level, rank) = tidy::dimension_level(&g.group);
+        if !(i.mean.is_finite() && i.ci95[0].is_finite() && i.ci95[1].is_finite()) {
+            continue;
+        }
+        if !dims.contains(&dim) {
+            dims.push(dim.clone());
+        }
+        let d = dims.iter().position(|x| *x == dim).unwrap_or(0);
+        est.push((
+            d,
+            rank,
             Estimate {
-                name: g.group.clone(),
+                name: level,
+                group: dim,
                 mean: 100.0 * i.mean,
                 low: 100.0 * i.ci95[0],
                 high: 100.0 * i.ci95[1],
-            }
-        })
-        .filter(|e| e.mean.is_finite() && e.low.is_finite() && e.high.is_finite())
-        .collect();
+                color: st.color(arm),
+            },
+        ));
+    }
     if est.is_empty() {
         return Ok(None);
     }
-    let arm = &r.spec.arms[k];
+    est.sort_by_key(|e| (e.0, e.1));
+    let est: Vec<Estimate> = est.into_iter().map(|e| e.2).collect();
     Ok(Some(Figure {
         stem: "subgroup_cost".into(),
         caption: format!(
-            "Who pays: AUC difference of `{arm}` vs `all` by age band, device and tenure, model family `{first}`, mean and 95% interval across replicates (every family and subgroup, regions included, is in the table)."
+            "Who pays: AUC change of `{arm}` vs `all` by age band, device and tenure, model family `{first}`, mean and 95% interval across replicates (every family and subgroup, regions included, is in the table and in subgroups.parquet)."
         ),
         svg: plot::intervals(
             &plots_dir.join("subgroup_cost"),
             &format!("Who pays: {arm} vs all, by subgroup"),
-            "AUC points (x100)",
+            "AUC change (points)",
+            Ticks::Decimal(1),
             &est,
         )?,
     }))
@@ -588,8 +843,10 @@ fn intro(r: &ExperimentResult) -> String {
     )
 }
 
-/// `report.md`.
-pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
+/// The report's body in Markdown, `figures` being the Markdown of its plots
+/// (image links for `report.md`, inline SVG blocks for `report.html`):
+/// one source for both files. Sections without rows are left out.
+fn body(r: &ExperimentResult, figures: &str) -> String {
     let mut s = format!(
         "# What minimization costs: experiment `{}`\n\n## Findings\n\n",
         r.spec.name
@@ -601,89 +858,151 @@ pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
         "\n## Set-up\n\n{}\n\n## Metrics per training arm\n\n",
         intro(r)
     ));
-    s.push_str(&format!(
-        "| {} |\n|{}\n",
-        HEADER.join(" | "),
-        "---|".repeat(HEADER.len())
-    ));
-    for row in table_rows(r) {
-        s.push_str(&format!("| {} |\n", row.join(" | ")));
-    }
+    s.push_str(&md_table(&HEADER, &table_rows(r)));
     s.push_str(&new_sections_md(r));
-    s.push_str("\n## Per replicate\n\n| replicate seed | family | arm | model | training members | AUC | ΔAUC [paired bootstrap 95%] |\n|---|---|---|---|---|---|---|\n");
-    for rep in &r.replicates {
-        for a in &rep.arms {
-            s.push_str(&format!(
-                "| {} | {} | {} | `{}` | {} | {:.4} | {} [{}, {}] |\n",
-                rep.seed,
-                a.family,
-                a.arm,
-                a.model_id,
-                a.training_members,
-                a.evaluation.auc,
-                pts(a.auc_diff_vs_all),
-                pts(a.auc_diff_ci95[0]),
-                pts(a.auc_diff_ci95[1])
-            ));
-        }
-    }
+    s.push_str(&per_replicate_md(r));
     s.push_str(&who_pays_md(r));
-    if !r.sweep.is_empty() {
-        s.push_str("\n## Consent sweep: cost of training on consented users only (AUC points vs `all`, mean [95% interval])\n\n| mechanism | strength | consent rate | consented | consented-ipw | Δ expected loss, consented (KRW / 1,000) |\n|---|---|---|---|---|---|\n");
-        for c in &r.sweep {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                c.mechanism,
-                c.strength,
-                c.rate,
-                ci_pts(&c.auc_diff_consented),
-                ci_pts(&c.auc_diff_ipw),
-                ci(&c.loss_diff_consented, 0)
-            ));
-        }
-    }
-    s.push_str("\n## Learning curves\n\n| family | arm | training users | AUC (replicate 1) |\n|---|---|---|---|\n");
-    for p in &r.replicates[0].learning_curve {
-        s.push_str(&format!(
-            "| {} | {} | {} | {:.4} |\n",
-            p.family, p.arm, p.training_users, p.auc
-        ));
-    }
-    for f in &r.learning_curve_fits {
-        s.push_str(&format!(
-            "\nPower-law fit of the mean `{}` curve ({}): AUC(n) = {:.4} − {:.4}·n^(−{:.3}), RMSE {:.4}.\n",
-            f.arm, f.family, f.a, f.b, f.c, f.rmse
-        ));
-    }
-    s.push_str(&md_figures(figures));
-    s.push_str("\nAll figures are in `metrics.json`; every model is in the registry under its ID, with its training-member digest.\n");
+    s.push_str(&sweep_md(r));
+    s.push_str(&learning_curves_md(r));
+    s.push_str(figures);
+    s.push_str(&format!("\n{OUTPUTS_NOTE}\n"));
     s
 }
 
-/// `report.html`: the same content, self-contained (plots inline as SVG).
+/// Where every figure is, closing both reports.
+const OUTPUTS_NOTE: &str = "All figures are in `metrics.json` and, in long format for pandas, polars, R or DuckDB, in `metrics.parquet` / `metrics.csv` (one row per replicate × arm × family × metric), `subgroups.parquet` and `learning_curve.parquet`; the data behind each plot is in `roc.parquet`, `calibration.parquet`, `score_histogram.parquet` and `cost_curve.parquet`. Every model is in the registry under its ID, with its training-member digest.";
+
+/// `report.md`.
+pub fn markdown(r: &ExperimentResult, figures: &[Figure]) -> String {
+    body(r, &md_figures(figures))
+}
+
+/// `report.html`: the same Markdown rendered to HTML, self-contained (plots
+/// inline as SVG).
 pub fn html(r: &ExperimentResult, figures: &[Figure]) -> String {
-    let mut s = html_head(
+    crate::report::html::page(
         &format!("nsfsim experiment {}", r.spec.name),
-        &format!("What minimization costs: experiment {}", r.spec.name),
+        &body(r, &crate::report::html::figure_blocks(figures)),
+    )
+}
+
+/// The per-replicate table.
+fn per_replicate_md(r: &ExperimentResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .replicates
+        .iter()
+        .flat_map(|rep| {
+            rep.arms.iter().map(move |a| {
+                vec![
+                    rep.seed.to_string(),
+                    a.family.clone(),
+                    a.arm.clone(),
+                    format!("`{}`", a.model_id),
+                    a.training_members.to_string(),
+                    format!("{:.4}", a.evaluation.auc),
+                    format!(
+                        "{} [{}, {}]",
+                        pts(a.auc_diff_vs_all),
+                        pts(a.auc_diff_ci95[0]),
+                        pts(a.auc_diff_ci95[1])
+                    ),
+                ]
+            })
+        })
+        .collect();
+    section(
+        "Per replicate",
+        "",
+        &[
+            "replicate seed",
+            "family",
+            "arm",
+            "model",
+            "training members",
+            "AUC",
+            "ΔAUC [paired bootstrap 95%]",
+        ],
+        &rows,
+    )
+}
+
+/// The consent sweep's table (left out without a sweep).
+fn sweep_md(r: &ExperimentResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .sweep
+        .iter()
+        .map(|c| {
+            vec![
+                c.mechanism.clone(),
+                c.strength.to_string(),
+                c.rate.to_string(),
+                ci_pts(&c.auc_diff_consented),
+                ci_pts(&c.auc_diff_ipw),
+                ci(&c.loss_diff_consented, 0),
+            ]
+        })
+        .collect();
+    section(
+        "Consent sweep: cost of training on consented users only (AUC points vs `all`, mean [95% interval])",
+        "",
+        &[
+            "mechanism",
+            "strength",
+            "consent rate",
+            "consented",
+            "consented-ipw",
+            "Δ expected loss, consented (KRW / 1,000)",
+        ],
+        &rows,
+    )
+}
+
+/// The learning-curve table and power-law fits (left out without curves).
+fn learning_curves_md(r: &ExperimentResult) -> String {
+    let rows: Vec<Vec<String>> = r
+        .replicates
+        .first()
+        .map(|rep| rep.learning_curve.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            vec![
+                p.family.clone(),
+                p.arm.clone(),
+                p.training_users.to_string(),
+                format!("{:.4}", p.auc),
+            ]
+        })
+        .collect();
+    let mut s = section(
+        "Learning curves",
+        "Every replicate's points are in `learning_curve.parquet`.",
+        &["family", "arm", "training users", "AUC (replicate 1)"],
+        &rows,
     );
-    s.push_str("<h2>Findings</h2><ul>");
-    for f in findings(r) {
-        s.push_str(&format!("<li>{}</li>", esc(&f).replace('`', "")));
+    if !s.is_empty() {
+        for f in &r.learning_curve_fits {
+            s.push_str(&format!(
+                "\nPower-law fit of the mean `{}` curve ({}): AUC(n) = {:.4} − {:.4}·n^(−{:.3}), RMSE {:.4}.\n",
+                f.arm, f.family, f.a, f.b, f.c, f.rmse
+            ));
+        }
     }
-    s.push_str(&format!(
-        "</ul><h2>Set-up</h2><p>{}</p><h2>Metrics per training arm</h2>",
-        esc(&intro(r)).replace('`', "")
-    ));
-    s.push_str(&html_table(&HEADER, &table_rows(r)));
-    s.push_str("<h2>Cost split: size and selection</h2>");
-    s.push_str(&html_table(&SPLIT_HEADER, &split_rows(r)));
-    s.push_str("<h2>Money as a decision</h2>");
-    s.push_str(&html_table(&MONEY_HEADER, &money_rows(r)));
-    s.push_str("<h2>Calibration</h2>");
-    s.push_str(&html_table(&CAL_HEADER, &calibration_rows(r)));
-    s.push_str(&html_figures(figures));
-    s.push_str("<p>All figures are in metrics.json.</p></body></html>\n");
     s
+}
+
+/// A `## title` section with an optional paragraph and a table; empty when
+/// the table has no rows.
+fn section(title: &str, text: &str, header: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let text = if text.is_empty() {
+        String::new()
+    } else {
+        format!("{text}\n\n")
+    };
+    format!("\n## {title}\n\n{text}{}", md_table(header, rows))
 }
 
 /// Where `compare` writes and what it reads.
@@ -696,12 +1015,16 @@ pub struct CompareOutput<'a> {
     pub data_root: &'a Path,
     /// Replace an existing run folder (only an earlier run).
     pub force: bool,
+    /// Also write `predictions.parquet`: every test user's P(nsf) under
+    /// every arm × family × replicate.
+    pub export_predictions: bool,
 }
 
 /// Runs the experiment (and its sweep) and publishes the run folder:
-/// `metrics.json`, `report.md`, `report.html`, `plots/` and `manifest.json`,
-/// staged and renamed when complete, then recorded in the registry's
-/// lineage. Returns the result and the folder written.
+/// `metrics.json`, its tidy tables (`metrics.parquet`, `metrics.csv`, …),
+/// `report.md`, `report.html`, `plots/` and `manifest.json`, staged and
+/// renamed when complete, then recorded in the registry's lineage. Returns
+/// the result and the folder written.
 pub fn compare(
     spec: &ValidSpec,
     to: &CompareOutput,
@@ -711,12 +1034,21 @@ pub fn compare(
     let (mut result, plot_data) =
         crate::experiment::run(spec, to.registry, to.data_root, progress)?;
     result.sweep = crate::experiment::run_sweep(spec, to.registry, to.data_root, progress)?;
-    progress("plots and report");
+    progress("plots, tables and report");
     let figures = figures(&result, &plot_data, &staged.path("plots"))?;
     staged.write_json("metrics.json", &result)?;
+    let tables = tidy::write_run_tables(
+        staged.staging_path(),
+        &result,
+        &plot_data,
+        to.export_predictions,
+    )?;
     staged.write_text("report.md", &markdown(&result, &figures))?;
     staged.write_text("report.html", &html(&result, &figures))?;
-    let manifest = crate::experiment::run_manifest(&result, to.registry)?;
+    let mut manifest = crate::experiment::run_manifest(&result, to.registry)?;
+    if let Some(files) = manifest["files"].as_array_mut() {
+        files.extend(tables.into_iter().map(serde_json::Value::from));
+    }
     staged.write_json("manifest.json", &manifest)?;
     let out = crate::experiment::record_run(to.registry, staged, &manifest)?;
     Ok((result, out))
@@ -835,10 +1167,12 @@ fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// The size/selection, money, cost-curve and calibration sections.
 fn new_sections_md(r: &ExperimentResult) -> String {
-    let mut s = String::from(
-        "\n## Cost split: size and selection (mean [95% interval])\n\nSize = `all` retrained on a random subsample of the arm's size, minus `all`; selection = the arm minus that size-matched `all`; both on the same test users. Money at equal grouping rate (KRW per 1,000 users; positive = more loss).\n\n",
+    let mut s = section(
+        "Cost split: size and selection (mean [95% interval])",
+        "Size = `all` retrained on a random subsample of the arm's size, minus `all`; selection = the arm minus that size-matched `all`; both on the same test users. Money at equal grouping rate (KRW per 1,000 users; positive = more loss).",
+        &SPLIT_HEADER,
+        &split_rows(r),
     );
-    s.push_str(&md_table(&SPLIT_HEADER, &split_rows(r)));
     s.push_str(&format!(
         "\n## Money as a decision (KRW per 1,000 users)\n\nUnder the policy (score ≤ {}) each arm refuses a different share, so its loss mixes ranking with calibration; at equal rate every arm refuses the share its family's `all` refuses, choosing its riskiest users. Net value = B × grouped users − expected loss, B = KRW {:.0} per grouped user (E).\n\n",
         r.spec.policy.max_score_for_grouping, r.spec.policy.benefit_per_grouped_user_krw
@@ -872,6 +1206,9 @@ fn new_sections_md(r: &ExperimentResult) -> String {
 /// Who pays, per family: AUC difference vs `all` by subgroup, with NSF
 /// events, Benjamini–Hochberg q-values and flags.
 fn who_pays_md(r: &ExperimentResult) -> String {
+    if r.subgroups.is_empty() {
+        return String::new();
+    }
     let first = r.summary.first().map(|f| f.family.clone());
     let arms: Vec<&str> = r
         .summary

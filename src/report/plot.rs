@@ -19,16 +19,28 @@ fn register_font() {
     });
 }
 
-const COLORS: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
+/// The Okabe–Ito palette, safe for readers with colour-vision deficiency:
+/// black, orange, sky blue, bluish green, blue, vermillion, reddish purple,
+/// yellow. Every plot takes its colours from it, by arm (or series) index.
+pub const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 0, 0),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 158, 115),
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(240, 228, 66),
 ];
+
+/// The palette's colour number `i` (wrapping).
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// The font named in every SVG: the bundled DejaVu Sans first, then
+/// look-alikes a viewer is likely to have.
+pub const SVG_FONT: &str = "DejaVu Sans, Verdana, Bitstream Vera Sans, sans-serif";
 
 /// A named curve.
 pub struct Curve {
@@ -38,18 +50,106 @@ pub struct Curve {
     pub points: Vec<(f64, f64)>,
     /// Optional 95% band (x, low, high), drawn shaded behind the line.
     pub band: Vec<(f64, f64, f64)>,
+    /// Palette colour number (one per arm across every plot).
+    pub color: usize,
+    /// Line style: 0 solid, 1 dashed, 2 dotted (one per model family).
+    pub dash: usize,
 }
 
 /// An estimate with its 95% interval, for interval charts.
 pub struct Estimate {
     /// Label.
     pub name: String,
+    /// Group the label belongs to (e.g. a subgroup dimension; drawn as
+    /// separated blocks); empty for none.
+    pub group: String,
     /// Point estimate.
     pub mean: f64,
     /// Lower bound.
     pub low: f64,
     /// Upper bound.
     pub high: f64,
+    /// Palette colour number.
+    pub color: usize,
+}
+
+/// How an axis' tick labels read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ticks {
+    /// A number with this many decimals.
+    Decimal(usize),
+    /// Whole numbers only (ticks between them unlabelled).
+    Integer,
+    /// Whole KRW with thousands separators.
+    Krw,
+    /// The axis holds log10(x): labels 10³, 10⁴, … at whole powers only.
+    PowerOfTen,
+}
+
+impl Ticks {
+    /// The label of tick value `v`.
+    pub fn label(self, v: f64) -> String {
+        match self {
+            Ticks::Decimal(d) => format!("{v:.d$}"),
+            Ticks::Integer if (v - v.round()).abs() < 1e-6 => format!("{}", v.round() as i64),
+            Ticks::Integer => String::new(),
+            Ticks::Krw => thousands(v.round() as i64),
+            Ticks::PowerOfTen if (v - v.round()).abs() < 1e-6 => {
+                format!("10{}", superscript(v.round() as i64))
+            }
+            Ticks::PowerOfTen => String::new(),
+        }
+    }
+}
+
+/// `n` with thousands separators: 12345 → "12,345".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("−{out}") } else { out }
+}
+
+fn superscript(n: i64) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut s: String = n
+        .unsigned_abs()
+        .to_string()
+        .chars()
+        .map(|c| SUP[c.to_digit(10).unwrap_or(0) as usize])
+        .collect();
+    if n < 0 {
+        s.insert(0, '⁻');
+    }
+    s
+}
+
+/// The frame of a line chart: title, axis names, ranges and tick labels.
+#[derive(Debug, Clone)]
+pub struct Axes {
+    /// Chart title.
+    pub title: String,
+    /// x axis name, in plain units.
+    pub x_desc: String,
+    /// y axis name, in plain units.
+    pub y_desc: String,
+    /// x range.
+    pub x: std::ops::Range<f64>,
+    /// y range.
+    pub y: std::ops::Range<f64>,
+    /// x tick labels.
+    pub x_ticks: Ticks,
+    /// y tick labels.
+    pub y_ticks: Ticks,
+    /// Number of x ticks (plotters' hint).
+    pub x_count: usize,
+    /// Draw the y = x diagonal.
+    pub diagonal: bool,
 }
 
 type SvgDraw<'a> = dyn Fn(&DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String> + 'a;
@@ -60,32 +160,40 @@ fn perr<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// One curve's stroke: its palette colour, dashed or dotted by family.
+fn stroke(c: &Curve) -> ShapeStyle {
+    color(c.color).stroke_width(2)
+}
+
 fn lines_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    range: (std::ops::Range<f64>, std::ops::Range<f64>),
+    axes: &Axes,
     curves: &[Curve],
-    diagonal: bool,
 ) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(perr)?;
     let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 22))
+        .caption(&axes.title, ("sans-serif", 22))
         .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(range.0.clone(), range.1.clone())
+        .x_label_area_size(50)
+        .y_label_area_size(75)
+        .build_cartesian_2d(axes.x.clone(), axes.y.clone())
         .map_err(perr)?;
+    let (xt, yt) = (axes.x_ticks, axes.y_ticks);
     chart
         .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
+        .x_desc(axes.x_desc.as_str())
+        .y_desc(axes.y_desc.as_str())
+        .x_labels(axes.x_count)
+        .x_label_formatter(&|v| xt.label(*v))
+        .y_label_formatter(&|v| yt.label(*v))
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+        .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(perr)?;
-    if diagonal {
-        let (x0, x1) = (range.0.start, range.0.end);
+    if axes.diagonal {
+        let (x0, x1) = (axes.x.start, axes.x.end);
         chart
             .draw_series(LineSeries::new(
                 vec![(x0, x0), (x1, x1)],
@@ -93,24 +201,22 @@ fn lines_chart<DB: DrawingBackend>(
             ))
             .map_err(perr)?;
     }
-    for (i, c) in curves.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        if c.band.len() > 1 {
-            let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, b.2)).collect();
-            outline.extend(c.band.iter().rev().map(|b| (b.0, b.1)));
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    outline,
-                    color.mix(0.18).filled(),
-                )))
-                .map_err(perr)?;
-        }
+    for c in curves.iter().filter(|c| c.band.len() > 1) {
+        let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, b.2)).collect();
+        outline.extend(c.band.iter().rev().map(|b| (b.0, b.1)));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                color(c.color).mix(0.15).filled(),
+            )))
+            .map_err(perr)?;
     }
     draw_curves(&mut chart, curves, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(perr)
 }
 
-/// Draws each curve in its color with a legend entry, then the legend.
+/// Draws each curve in its colour and dash with a legend entry, then the
+/// legend.
 fn draw_curves<'a, DB: DrawingBackend + 'a, CT>(
     chart: &mut ChartContext<'a, DB, CT>,
     curves: &[Curve],
@@ -119,22 +225,41 @@ fn draw_curves<'a, DB: DrawingBackend + 'a, CT>(
 where
     CT: plotters::coord::CoordTranslate<From = (f64, f64)>,
 {
-    for (i, c) in curves.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
-            .map_err(perr)?
-            .label(c.name.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
+    for c in curves {
+        let style = stroke(c);
+        let (size, gap) = match c.dash {
+            0 => (0, 0),
+            1 => (9, 5),
+            _ => (2, 4),
+        };
+        let name = c.name.clone();
+        if size == 0 {
+            chart
+                .draw_series(LineSeries::new(c.points.clone(), style))
+                .map_err(perr)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        } else {
+            chart
+                .draw_series(DashedLineSeries::new(c.points.clone(), size, gap, style))
+                .map_err(perr)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    plotters::element::DashedPathElement::new(
+                        vec![(x, y), (x + 24, y)],
+                        size,
+                        gap,
+                        style,
+                    )
+                });
+        }
     }
     chart
         .configure_series_labels()
         .position(legend)
-        .label_font(("sans-serif", 14))
+        .label_font(("sans-serif", 13))
         .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
+        .border_style(BLACK.mix(0.5))
         .draw()
         .map_err(perr)
 }
@@ -149,22 +274,25 @@ fn category_label(names: &[String], v: f64) -> String {
     }
 }
 
+/// Estimates as points with 95% interval bars, one per category along x,
+/// grouped: a faint line between groups and the group's name above it.
 fn interval_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     y_desc: &str,
+    y_ticks: Ticks,
     estimates: &[Estimate],
 ) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(perr)?;
     let lo = estimates.iter().map(|e| e.low).fold(0.0f64, f64::min);
     let hi = estimates.iter().map(|e| e.high).fold(0.0f64, f64::max);
-    let pad = ((hi - lo) * 0.1).max(1e-3);
+    let pad = ((hi - lo) * 0.12).max(1e-3);
     let n = estimates.len();
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
+        .x_label_area_size(if n > 8 { 110 } else { 60 })
+        .y_label_area_size(80)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo - pad)..(hi + pad))
         .map_err(perr)?;
     let names: Vec<String> = estimates.iter().map(|e| e.name.clone()).collect();
@@ -172,7 +300,16 @@ fn interval_chart<DB: DrawingBackend>(
         .configure_mesh()
         .x_labels(n)
         .x_label_formatter(&|x| category_label(&names, *x))
+        .x_label_style(("sans-serif", 13).into_font().transform(if n > 8 {
+            FontTransform::Rotate90
+        } else {
+            FontTransform::None
+        }))
         .y_desc(y_desc)
+        .y_label_formatter(&|v| y_ticks.label(*v))
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+        .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 13))
         .disable_x_mesh()
         .draw()
@@ -183,20 +320,53 @@ fn interval_chart<DB: DrawingBackend>(
             BLACK.mix(0.4),
         ))
         .map_err(perr)?;
+    let mut start = 0;
+    for i in 1..=n {
+        if i == n || estimates[i].group != estimates[start].group {
+            let g = &estimates[start].group;
+            if !g.is_empty() {
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        g.clone(),
+                        (start as f64 - 0.3, hi + pad * 0.6),
+                        ("sans-serif", 14).into_font().color(&BLACK.mix(0.7)),
+                    )))
+                    .map_err(perr)?;
+            }
+            if i < n {
+                let x = i as f64 - 0.5;
+                chart
+                    .draw_series(LineSeries::new(
+                        vec![(x, lo - pad), (x, hi + pad)],
+                        BLACK.mix(0.25).stroke_width(1),
+                    ))
+                    .map_err(perr)?;
+            }
+            start = i;
+        }
+    }
     for (i, e) in estimates.iter().enumerate() {
         let x = i as f64;
-        let color = COLORS[i % COLORS.len()];
+        let c = color(e.color);
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(x, e.low), (x, e.high)],
-                color.stroke_width(3),
+                c.stroke_width(3),
             )))
             .map_err(perr)?;
         chart
-            .draw_series(std::iter::once(Circle::new((x, e.mean), 5, color.filled())))
+            .draw_series(std::iter::once(Circle::new((x, e.mean), 5, c.filled())))
             .map_err(perr)?;
     }
     root.present().map_err(perr)
+}
+
+/// Names the bundled font (with fallbacks) in an SVG written by plotters.
+fn name_font(svg: &str) -> String {
+    svg.replace(
+        "font-family=\"sans-serif\"",
+        &format!("font-family=\"{SVG_FONT}\""),
+    )
 }
 
 fn render(stem: &Path, svg: &SvgDraw, png: &PngDraw) -> Result<String> {
@@ -207,40 +377,39 @@ fn render(stem: &Path, svg: &SvgDraw, png: &PngDraw) -> Result<String> {
         path: path.to_path_buf(),
         message,
     };
+    let mut text = String::new();
     {
-        let root = SVGBackend::new(&svg_path, (900, 600)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, (900, 600)).into_drawing_area();
         svg(&root).map_err(|m| fail(&svg_path, m))?;
     }
+    let text = name_font(&text);
+    std::fs::write(&svg_path, &text).map_err(|e| NsfError::io(&svg_path, e))?;
     {
         let root = BitMapBackend::new(&png_path, (900, 600)).into_drawing_area();
         png(&root).map_err(|m| fail(&png_path, m))?;
     }
-    std::fs::read_to_string(&svg_path).map_err(|e| NsfError::io(&svg_path, e))
+    Ok(text)
 }
 
 /// Draws curves into `<stem>.svg` and `<stem>.png`; returns the SVG text.
-pub fn lines(
-    stem: &Path,
-    title: &str,
-    x_desc: &str,
-    y_desc: &str,
-    range: (std::ops::Range<f64>, std::ops::Range<f64>),
-    curves: &[Curve],
-    diagonal: bool,
-) -> Result<String> {
-    render(
-        stem,
-        &|root| lines_chart(root, title, x_desc, y_desc, range.clone(), curves, diagonal),
-        &|root| lines_chart(root, title, x_desc, y_desc, range.clone(), curves, diagonal),
-    )
+pub fn lines(stem: &Path, axes: &Axes, curves: &[Curve]) -> Result<String> {
+    render(stem, &|root| lines_chart(root, axes, curves), &|root| {
+        lines_chart(root, axes, curves)
+    })
 }
 
 /// Draws estimates with 95% intervals into `<stem>.svg` / `.png`.
-pub fn intervals(stem: &Path, title: &str, y_desc: &str, estimates: &[Estimate]) -> Result<String> {
+pub fn intervals(
+    stem: &Path,
+    title: &str,
+    y_desc: &str,
+    y_ticks: Ticks,
+    estimates: &[Estimate],
+) -> Result<String> {
     render(
         stem,
-        &|root| interval_chart(root, title, y_desc, estimates),
-        &|root| interval_chart(root, title, y_desc, estimates),
+        &|root| interval_chart(root, title, y_desc, y_ticks, estimates),
+        &|root| interval_chart(root, title, y_desc, y_ticks, estimates),
     )
 }
 
@@ -255,16 +424,20 @@ fn loglog_chart<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
         .build_cartesian_2d((1e-4f64..1.0).log_scale(), (1e-4f64..1.0).log_scale())
         .map_err(perr)?;
+    let pow = |v: &f64| Ticks::PowerOfTen.label(v.log10());
     chart
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
-        .x_label_formatter(&|v| format!("{v:.0e}"))
-        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .x_label_formatter(&pow)
+        .y_label_formatter(&pow)
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+        .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(perr)?;
@@ -275,12 +448,12 @@ fn loglog_chart<DB: DrawingBackend>(
         ))
         .map_err(perr)?
         .label("chance")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.4)));
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.mix(0.4)));
     draw_curves(&mut chart, curves, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(perr)
 }
 
-/// Draws curves on log-log axes from 1e-4 to 1 with the chance diagonal
+/// Draws curves on log-log axes from 10⁻⁴ to 1 with the chance diagonal
 /// (membership-inference ROC) into `<stem>.svg` / `.png`.
 pub fn loglog(
     stem: &Path,
@@ -322,7 +495,7 @@ fn hbar_chart<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
-        .x_label_area_size(40)
+        .x_label_area_size(50)
         .y_label_area_size(230)
         .build_cartesian_2d(0f64..hi.min(1.05), -0.5f64..(n as f64 - 0.5))
         .map_err(perr)?;
@@ -332,30 +505,34 @@ fn hbar_chart<DB: DrawingBackend>(
         .configure_mesh()
         .y_labels(n)
         .y_label_formatter(&|y| category_label(&names, *y))
+        .x_label_formatter(&|v| Ticks::Decimal(2).label(*v))
         .x_desc(x_desc)
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+        .axis_desc_style(("sans-serif", 16))
         .label_style(("sans-serif", 12))
         .disable_y_mesh()
         .draw()
         .map_err(perr)?;
     let h = 0.8 / k as f64;
     for (s, name) in series.iter().enumerate() {
-        let color = COLORS[s % COLORS.len()];
+        let c = color(s + 1);
         chart
             .draw_series(rows.iter().enumerate().map(|(i, r)| {
                 let y = (n - 1 - i) as f64 + 0.4 - h * (s as f64 + 1.0);
                 let v = r.values.get(s).copied().unwrap_or(0.0).max(0.0);
-                Rectangle::new([(0.0, y), (v, y + h)], color.filled())
+                Rectangle::new([(0.0, y), (v, y + h)], c.filled())
             }))
             .map_err(perr)?
             .label(name.clone())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], color.filled()));
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 15, y + 5)], c.filled()));
     }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::LowerRight)
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
+        .border_style(BLACK.mix(0.5))
         .draw()
         .map_err(perr)?;
     root.present().map_err(perr)
@@ -375,4 +552,22 @@ pub fn hbars(
         &|root| hbar_chart(root, title, x_desc, series, rows),
         &|root| hbar_chart(root, title, x_desc, series, rows),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_read_in_plain_units() {
+        assert_eq!(Ticks::Krw.label(1234567.4), "1,234,567");
+        assert_eq!(Ticks::Krw.label(-1500.0), "−1,500");
+        assert_eq!(Ticks::Krw.label(999.0), "999");
+        assert_eq!(Ticks::Integer.label(4.0), "4");
+        assert_eq!(Ticks::Integer.label(4.5), "");
+        assert_eq!(Ticks::PowerOfTen.label(3.0), "10³");
+        assert_eq!(Ticks::PowerOfTen.label(-4.0), "10⁻⁴");
+        assert_eq!(Ticks::PowerOfTen.label(3.5), "");
+        assert_eq!(Ticks::Decimal(2).label(0.125), "0.12");
+    }
 }

@@ -20,7 +20,7 @@ pub const MAX_USERS: u64 = crate::sim::schema::PHONE_SPACE;
 
 /// A population preset as written in TOML. Field meanings are documented in
 /// `synthetic/default.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preset {
     /// Preset name (recorded in manifests).
@@ -44,7 +44,7 @@ pub struct Preset {
 }
 
 /// Profile and latent traits.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationParams {
     /// Snapshot date (YYYY-MM-DD).
@@ -68,7 +68,7 @@ pub struct PopulationParams {
 }
 
 /// Apple registration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationParams {
     /// Expected share of all users registered with Apple.
@@ -80,7 +80,7 @@ pub struct RegistrationParams {
 }
 
 /// How consent depends on the user.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsentMechanism {
     /// Missing completely at random.
@@ -92,7 +92,7 @@ pub enum ConsentMechanism {
 }
 
 /// Consent to the overseas transfer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentParams {
     /// Expected consent share.
@@ -104,7 +104,7 @@ pub struct ConsentParams {
 }
 
 /// Wallet activity in the 30 days before the snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct WalletParams {
@@ -127,7 +127,7 @@ pub struct WalletParams {
 }
 
 /// The simulated outcome window.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct OutcomeParams {

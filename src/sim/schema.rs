@@ -350,7 +350,7 @@ pub fn all_columns() -> Vec<Column> {
 }
 
 /// An owned, serializable copy of a `Column` (what manifests record).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ColumnRecord {
     /// Column name.
     pub name: String,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Mean and 95% interval across replicates.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Interval {
     /// Mean over replicates.
     pub mean: f64,

@@ -129,7 +129,7 @@ pub const SCORE_BANDS: [(u8, u8); 8] = [
 ];
 
 /// One row of a score-band table.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct BandRow {
     /// Lowest score in the band.
     pub score_from: u8,
@@ -169,7 +169,7 @@ pub fn score_bands(score: &[u8], prob: &[f64], label: &[bool]) -> Vec<BandRow> {
 }
 
 /// Every metric of an evaluation.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Evaluation {
     /// Users evaluated.
     pub users: u64,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The grouping policy that turns scores into money.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Users with a score at most this get grouped charges.
