@@ -607,7 +607,7 @@ fn score_writes_csv_for_a_csv_name_with_the_holdout_split_of_evaluate() {
     let registered: Vec<bool> = users
         .iter()
         .flat_map(|b| {
-            col::<BooleanArray>(b, "registered")
+            col::<BooleanArray>(b, "apple_registered")
                 .iter()
                 .map(|v| v.unwrap())
         })

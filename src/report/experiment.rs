@@ -66,8 +66,12 @@ fn plotted(r: &ExperimentResult) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Bands need this many replicates: with two, Student's t (12.7) makes a
+/// band wider than the axis.
+const BAND_REPLICATES: usize = 3;
+
 /// Mean of `per_rep[*][k]` at each `x[k]`, with the Student-t 95% band
-/// across replicates (no band with one replicate).
+/// across replicates (none with fewer than [`BAND_REPLICATES`]).
 fn mean_band(x: &[f64], per_rep: &[Vec<f64>]) -> Points {
     let (mut pts, mut band) = (Vec::new(), Vec::new());
     for (k, &xk) in x.iter().enumerate() {
@@ -77,7 +81,7 @@ fn mean_band(x: &[f64], per_rep: &[Vec<f64>]) -> Points {
         }
         let iv = interval(&vals, None);
         pts.push((xk, iv.mean));
-        if vals.len() > 1 {
+        if vals.len() >= BAND_REPLICATES {
             band.push((xk, iv.ci95[0], iv.ci95[1]));
         }
     }
@@ -387,7 +391,7 @@ fn learning_curve(r: &ExperimentResult, st: &Styles, family: &str, arm: &str) ->
         let x = (n as f64).log10();
         let iv = interval(&v, None);
         pts.push((x, iv.mean));
-        if v.len() > 1 {
+        if v.len() >= BAND_REPLICATES {
             band.push((x, iv.ci95[0], iv.ci95[1]));
         }
     }
@@ -424,7 +428,7 @@ fn learning_curve_figure(
             c.points
                 .iter()
                 .map(|p| (p.1, p.1))
-                .chain(c.band.iter().map(|b| (b.1, b.2)))
+                .chain(c.band.iter().map(|b| (b.1.max(0.4), b.2.min(1.0))))
         })
         .fold((f64::MAX, f64::MIN), |(a, b), (lo, hi)| {
             (a.min(lo), b.max(hi))

@@ -33,9 +33,12 @@ pub const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),
 ];
 
-/// The palette's colour number `i` (wrapping).
+/// Grey, for anything past the palette's eight colours (size-matched arms).
+pub const GREY: RGBColor = RGBColor(153, 153, 153);
+
+/// The palette's colour number `i` (grey past its end).
 fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    PALETTE.get(i).copied().unwrap_or(GREY)
 }
 
 /// The font named in every SVG: the bundled DejaVu Sans first, then
@@ -201,13 +204,14 @@ fn lines_chart<DB: DrawingBackend>(
             ))
             .map_err(perr)?;
     }
+    let clamp = |v: f64| v.clamp(axes.y.start, axes.y.end);
     for c in curves.iter().filter(|c| c.band.len() > 1) {
-        let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, b.2)).collect();
-        outline.extend(c.band.iter().rev().map(|b| (b.0, b.1)));
+        let mut outline: Vec<(f64, f64)> = c.band.iter().map(|b| (b.0, clamp(b.2))).collect();
+        outline.extend(c.band.iter().rev().map(|b| (b.0, clamp(b.1))));
         chart
             .draw_series(std::iter::once(Polygon::new(
                 outline,
-                color(c.color).mix(0.15).filled(),
+                color(c.color).mix(0.10).filled(),
             )))
             .map_err(perr)?;
     }
@@ -291,20 +295,27 @@ fn interval_chart<DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 22))
         .margin(15)
-        .x_label_area_size(if n > 8 { 110 } else { 60 })
+        .x_label_area_size(if n > 8 { 20 } else { 60 })
         .y_label_area_size(80)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo - pad)..(hi + pad))
         .map_err(perr)?;
-    let names: Vec<String> = estimates.iter().map(|e| e.name.clone()).collect();
+    // Many categories: colours name them in a legend instead of crowded
+    // axis labels.
+    let legend = n > 8;
+    let names: Vec<String> = estimates
+        .iter()
+        .map(|e| {
+            if legend {
+                String::new()
+            } else {
+                e.name.clone()
+            }
+        })
+        .collect();
     chart
         .configure_mesh()
         .x_labels(n)
         .x_label_formatter(&|x| category_label(&names, *x))
-        .x_label_style(("sans-serif", 13).into_font().transform(if n > 8 {
-            FontTransform::Rotate90
-        } else {
-            FontTransform::None
-        }))
         .y_desc(y_desc)
         .y_label_formatter(&|v| y_ticks.label(*v))
         .bold_line_style(BLACK.mix(0.12))
@@ -356,6 +367,29 @@ fn interval_chart<DB: DrawingBackend>(
             .map_err(perr)?;
         chart
             .draw_series(std::iter::once(Circle::new((x, e.mean), 5, c.filled())))
+            .map_err(perr)?;
+    }
+    if legend {
+        let mut seen: Vec<&str> = Vec::new();
+        for e in estimates {
+            if seen.contains(&e.name.as_str()) {
+                continue;
+            }
+            seen.push(&e.name);
+            let c = color(e.color);
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+                .map_err(perr)?
+                .label(e.name.clone())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font(("sans-serif", 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.5))
+            .draw()
             .map_err(perr)?;
     }
     root.present().map_err(perr)
