@@ -450,16 +450,158 @@ fn report_html_holds_every_markdown_section() {
     assert_eq!(tables(&html, "<svg"), tables(&md, "]("));
 }
 
+/// Errors of `v` against `schema` (`root` resolves `$ref`s): the JSON
+/// Schema keywords schemars emits (`$ref`, `type`, `properties`,
+/// `required`, `additionalProperties: false`, `items`, `prefixItems`,
+/// `minItems`, `maxItems`, `enum`, `const`, `anyOf`, `oneOf`, `allOf`,
+/// `minimum`); an unknown keyword other than annotations fails the test.
+fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    let Some(o) = schema.as_object() else {
+        return;
+    };
+    let mut fail = |m: String| errors.push(format!("{at}: {m}"));
+    for (k, want) in o {
+        match k.as_str() {
+            "$ref" => {
+                let name = want.as_str().unwrap().trim_start_matches("#/$defs/");
+                let mut e = Vec::new();
+                check(root, &root["$defs"][name], v, at, &mut e);
+                e.into_iter().for_each(&mut fail);
+            }
+            "type" => {
+                let is = |t: &str| match t {
+                    "object" => v.is_object(),
+                    "array" => v.is_array(),
+                    "string" => v.is_string(),
+                    "number" => v.is_number(),
+                    "integer" => v.is_u64() || v.is_i64(),
+                    "boolean" => v.is_boolean(),
+                    "null" => v.is_null(),
+                    _ => panic!("unknown type {t}"),
+                };
+                let ok = match want {
+                    Value::String(t) => is(t),
+                    Value::Array(ts) => ts.iter().any(|t| is(t.as_str().unwrap())),
+                    _ => false,
+                };
+                if !ok {
+                    fail(format!("{v} is not of type {want}"));
+                }
+            }
+            "properties" => {
+                for (name, sub) in want.as_object().unwrap() {
+                    if let Some(x) = v.get(name) {
+                        let mut e = Vec::new();
+                        check(root, sub, x, &format!("{at}/{name}"), &mut e);
+                        e.into_iter().for_each(&mut fail);
+                    }
+                }
+            }
+            "required" => {
+                for name in want.as_array().unwrap() {
+                    if v.is_object() && v.get(name.as_str().unwrap()).is_none() {
+                        fail(format!("missing {name}"));
+                    }
+                }
+            }
+            "additionalProperties" if want == &Value::Bool(false) => {
+                let known = o["properties"].as_object().unwrap();
+                for name in v.as_object().into_iter().flat_map(|x| x.keys()) {
+                    if !known.contains_key(name) {
+                        fail(format!("unexpected property {name}"));
+                    }
+                }
+            }
+            "items" | "prefixItems" => {
+                for (i, x) in v.as_array().into_iter().flatten().enumerate() {
+                    let sub = if k == "items" { want } else { &want[i] };
+                    let mut e = Vec::new();
+                    check(root, sub, x, &format!("{at}/{i}"), &mut e);
+                    e.into_iter().for_each(&mut fail);
+                }
+            }
+            "minItems" | "maxItems" => {
+                let n = v.as_array().map_or(0, |a| a.len()) as u64;
+                let lim = want.as_u64().unwrap();
+                if v.is_array() && ((k == "minItems" && n < lim) || (k == "maxItems" && n > lim)) {
+                    fail(format!("{n} items, {k} {lim}"));
+                }
+            }
+            "enum" if !want.as_array().unwrap().contains(v) => fail(format!("{v} not in {want}")),
+            "const" if want != v => fail(format!("{v} is not {want}")),
+            "minimum" if v.as_f64().is_some_and(|x| x < want.as_f64().unwrap()) => {
+                fail(format!("{v} < {want}"))
+            }
+            "maximum" if v.as_f64().is_some_and(|x| x > want.as_f64().unwrap()) => {
+                fail(format!("{v} > {want}"))
+            }
+            "anyOf" | "oneOf" | "allOf" => {
+                let passing = want
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|sub| {
+                        let mut e = Vec::new();
+                        check(root, sub, v, at, &mut e);
+                        e.is_empty()
+                    })
+                    .count();
+                let n = want.as_array().unwrap().len();
+                let ok = match k.as_str() {
+                    "anyOf" => passing >= 1,
+                    "oneOf" => passing == 1,
+                    _ => passing == n,
+                };
+                if !ok {
+                    fail(format!("{passing} of {n} {k} branches pass for {v}"));
+                }
+            }
+            "$schema"
+            | "$defs"
+            | "title"
+            | "description"
+            | "format"
+            | "default"
+            | "additionalProperties"
+            | "enum"
+            | "const"
+            | "minimum"
+            | "maximum" => {}
+            other => panic!("schema keyword {other} not checked by this test"),
+        }
+    }
+}
+
 /// Validates `instance` against the checked-in schema `schemas/<kind>.json`.
 fn validate(kind: &str, instance: &Value) {
     let schema = json(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("schemas/{kind}.json")));
-    let v = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = v
-        .iter_errors(instance)
-        .take(5)
-        .map(|e| e.to_string())
-        .collect();
+    let mut errors = Vec::new();
+    check(&schema, &schema, instance, "", &mut errors);
+    errors.truncate(5);
     assert!(errors.is_empty(), "{kind}: {errors:#?}");
+}
+
+/// The validator itself rejects what it should.
+#[test]
+fn schema_check_rejects_wrong_outputs() {
+    let schema = json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/model-manifest.json"));
+    let m = models();
+    let good = json(&m.reg.join(&m.model).join("manifest.json"));
+    let errs = |v: &Value| {
+        let mut e = Vec::new();
+        check(&schema, &schema, v, "", &mut e);
+        e
+    };
+    assert!(errs(&good).is_empty(), "{:?}", errs(&good));
+    let mut bad = good.clone();
+    bad.as_object_mut().unwrap().remove("family");
+    assert!(!errs(&bad).is_empty());
+    let mut bad = good.clone();
+    bad["training_members"]["count"] = Value::from("many");
+    assert!(!errs(&bad).is_empty());
+    let mut bad = good;
+    bad["metrics"]["bands"] = Value::from(3);
+    assert!(!errs(&bad).is_empty());
 }
 
 #[test]
