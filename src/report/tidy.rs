@@ -179,7 +179,12 @@ fn arm_metrics(arm: &Value) -> Vec<(String, [Option<f64>; 3])> {
             continue;
         }
         if let Some(x) = v.as_f64() {
-            let [lo, hi] = pair(flat.get(&format!("{k}_ci95")));
+            // `auc_diff_vs_all` has its interval in `auc_diff_ci95`.
+            let ci = flat.get(&format!("{k}_ci95")).or_else(|| {
+                let stem = k.strip_suffix("_vs_all")?;
+                flat.get(&format!("{stem}_ci95"))
+            });
+            let [lo, hi] = pair(ci);
             out.push((k.clone(), [Some(x), lo, hi]));
         } else if let (Some(m), Some(_)) = (v.get("mean").and_then(Value::as_f64), v.get("ci95")) {
             let [lo, hi] = pair(v.get("ci95"));
