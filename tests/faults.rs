@@ -245,8 +245,9 @@ fn assert_nothing_half_written(out: &Path, reg: &Path, step: &str) {
         std::fs::read_to_string(p).is_ok_and(|t| {
             let r: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
             r["paths"].as_array().into_iter().flatten().any(|x| {
+                // The folder while pending, its files once complete.
                 x.as_str()
-                    .is_some_and(|x| x.trim_end_matches('/').ends_with(&out_name))
+                    .is_some_and(|x| x.split('/').any(|c| c == out_name))
             })
         })
     });
@@ -287,8 +288,15 @@ fn order_everything(root: &Path, reg: &Path, ids: &[String], step: &str) {
             continue;
         }
         let name = p.file_name().unwrap().to_string_lossy().to_string();
+        // A killed run's staging folder may stay (named after the model
+        // for an audit) while it holds nothing that names a model.
+        let staging = p.is_dir() && name.contains(".partial-");
         for id in ids {
-            assert!(!name.contains(id.as_str()), "{step}: {} left", p.display());
+            assert!(
+                staging || !name.contains(id.as_str()),
+                "{step}: {} left",
+                p.display()
+            );
             if p.is_file() {
                 let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string();
                 assert!(
@@ -356,7 +364,8 @@ fn compare_args(root: &Path, reg: &Path) -> Vec<String> {
 /// registrations, the cached data set, the lineage record, the rename, the
 /// record's completion): nothing half-written looks complete, the order on
 /// its models leaves nothing of them, and the next `compare` removes the
-/// killed run's staging folder.
+/// killed run's staging folder (it is then refused: its models were
+/// destroyed).
 #[test]
 fn a_compare_killed_at_any_publish_step_leaves_nothing_the_order_misses() {
     let mut k = 1u64;
@@ -368,27 +377,30 @@ fn a_compare_killed_at_any_publish_step_leaves_nothing_the_order_misses() {
         let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         let o = run(&args, Some(k));
         let step = format!("compare killed at step {k}");
-        if !killed(&o) {
+        let done = !killed(&o);
+        if done {
             assert!(
                 o.status.success(),
                 "{step}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
-            assert!(k > 4, "compare has only {} publish steps", k - 1);
-            break;
         }
         let out = root.join("runs").join("tiny");
         assert_nothing_half_written(&out, &reg, &step);
         let ids = registered(&reg);
         order_everything(&root, &reg, &ids, &step);
+        assert!(!out.exists(), "{step}: the run survived its models");
+        if done {
+            assert!(k > 4, "compare has only {} publish steps", k - 1);
+            break;
+        }
         // The same command again removes what the killed run left staged.
-        let again = run(&args, None);
-        assert!(
-            again.status.success(),
-            "{step}: {}",
-            String::from_utf8_lossy(&again.stderr)
+        let _ = run(&args, None);
+        assert_eq!(
+            partials(&root.join("runs")),
+            Vec::<PathBuf>::new(),
+            "{step}"
         );
-        assert_eq!(partials(&root), Vec::<PathBuf>::new(), "{step}");
         k += 1;
     }
 }
@@ -418,13 +430,13 @@ fn an_audit_killed_at_any_publish_step_leaves_nothing_the_order_misses() {
             "--eval-users",
             "200",
             "--shadows",
-            "2",
+            "4",
             "--bootstrap",
             "20",
             "--control-users",
             "300",
             "--attribute-users",
-            "500",
+            "1000",
             "--quiet",
         ];
         let o = run(&args, Some(k));

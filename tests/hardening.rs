@@ -955,13 +955,13 @@ fn the_audits_second_read_is_validated() {
         "--eval-users",
         "200",
         "--shadows",
-        "2",
+        "4",
         "--bootstrap",
         "20",
         "--control-users",
         "300",
         "--attribute-users",
-        "500",
+        "1000",
         "--quiet",
     ]);
     let e = err(&o);
