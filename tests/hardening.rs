@@ -846,7 +846,7 @@ fn impossible_dates_and_extreme_values_are_refused_naming_field_and_value() {
     for (set, needle) in [
         (
             "policy.loss_per_failed_charge_krw=-7000",
-            "`policy.loss_per_failed_charge_krw`: -7000 is outside the valid range [0, 1e9]",
+            "`policy.loss_per_failed_charge_krw`: -7000 is outside the valid range [0, 1000000000]",
         ),
         ("min_subgroup_nsf=nan", "`min_subgroup_nsf`: NaN is outside"),
         (

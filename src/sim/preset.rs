@@ -296,7 +296,7 @@ impl FieldRange {
 
 /// A number as a person writes it: `3`, `0.25`, `1e308`, `NaN`.
 pub fn number(v: f64) -> String {
-    if v.is_finite() && v != 0.0 && !(1e-4..1e7).contains(&v.abs()) {
+    if v.is_finite() && v != 0.0 && !(1e-4..1e15).contains(&v.abs()) {
         format!("{v:e}")
     } else {
         format!("{v}")
