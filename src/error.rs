@@ -38,13 +38,16 @@ pub enum NsfError {
         /// What is wrong with it.
         message: String,
     },
-    /// An I/O failure while reading or writing `path`.
-    #[error("{path}: {source}")]
+    /// An I/O failure while reading or writing `path`. The OS error is part
+    /// of this message and deliberately not also reported as the error's
+    /// `source()`: the binary prints the whole chain (`{e:#}`), which would
+    /// repeat "(os error N)".
+    #[error("{path}: {error}")]
     Io {
         /// The file involved.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shown in the message, not as a source).
+        error: std::io::Error,
     },
     /// A destruction order was carried out but cannot be shown complete
     /// (copies found, files kept, lineage not followed): exit code 3.
@@ -76,7 +79,7 @@ impl NsfError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         NsfError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 
@@ -102,3 +105,24 @@ impl NsfError {
 
 /// Result alias used across the library.
 pub type Result<T> = std::result::Result<T, NsfError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 11): an I/O error printed the way `main` prints
+    /// errors (`{:#}`, the whole chain) names the OS error once.
+    #[test]
+    fn an_io_error_names_its_os_error_once() {
+        let e = NsfError::io(
+            "/data/users.parquet",
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(
+            shown,
+            "/data/users.parquet: No space left on device (os error 28)"
+        );
+        assert_eq!(shown.matches("(os error").count(), 1);
+    }
+}

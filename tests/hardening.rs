@@ -784,3 +784,232 @@ fn a_copied_registry_does_not_reach_the_originals_files() {
     assert_eq!(code(&o), Some(0), "{}", err(&o));
     assert!(!moved.join("out").join("a.parquet").exists());
 }
+
+/// One line on stderr, exit 2, naming `needle` (the field and the value).
+fn refused_in_one_line(args: &[&str], needle: &str) {
+    let o = nsfsim(args);
+    let e = err(&o);
+    assert_eq!(code(&o), Some(2), "{args:?}: {e}");
+    assert_eq!(e.lines().count(), 1, "{args:?}: {e}");
+    assert!(
+        e.contains(needle) && !e.contains("panicked"),
+        "{args:?}: `{e}` lacks `{needle}`"
+    );
+}
+
+/// Impossible dates and extreme calibration values (a preset through
+/// `--set`, a spec field, a spec's `preset_overrides`) are refused before
+/// anything runs: one line naming the field and the value given, exit 2.
+#[test]
+fn impossible_dates_and_extreme_values_are_refused_naming_field_and_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("d");
+    for (set, needle) in [
+        (
+            "population.as_of=\"2024-02-30\"",
+            "`population.as_of`: `2024-02-30` is not a date YYYY-MM-DD: month 2 of 2024 has 29 days",
+        ),
+        (
+            "population.launch_date=\"2020-01-01\"",
+            "`population.as_of`: 2019-06-27 is not after population.launch_date 2020-01-01",
+        ),
+        (
+            "consent.strength=1e308",
+            "`consent.strength`: 1e308 is outside the valid range [-10, 10]",
+        ),
+        (
+            "consent.rate=nan",
+            "`consent.rate`: NaN is outside the valid range [0, 1]",
+        ),
+        (
+            "wallet.topup_median_30d=-2",
+            "`wallet.topup_median_30d`: -2 is outside the valid range (0, 300]",
+        ),
+        ("users=-5", "--set `users=-5`"),
+    ] {
+        refused_in_one_line(&["preset", "--preset", "small", "--set", set], needle);
+        refused_in_one_line(
+            &[
+                "generate",
+                "--preset",
+                "small",
+                "--set",
+                set,
+                "--out",
+                s(&out),
+                "--quiet",
+            ],
+            needle,
+        );
+        assert!(!out.exists(), "{set}");
+    }
+    for (set, needle) in [
+        (
+            "policy.loss_per_failed_charge_krw=-7000",
+            "`policy.loss_per_failed_charge_krw`: -7000 is outside the valid range [0, 1000000000]",
+        ),
+        ("min_subgroup_nsf=nan", "`min_subgroup_nsf`: NaN is outside"),
+        (
+            "preset_overrides=[\"consent.strength=1e308\"]",
+            "`consent.strength`: 1e308 is outside",
+        ),
+    ] {
+        let runs = tmp.path().join("runs");
+        refused_in_one_line(
+            &[
+                "compare",
+                "--set",
+                set,
+                "--out",
+                s(&runs.join("x")),
+                "--quiet",
+            ],
+            needle,
+        );
+        assert!(!runs.exists(), "{set}");
+    }
+}
+
+/// An I/O failure is reported once: one line, exit 1, the OS error named
+/// once (it was printed twice, as the message and again as its source).
+#[test]
+fn an_io_failure_names_its_os_error_once() {
+    let f = fixture(2_000);
+    let file = f.data.join("users.parquet");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let o = nsfsim(&["train", "--data", s(&f.data), "--registry", s(&f.reg)]);
+    assert_eq!(code(&o), Some(1), "{}", err(&o));
+    assert_eq!(
+        err(&o),
+        format!("error: {}: Is a directory (os error 21)\n", file.display())
+    );
+}
+
+/// The audit's second read of the data set (the identifier columns, for
+/// attribute inference) is checked like the first: a data set whose
+/// `account_id` is stored as text (its manifest updated to match, so the
+/// model trains on it) is refused naming the column, not a panic.
+#[test]
+fn the_audits_second_read_is_validated() {
+    use arrow_array::{ArrayRef, RecordBatch, StringArray, cast::AsArray, types::UInt64Type};
+    use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder};
+    use std::sync::Arc;
+    let f = fixture(3_000);
+    let file = f.data.join("users.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let retyped: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let k = b.schema().index_of("account_id").unwrap();
+            let text: StringArray = b
+                .column(k)
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .map(|v| Some(v.to_string()))
+                .collect();
+            let mut fields: Vec<_> = b.schema().fields().iter().cloned().collect();
+            fields[k] = Arc::new(arrow_schema::Field::new(
+                "account_id",
+                arrow_schema::DataType::Utf8,
+                false,
+            ));
+            let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+            cols[k] = Arc::new(text);
+            RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols).unwrap()
+        })
+        .collect();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        retyped[0].schema(),
+        None,
+    )
+    .unwrap();
+    for b in &retyped {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    let mpath = f.data.join("manifest.json");
+    let mut m = json(&mpath);
+    m["files"][0]["sha256"] = sha(&file).into();
+    m["files"][0]["bytes"] = std::fs::metadata(&file).unwrap().len().into();
+    std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    // The model's attributes do not include the identifiers: it trains.
+    let id2 = f.train(&[]);
+    let out = f.root.join("runs").join("audit");
+    let o = nsfsim(&[
+        "audit",
+        "--model",
+        &id2,
+        "--data",
+        s(&f.data),
+        "--registry",
+        s(&f.reg),
+        "--out",
+        s(&out),
+        "--eval-users",
+        "200",
+        "--shadows",
+        "4",
+        "--bootstrap",
+        "20",
+        "--control-users",
+        "300",
+        "--attribute-users",
+        "1000",
+        "--quiet",
+    ]);
+    let e = err(&o);
+    assert_eq!(code(&o), Some(2), "{e}");
+    assert!(
+        e.contains("users.parquet")
+            && e.contains("column `account_id` has type Utf8"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked") && !out.exists(), "{e}");
+}
+
+#[path = "../fuzz/entry.rs"]
+mod fuzz_entry;
+
+/// Every checked-in fuzz input (the seed corpus and each input that once
+/// made a target fail, `fuzz/regressions/`) still runs through the fuzz
+/// targets' entry points (`fuzz/entry.rs`) without a panic, on stable.
+#[test]
+fn fuzzed_inputs_stay_fixed() {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let targets: [(&str, fn(&[u8])); 2] = [
+        ("toml_config", fuzz_entry::toml_config),
+        ("parquet_data", fuzz_entry::parquet_data),
+    ];
+    let mut inputs = 0;
+    for (target, entry) in targets {
+        for dir in [
+            fuzz.join("corpus").join(target),
+            fuzz.join("regressions").join(target),
+        ] {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let n = p.file_name().unwrap().to_string_lossy();
+                    dir.ends_with(target)
+                        && (n.starts_with("seed-") || dir.starts_with(fuzz.join("regressions")))
+                })
+                .collect();
+            files.sort();
+            for p in files {
+                entry(&std::fs::read(&p).unwrap());
+                inputs += 1;
+            }
+        }
+    }
+    assert!(inputs >= 4, "only {inputs} fuzz inputs found");
+}

@@ -155,6 +155,7 @@ impl StagedDir {
     /// Writes a JSON document into the staging folder.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let path = self.path(name);
+        fault_disk_full(&path);
         let mut text = serde_json::to_string_pretty(value).map_err(|e| NsfError::Output {
             path: path.clone(),
             message: e.to_string(),
@@ -166,6 +167,7 @@ impl StagedDir {
     /// Writes a text file into the staging folder.
     pub fn write_text(&self, name: &str, text: &str) -> Result<()> {
         let path = self.path(name);
+        fault_disk_full(&path);
         fs::write(&path, text).map_err(|e| NsfError::io(&path, e))
     }
 
@@ -296,6 +298,25 @@ pub fn fault_point(step: &str) {
         }
     }
     let _ = step;
+}
+
+/// A full disk for fault-injection tests: with the `fault-injection`
+/// feature and `NSFSIM_FAULT_FULL=<suffix>`, the file about to be written at
+/// `path` (when its path ends with the suffix) is made a symbolic link to
+/// `/dev/full`, so writing it fails with the kernel's own ENOSPC through the
+/// real error path. Without the feature it compiles to nothing.
+#[inline]
+pub fn fault_disk_full(path: &Path) {
+    #[cfg(all(feature = "fault-injection", unix))]
+    {
+        if let Ok(suffix) = std::env::var("NSFSIM_FAULT_FULL")
+            && !suffix.is_empty()
+            && path.to_string_lossy().ends_with(&suffix)
+        {
+            let _ = std::os::unix::fs::symlink("/dev/full", path);
+        }
+    }
+    let _ = path;
 }
 
 impl Drop for StagedDir {

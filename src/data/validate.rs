@@ -42,6 +42,53 @@ pub fn check_file(path: &Path, record: &FileRecord) -> Result<String> {
     Ok(got)
 }
 
+/// Reads `columns` of a generated data set's file once more (after
+/// `train::load_data`, e.g. the audit's identifier columns) and checks them
+/// like the first read: the same file as the manifest's (SHA-256, so a file
+/// swapped between the two reads is refused), its row count, the values
+/// (`check_batches`), and each column's type against the schema the
+/// generator writes (`generate::arrow_schema`).
+pub fn read_checked(
+    path: &Path,
+    record: &FileRecord,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>> {
+    let (hash, batches) = rayon::join(
+        || check_file(path, record),
+        || crate::data::artifact::read_parquet_columns(path, columns),
+    );
+    let (_, batches) = (hash?, batches?);
+    check_batches(path, record, &batches)?;
+    check_schema_types(path, &batches)?;
+    Ok(batches)
+}
+
+/// Every column of `batches` that the generator writes has the type it
+/// writes (an edited file may store an identifier as text, a digest as an
+/// integer, ...).
+pub fn check_schema_types(path: &Path, batches: &[RecordBatch]) -> Result<()> {
+    let Some(first) = batches.first() else {
+        return Ok(());
+    };
+    let schema = crate::data::generate::arrow_schema();
+    for field in first.schema().fields() {
+        if let Ok(want) = schema.field_with_name(field.name())
+            && want.data_type() != field.data_type()
+        {
+            return Err(bad(
+                path,
+                format!(
+                    "column `{}` has type {}, not the {} nsfsim writes",
+                    field.name(),
+                    field.data_type(),
+                    want.data_type()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks the columns read from a data file (see the module doc).
 pub fn check_batches(path: &Path, record: &FileRecord, batches: &[RecordBatch]) -> Result<()> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();

@@ -8,6 +8,7 @@ use crate::data::features::FeatureSet;
 use crate::error::{NsfError, Result};
 use crate::models::train::PopulationRule;
 use crate::models::{ModelSpec, ValidModelSpec};
+use crate::sim::preset::{FieldRange, MAX_USERS, above, closed, range_of};
 
 use crate::stats::money::Policy;
 
@@ -301,28 +302,12 @@ impl ExperimentSpec {
                     .check()
             })
             .collect::<Result<Vec<_>>>()?;
-        if !(self.enough_tolerance > 0.0 && self.enough_tolerance < 0.5) {
-            return Err(NsfError::param(
-                "enough_tolerance",
-                "must be in (0, 0.5) AUC",
-            ));
-        }
-        let benefit = self.policy.benefit_per_grouped_user_krw;
-        if benefit.is_nan() || benefit < 0.0 {
-            return Err(NsfError::param(
-                "policy.benefit_per_grouped_user_krw",
-                "must be a non-negative amount of KRW",
-            ));
-        }
-        if !(self.ipw_min_prob > 0.0 && self.ipw_min_prob < 1.0) {
-            return Err(NsfError::param(
-                "ipw_min_prob",
-                "must be in (0, 1): the floor of the estimated consent probability",
-            ));
-        }
-        if self.bootstrap < 20 {
-            return Err(NsfError::param("bootstrap", "use at least 20 resamples"));
-        }
+        self.check_numbers()?;
+        // The populations it will generate: refused now, not mid-run.
+        let mut preset = crate::sim::preset::load(&self.preset, &self.preset_overrides)?;
+        preset.users = self.users;
+        preset.seed = self.seed;
+        preset.check()?;
         if let Some(sw) = &self.sweep {
             sw.check()?;
         }
@@ -336,7 +321,63 @@ impl ExperimentSpec {
     }
 }
 
+/// The valid range of every numeric field of an experiment spec (README,
+/// "Valid values"); `preset_overrides` are checked with the preset.
+pub const SPEC_RANGES: [FieldRange; 14] = [
+    closed("users", 1000.0, MAX_USERS as f64),
+    // Replicate r uses seed + r: kept far from overflow.
+    closed("seed", 0.0, (1u64 << 63) as f64),
+    closed("replicates", 1.0, 1000.0),
+    above("enough_tolerance", 0.0, 0.5),
+    closed("min_subgroup_nsf", 0.0, 1e9),
+    closed("bootstrap", 20.0, 100_000.0),
+    above("ipw_min_prob", 0.0, 1.0),
+    closed("policy.max_score_for_grouping", 0.0, 255.0),
+    closed("policy.loss_per_failed_charge_krw", 0.0, 1e9),
+    closed("policy.benefit_per_grouped_user_krw", 0.0, 1e9),
+    closed("sweep.users", 1000.0, MAX_USERS as f64),
+    closed("sweep.replicates", 1.0, 1000.0),
+    closed("sweep.rates[i]", 0.0, 1.0),
+    closed("sweep.strengths[i]", -10.0, 10.0),
+];
+
+/// Checks `v` against `field`'s entry in `SPEC_RANGES`.
+fn check_range(field: &str, v: f64) -> Result<()> {
+    range_of(&SPEC_RANGES, field)
+        .expect("every numeric spec field has a range")
+        .check(field, v)
+}
+
 impl ExperimentSpec {
+    /// Every numeric field within its `SPEC_RANGES` entry.
+    fn check_numbers(&self) -> Result<()> {
+        let p = &self.policy;
+        for (f, v) in [
+            ("users", self.users as f64),
+            ("seed", self.seed as f64),
+            ("replicates", self.replicates as f64),
+            ("enough_tolerance", self.enough_tolerance),
+            ("min_subgroup_nsf", self.min_subgroup_nsf),
+            ("bootstrap", self.bootstrap as f64),
+            ("ipw_min_prob", self.ipw_min_prob),
+            (
+                "policy.max_score_for_grouping",
+                p.max_score_for_grouping as f64,
+            ),
+            (
+                "policy.loss_per_failed_charge_krw",
+                p.loss_per_failed_charge_krw,
+            ),
+            (
+                "policy.benefit_per_grouped_user_krw",
+                p.benefit_per_grouped_user_krw,
+            ),
+        ] {
+            check_range(f, v)?;
+        }
+        Ok(())
+    }
+
     /// The families to run: `families`, or the older `model`, not both.
     pub fn family_names(&self) -> Result<Vec<String>> {
         let names = match (&self.model, self.families.is_empty()) {
@@ -377,8 +418,13 @@ impl SweepSpec {
                 "needs users >= 1000, replicates >= 1, rates and mechanisms",
             ));
         }
-        if self.rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
-            return Err(NsfError::param("sweep.rates", "rates must be in [0, 1]"));
+        check_range("sweep.users", self.users as f64)?;
+        check_range("sweep.replicates", self.replicates as f64)?;
+        for (i, r) in self.rates.iter().enumerate() {
+            check_range(&format!("sweep.rates[{i}]"), *r)?;
+        }
+        for (i, v) in self.strengths.iter().enumerate() {
+            check_range(&format!("sweep.strengths[{i}]"), *v)?;
         }
         if let Some(m) = self
             .mechanisms

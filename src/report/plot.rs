@@ -407,10 +407,12 @@ fn render(stem: &Path, svg: &SvgDraw, png: &PngDraw) -> Result<String> {
     register_font();
     let svg_path = stem.with_extension("svg");
     let png_path = stem.with_extension("png");
-    let fail = |path: &Path, message: String| NsfError::Output {
-        path: path.to_path_buf(),
-        message,
-    };
+    // A plot that cannot be written (a full disk, an I/O error of the
+    // backend) is a failure during the run, exit 1 like any other file:
+    // drawing reads no user input.
+    let fail = |path: &Path, message: String| NsfError::io(path, std::io::Error::other(message));
+    crate::data::artifact::fault_disk_full(&svg_path);
+    crate::data::artifact::fault_disk_full(&png_path);
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, (900, 600)).into_drawing_area();

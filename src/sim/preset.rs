@@ -187,49 +187,199 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146097 + doe - 719468
 }
 
-/// Parses `YYYY-MM-DD` into days since the epoch.
-pub fn parse_date(field: &str, s: &str) -> Result<i64> {
-    let bad = || NsfError::param(field, format!("`{s}` is not a date YYYY-MM-DD"));
-    let parts: Vec<&str> = s.split('-').collect();
-    if parts.len() != 3 {
-        return Err(bad());
+/// Earliest and latest year of a date nsfsim accepts.
+pub const YEARS: std::ops::RangeInclusive<i64> = 1900..=2100;
+
+/// Days in month `m` of year `y` (proleptic Gregorian).
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
     }
-    let y: i64 = parts[0].parse().map_err(|_| bad())?;
-    let m: u32 = parts[1].parse().map_err(|_| bad())?;
-    let d: u32 = parts[2].parse().map_err(|_| bad())?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
+}
+
+/// Parses `YYYY-MM-DD` (a calendar date of the years `YEARS`, written with
+/// 4, 2 and 2 digits) into days since the epoch; `2024-02-30` is refused.
+pub fn parse_date(field: &str, s: &str) -> Result<i64> {
+    let bad = |why: &str| NsfError::param(field, format!("`{s}` is not a date YYYY-MM-DD{why}"));
+    let parts: Vec<&str> = s.split('-').collect();
+    let digits = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !digits(parts[0], 4) || !digits(parts[1], 2) || !digits(parts[2], 2) {
+        return Err(bad(""));
+    }
+    let y: i64 = parts[0].parse().map_err(|_| bad(""))?;
+    let m: u32 = parts[1].parse().map_err(|_| bad(""))?;
+    let d: u32 = parts[2].parse().map_err(|_| bad(""))?;
+    if !YEARS.contains(&y) {
+        return Err(bad(&format!(
+            " of the years {}-{}",
+            YEARS.start(),
+            YEARS.end()
+        )));
+    }
+    if !(1..=12).contains(&m) {
+        return Err(bad(&format!(": there is no month {m}")));
+    }
+    if !(1..=days_in_month(y, m)).contains(&d) {
+        return Err(bad(&format!(
+            ": month {m} of {y} has {} days",
+            days_in_month(y, m)
+        )));
     }
     Ok(days_from_civil(y, m, d))
 }
 
-fn check_share(field: &str, v: f64) -> Result<()> {
-    if !(0.0..=1.0).contains(&v) {
-        return Err(NsfError::param(field, format!("{v} is outside [0, 1]")));
-    }
-    Ok(())
+/// The valid range of a numeric preset or spec field: `lo` to `hi`
+/// inclusive (`lo` excluded when `lo_open`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldRange {
+    /// Dotted field name (`[i]` for every element of a list).
+    pub field: &'static str,
+    /// Lower bound.
+    pub lo: f64,
+    /// Upper bound (inclusive).
+    pub hi: f64,
+    /// The lower bound itself is not valid.
+    pub lo_open: bool,
 }
 
-fn check_finite(field: &str, v: f64) -> Result<()> {
-    if !v.is_finite() {
-        return Err(NsfError::param(
+/// `[lo, hi]`.
+pub const fn closed(field: &'static str, lo: f64, hi: f64) -> FieldRange {
+    FieldRange {
+        field,
+        lo,
+        hi,
+        lo_open: false,
+    }
+}
+
+/// `(lo, hi]`.
+pub const fn above(field: &'static str, lo: f64, hi: f64) -> FieldRange {
+    FieldRange {
+        field,
+        lo,
+        hi,
+        lo_open: true,
+    }
+}
+
+impl FieldRange {
+    /// Whether `v` lies in the range (never for NaN).
+    pub fn contains(&self, v: f64) -> bool {
+        (if self.lo_open {
+            v > self.lo
+        } else {
+            v >= self.lo
+        }) && v <= self.hi
+    }
+
+    /// `[lo, hi]` or `(lo, hi]`.
+    pub fn shown(&self) -> String {
+        let open = if self.lo_open { "(" } else { "[" };
+        format!("{open}{}, {}]", number(self.lo), number(self.hi))
+    }
+
+    /// Refuses `v` outside the range, naming `field` (which may carry an
+    /// index) and the value given.
+    pub fn check(&self, field: &str, v: f64) -> Result<()> {
+        if self.contains(v) {
+            return Ok(());
+        }
+        Err(NsfError::param(
             field,
-            format!("{v} is not a finite number"),
-        ));
+            format!("{} is outside the valid range {}", number(v), self.shown()),
+        ))
     }
-    Ok(())
 }
 
-fn check_positive(field: &str, v: f64) -> Result<()> {
-    if !(v.is_finite() && v > 0.0) {
-        return Err(NsfError::param(field, format!("{v} must be > 0")));
+/// A number as a person writes it: `3`, `0.25`, `1e308`, `NaN`.
+pub fn number(v: f64) -> String {
+    if v.is_finite() && v != 0.0 && !(1e-4..1e15).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
     }
-    Ok(())
+}
+
+/// The valid range of every numeric field of a preset (README, "Valid
+/// values"). Beyond these a logit or slope only saturates a probability
+/// (|20| moves it within 2e-9 of 0 or 1), a median leaves anything the case
+/// describes, or the model's formulas stop meaning what they say
+/// (`registered_shift` > 2 would widen the spread of risk). Also checked:
+/// shares of a distribution sum to 1, `grouping_days` <= `window_days`,
+/// `launch_date` < `as_of`, `registration.share` reachable.
+pub const PRESET_RANGES: [FieldRange; 44] = [
+    closed("users", 1.0, MAX_USERS as f64),
+    // TOML integers are i64.
+    closed("seed", 0.0, i64::MAX as f64),
+    closed("population.tenure_shape", 0.05, 20.0),
+    closed("population.age_band_shares[i]", 0.0, 1.0),
+    closed("population.ios_share_by_age[i]", 0.0, 1.0),
+    closed("population.region_shares[i]", 0.0, 1.0),
+    closed("population.stress_income_corr", -1.0, 1.0),
+    closed("population.ios_income_shift", -3.0, 3.0),
+    closed("population.active_logit", -20.0, 20.0),
+    closed("registration.share", 0.0, 1.0),
+    closed("registration.android_rate", 0.0, 1.0),
+    closed("registration.activity_effect", -3.0, 3.0),
+    closed("consent.rate", 0.0, 1.0),
+    closed("consent.strength", -10.0, 10.0),
+    above("wallet.payment_median_30d", 0.0, 300.0),
+    above("wallet.payment_amount_median_krw", 0.0, 1e8),
+    above("wallet.remit_sent_median_30d", 0.0, 300.0),
+    above("wallet.remit_received_median_30d", 0.0, 300.0),
+    above("wallet.remit_amount_median_krw", 0.0, 1e8),
+    above("wallet.topup_median_30d", 0.0, 300.0),
+    closed("wallet.topup_units_mean", 1.0, 1000.0),
+    above("wallet.withdrawal_median_30d", 0.0, 300.0),
+    above("wallet.withdrawal_amount_median_krw", 0.0, 1e8),
+    above("wallet.cards_mean", 0.0, 10.0),
+    closed("wallet.card_payment_share", 0.0, 1.0),
+    closed("wallet.balance_zero_logit", -20.0, 20.0),
+    closed("wallet.balance_zero_inactive_logit", -20.0, 20.0),
+    above("wallet.balance_median_krw", 0.0, 2e6),
+    above("wallet.balance_sigma", 0.0, 5.0),
+    closed("wallet.auto_topup_logit", -20.0, 20.0),
+    closed("outcome.window_days", 1.0, 366.0),
+    closed("outcome.grouping_days", 1.0, 366.0),
+    closed("outcome.price_tiers_krw[i]", 1.0, 1e7),
+    closed("outcome.price_tier_weights[i]", 0.0, 1.0),
+    closed("outcome.app_purchase_rate", 0.0, 10.0),
+    closed("outcome.bank_fail_logit", -20.0, 20.0),
+    closed("outcome.bank_fail_stress", -10.0, 10.0),
+    closed("outcome.bank_fail_income", -10.0, 10.0),
+    closed("outcome.rescue_logit", -20.0, 20.0),
+    closed("outcome.rescue_stress", -10.0, 10.0),
+    closed("outcome.rescue_income", -10.0, 10.0),
+    closed("outcome.registered_shift", 0.0, 2.0),
+    closed("outcome.age_effect", -5.0, 5.0),
+    closed("outcome.tenure_effect", -10.0, 10.0),
+];
+
+/// The range of `outcome.prob_paths` (an integer; the replays per user).
+pub const PROB_PATHS: std::ops::RangeInclusive<u32> = 1..=256;
+
+/// The range of `field` in `ranges` (`name[3]` looks up `name[i]`).
+pub fn range_of(ranges: &[FieldRange], field: &str) -> Option<FieldRange> {
+    let key = match field.split_once('[') {
+        Some((head, _)) => format!("{head}[i]"),
+        None => field.to_string(),
+    };
+    ranges.iter().find(|r| r.field == key).copied()
+}
+
+/// Checks `v` against `field`'s entry in `PRESET_RANGES`.
+fn check_range(field: &str, v: f64) -> Result<()> {
+    range_of(&PRESET_RANGES, field)
+        .expect("every numeric preset field has a range")
+        .check(field, v)
 }
 
 fn check_distribution(field: &str, v: &[f64]) -> Result<()> {
     for (i, x) in v.iter().enumerate() {
-        check_share(&format!("{field}[{i}]"), *x)?;
+        check_range(&format!("{field}[{i}]"), *x)?;
     }
     let sum: f64 = v.iter().sum();
     if (sum - 1.0).abs() > 1e-3 {
@@ -258,8 +408,8 @@ impl Preset {
         }
         let tenure_span_days = self.population.check()?;
         self.registration.check(&self.population)?;
-        check_share("consent.rate", self.consent.rate)?;
-        check_finite("consent.strength", self.consent.strength)?;
+        check_range("consent.rate", self.consent.rate)?;
+        check_range("consent.strength", self.consent.strength)?;
         self.wallet.check()?;
         self.outcome.check()?;
         let price_by_code = self.outcome.price_table();
@@ -279,22 +429,26 @@ impl PopulationParams {
         if as_of <= launch {
             return Err(NsfError::param(
                 "population.as_of",
-                "must be after population.launch_date",
+                format!(
+                    "{} is not after population.launch_date {}",
+                    self.as_of, self.launch_date
+                ),
             ));
         }
-        check_positive("population.tenure_shape", self.tenure_shape)?;
+        check_range("population.tenure_shape", self.tenure_shape)?;
         check_distribution("population.age_band_shares", &self.age_band_shares)?;
         check_distribution("population.region_shares", &self.region_shares)?;
         debug_assert_eq!(self.region_shares.len(), REGIONS.len());
         for (i, x) in self.ios_share_by_age.iter().enumerate() {
-            check_share(&format!("population.ios_share_by_age[{i}]"), *x)?;
+            check_range(&format!("population.ios_share_by_age[{i}]"), *x)?;
         }
-        check_share(
-            "population.stress_income_corr",
-            self.stress_income_corr.abs(),
-        )?;
-        check_finite("population.ios_income_shift", self.ios_income_shift)?;
-        check_finite("population.active_logit", self.active_logit)?;
+        for (f, v) in [
+            ("population.stress_income_corr", self.stress_income_corr),
+            ("population.ios_income_shift", self.ios_income_shift),
+            ("population.active_logit", self.active_logit),
+        ] {
+            check_range(f, v)?;
+        }
         Ok((as_of - launch) as u32)
     }
 
@@ -311,9 +465,9 @@ impl PopulationParams {
 impl RegistrationParams {
     /// Checks that the registered share is reachable with the iPhone share.
     fn check(&self, pop: &PopulationParams) -> Result<()> {
-        check_share("registration.share", self.share)?;
-        check_share("registration.android_rate", self.android_rate)?;
-        check_finite("registration.activity_effect", self.activity_effect)?;
+        check_range("registration.share", self.share)?;
+        check_range("registration.android_rate", self.android_rate)?;
+        check_range("registration.activity_effect", self.activity_effect)?;
         let ios = pop.ios_share();
         let reachable = ios + (1.0 - ios) * self.android_rate;
         if self.share > reachable + 1e-9 {
@@ -328,7 +482,11 @@ impl RegistrationParams {
         if self.share < (1.0 - ios) * self.android_rate {
             return Err(NsfError::param(
                 "registration.share",
-                "is below the share of registered Android users (registration.android_rate)",
+                format!(
+                    "{} is below the share of registered Android users ({:.4}, registration.android_rate)",
+                    self.share,
+                    (1.0 - ios) * self.android_rate
+                ),
             ));
         }
         Ok(())
@@ -353,52 +511,45 @@ impl WalletParams {
                 self.remit_amount_median_krw,
             ),
             ("wallet.topup_median_30d", self.topup_median_30d),
+            ("wallet.topup_units_mean", self.topup_units_mean),
             ("wallet.withdrawal_median_30d", self.withdrawal_median_30d),
             (
                 "wallet.withdrawal_amount_median_krw",
                 self.withdrawal_amount_median_krw,
             ),
             ("wallet.cards_mean", self.cards_mean),
+            ("wallet.card_payment_share", self.card_payment_share),
+            ("wallet.balance_zero_logit", self.balance_zero_logit),
+            (
+                "wallet.balance_zero_inactive_logit",
+                self.balance_zero_inactive_logit,
+            ),
             ("wallet.balance_median_krw", self.balance_median_krw),
             ("wallet.balance_sigma", self.balance_sigma),
+            ("wallet.auto_topup_logit", self.auto_topup_logit),
         ] {
-            check_positive(f, v)?;
+            check_range(f, v)?;
         }
-        if !(self.topup_units_mean.is_finite() && self.topup_units_mean >= 1.0) {
-            return Err(NsfError::param(
-                "wallet.topup_units_mean",
-                "must be >= 1 (10,000 KRW units)",
-            ));
-        }
-        check_share("wallet.card_payment_share", self.card_payment_share)?;
-        check_finite("wallet.balance_zero_logit", self.balance_zero_logit)?;
-        check_finite(
-            "wallet.balance_zero_inactive_logit",
-            self.balance_zero_inactive_logit,
-        )?;
-        check_finite("wallet.auto_topup_logit", self.auto_topup_logit)
+        Ok(())
     }
 }
 
 impl OutcomeParams {
     fn check(&self) -> Result<()> {
-        if self.grouping_days == 0 {
-            return Err(NsfError::param(
-                "outcome.grouping_days",
-                "must be at least 1",
-            ));
-        }
-        if self.window_days < self.grouping_days || self.window_days > 366 {
+        check_range("outcome.grouping_days", self.grouping_days as f64)?;
+        check_range("outcome.window_days", self.window_days as f64)?;
+        if self.window_days < self.grouping_days {
             return Err(NsfError::param(
                 "outcome.window_days",
-                "must be between outcome.grouping_days and 366",
+                format!(
+                    "{} is shorter than outcome.grouping_days {}",
+                    self.window_days, self.grouping_days
+                ),
             ));
         }
         self.check_prices()?;
-        if !(self.app_purchase_rate.is_finite() && self.app_purchase_rate >= 0.0) {
-            return Err(NsfError::param("outcome.app_purchase_rate", "must be >= 0"));
-        }
         for (f, v) in [
+            ("outcome.app_purchase_rate", self.app_purchase_rate),
             ("outcome.bank_fail_logit", self.bank_fail_logit),
             ("outcome.bank_fail_stress", self.bank_fail_stress),
             ("outcome.bank_fail_income", self.bank_fail_income),
@@ -409,23 +560,31 @@ impl OutcomeParams {
             ("outcome.age_effect", self.age_effect),
             ("outcome.tenure_effect", self.tenure_effect),
         ] {
-            check_finite(f, v)?;
+            check_range(f, v)?;
         }
-        if !(1..=256).contains(&self.prob_paths) {
+        if !PROB_PATHS.contains(&self.prob_paths) {
             return Err(NsfError::param(
                 "outcome.prob_paths",
-                "must be between 1 and 256",
+                format!(
+                    "{} is outside the valid range [{}, {}]",
+                    self.prob_paths,
+                    PROB_PATHS.start(),
+                    PROB_PATHS.end()
+                ),
             ));
         }
         Ok(())
     }
 
     fn check_prices(&self) -> Result<()> {
-        if self.price_tiers_krw.is_empty() || self.price_tiers_krw.contains(&0) {
+        if self.price_tiers_krw.is_empty() {
             return Err(NsfError::param(
                 "outcome.price_tiers_krw",
                 "needs at least one positive price",
             ));
+        }
+        for (i, t) in self.price_tiers_krw.iter().enumerate() {
+            check_range(&format!("outcome.price_tiers_krw[{i}]"), *t as f64)?;
         }
         if self.price_tier_weights.len() != self.price_tiers_krw.len() {
             return Err(NsfError::param(
@@ -531,11 +690,33 @@ pub fn parse_with_overrides<T: serde::de::DeserializeOwned>(
     let rendered = toml::to_string(&table).unwrap_or_default();
     toml::from_str(&rendered).map_err(|e| NsfError::Preset {
         source_name: source_name.into(),
-        message: toml::from_str::<T>(text)
-            .err()
-            .map(|orig| toml_error_line(text, &orig))
-            .unwrap_or_else(|| e.message().trim().replace('\n', " ")),
+        message: match toml::from_str::<T>(text) {
+            Err(orig) => toml_error_line(text, &orig),
+            Ok(_) => bad_override::<T>(source_name, text, overrides)
+                .unwrap_or_else(|| e.message().trim().replace('\n', " ")),
+        },
     })
+}
+
+/// The first `--set` that makes an otherwise valid `text` unreadable, with
+/// the reason (a value of the wrong type names no field on its own).
+fn bad_override<T: serde::de::DeserializeOwned>(
+    source_name: &str,
+    text: &str,
+    overrides: &[String],
+) -> Option<String> {
+    let mut table: toml::Table = text.parse().ok()?;
+    for o in overrides {
+        apply_override(&mut table, source_name, o).ok()?;
+        let rendered = toml::to_string(&table).ok()?;
+        if let Err(e) = toml::from_str::<T>(&rendered) {
+            return Some(format!(
+                "--set `{o}`: {}",
+                e.message().trim().replace('\n', " ")
+            ));
+        }
+    }
+    None
 }
 
 /// Loads a preset by embedded name or by path, applies `--set` overrides, and
@@ -602,9 +783,131 @@ mod tests {
         p.consent.rate = 1.5;
         let e = p.check().unwrap_err().to_string();
         assert!(
-            e.contains("consent.rate") && e.contains("outside [0, 1]"),
+            e.contains("consent.rate") && e.contains("1.5 is outside the valid range [0, 1]"),
             "{e}"
         );
+    }
+
+    /// Regression (issue 11): impossible dates, and a snapshot not after the
+    /// launch, are refused naming the field and the value.
+    #[test]
+    fn impossible_dates_are_refused() {
+        for (date, why) in [
+            ("2024-02-30", "month 2 of 2024 has 29 days"),
+            ("2023-02-29", "month 2 of 2023 has 28 days"),
+            ("2019-04-31", "month 4 of 2019 has 30 days"),
+            ("2019-13-01", "no month 13"),
+            ("2019-6-27", "YYYY-MM-DD"),
+            ("+2019-06-27", "YYYY-MM-DD"),
+            ("9999-01-01", "years 1900-2100"),
+        ] {
+            let e = parse_date("population.as_of", date)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("`population.as_of`") && e.contains(date) && e.contains(why),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            parse_date("d", "2024-02-29").unwrap(),
+            days_from_civil(2024, 3, 1) - 1
+        );
+        let e = load("small", &["population.launch_date=\"2020-01-01\"".into()])
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2019-06-27 is not after population.launch_date 2020-01-01"),
+            "{e}"
+        );
+    }
+
+    /// Regression (issue 11): `consent.strength=1e308`, NaN rates and
+    /// negative medians are refused with the field and the value given.
+    #[test]
+    fn extreme_values_are_refused_with_the_value() {
+        for (set, needle) in [
+            (
+                "consent.strength=1e308",
+                "`consent.strength`: 1e308 is outside the valid range [-10, 10]",
+            ),
+            ("consent.rate=nan", "`consent.rate`: NaN is outside"),
+            (
+                "wallet.balance_sigma=-1",
+                "`wallet.balance_sigma`: -1 is outside the valid range (0, 5]",
+            ),
+            (
+                "outcome.app_purchase_rate=-0.5",
+                "`outcome.app_purchase_rate`: -0.5 is outside",
+            ),
+            (
+                "outcome.registered_shift=3",
+                "`outcome.registered_shift`: 3 is outside the valid range [0, 2]",
+            ),
+            (
+                "outcome.price_tiers_krw=[1200, 0]",
+                "`outcome.price_tiers_krw[1]`: 0 is outside",
+            ),
+            (
+                "outcome.prob_paths=0",
+                "`outcome.prob_paths`: 0 is outside the valid range [1, 256]",
+            ),
+            (
+                "outcome.window_days=2",
+                "`outcome.window_days`: 2 is shorter than outcome.grouping_days 3",
+            ),
+        ] {
+            let e = load("small", &[set.into()])
+                .unwrap()
+                .check()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{set}: {e}");
+        }
+    }
+
+    /// Every numeric field of a preset has an entry in `PRESET_RANGES`
+    /// (found by walking the serialized preset, not from the list itself),
+    /// and every entry names a field that exists.
+    #[test]
+    fn every_numeric_field_has_a_range() {
+        fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+            match v {
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+                toml::Value::Array(a) => {
+                    for (i, v) in a.iter().enumerate() {
+                        walk(&format!("{prefix}[{i}]"), v, out);
+                    }
+                }
+                toml::Value::Integer(_) | toml::Value::Float(_) => out.push(prefix.to_string()),
+                _ => {}
+            }
+        }
+        let p = load("default", &[]).unwrap();
+        let mut fields = Vec::new();
+        walk("", &toml::Value::try_from(&p).unwrap(), &mut fields);
+        let mut covered = std::collections::HashSet::new();
+        for f in &fields {
+            if f == "outcome.prob_paths" {
+                continue;
+            }
+            let r = range_of(&PRESET_RANGES, f).unwrap_or_else(|| panic!("{f} has no range"));
+            covered.insert(r.field);
+        }
+        for r in PRESET_RANGES {
+            assert!(covered.contains(r.field), "{} is not a field", r.field);
+        }
     }
 
     #[test]
