@@ -967,8 +967,7 @@ fn the_audits_second_read_is_validated() {
     let e = err(&o);
     assert_eq!(code(&o), Some(2), "{e}");
     assert!(
-        e.contains("users.parquet")
-            && e.contains("column `account_id` has type Utf8"),
+        e.contains("users.parquet") && e.contains("column `account_id` has type Utf8"),
         "{e}"
     );
     assert!(!e.contains("panicked") && !out.exists(), "{e}");
@@ -983,7 +982,8 @@ mod fuzz_entry;
 #[test]
 fn fuzzed_inputs_stay_fixed() {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let targets: [(&str, fn(&[u8])); 2] = [
+    type Entry = fn(&[u8]);
+    let targets: [(&str, Entry); 2] = [
         ("toml_config", fuzz_entry::toml_config),
         ("parquet_data", fuzz_entry::parquet_data),
     ];

@@ -359,7 +359,8 @@ fn auc(p: &[f64], y: &[bool]) -> f64 {
 fn exported_predictions_reproduce_each_arms_auc() {
     let r = run();
     let mj = json(&r.out.join("metrics.json"));
-    let mut by: HashMap<(i32, String, String), (Vec<f64>, Vec<bool>)> = HashMap::new();
+    type Arm = (i32, String, String); // replicate, family, arm
+    let mut by: HashMap<Arm, (Vec<f64>, Vec<bool>)> = HashMap::new();
     for b in read_parquet(&r.out.join("predictions.parquet")) {
         let (rep, fam, arm) = (
             col::<Int32Array>(&b, "replicate"),

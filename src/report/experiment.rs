@@ -145,13 +145,10 @@ pub fn figures(r: &ExperimentResult, d: &[PlotData], plots_dir: &Path) -> Result
 }
 
 /// Per replicate, `f` of the points of `family`/`arm`.
-fn per_rep(
-    rows: &CurveRows,
-    reps: usize,
-    family: &str,
-    arm: &str,
-    f: &dyn Fn(&[(f64, f64)]) -> Vec<f64>,
-) -> Vec<Vec<f64>> {
+/// Turns one replicate's curve points into values on a common grid.
+type OnGrid<'a> = &'a dyn Fn(&[(f64, f64)]) -> Vec<f64>;
+
+fn per_rep(rows: &CurveRows, reps: usize, family: &str, arm: &str, f: OnGrid) -> Vec<Vec<f64>> {
     (1..=reps)
         .map(|i| f(&rows.points(Some(i as i32), family, arm)))
         .collect()
