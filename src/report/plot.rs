@@ -331,31 +331,64 @@ fn interval_chart<DB: DrawingBackend>(
             BLACK.mix(0.4),
         ))
         .map_err(perr)?;
+    group_separators(&mut chart, estimates, lo - pad, hi + pad, pad)?;
+    interval_bars(&mut chart, estimates)?;
+    if legend {
+        category_legend(&mut chart, estimates)?;
+    }
+    root.present().map_err(perr)
+}
+
+/// The interval chart's drawing context (categories along x).
+type IntervalChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A faint line between groups of categories and each group's name above it.
+fn group_separators<'a, DB: DrawingBackend + 'a>(
+    chart: &mut IntervalChart<'a, DB>,
+    estimates: &[Estimate],
+    y_low: f64,
+    y_high: f64,
+    pad: f64,
+) -> std::result::Result<(), String> {
+    let n = estimates.len();
     let mut start = 0;
     for i in 1..=n {
-        if i == n || estimates[i].group != estimates[start].group {
-            let g = &estimates[start].group;
-            if !g.is_empty() {
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        g.clone(),
-                        (start as f64 - 0.3, hi + pad * 0.6),
-                        ("sans-serif", 14).into_font().color(&BLACK.mix(0.7)),
-                    )))
-                    .map_err(perr)?;
-            }
-            if i < n {
-                let x = i as f64 - 0.5;
-                chart
-                    .draw_series(LineSeries::new(
-                        vec![(x, lo - pad), (x, hi + pad)],
-                        BLACK.mix(0.25).stroke_width(1),
-                    ))
-                    .map_err(perr)?;
-            }
-            start = i;
+        if i < n && estimates[i].group == estimates[start].group {
+            continue;
         }
+        let g = &estimates[start].group;
+        if !g.is_empty() {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    g.clone(),
+                    (start as f64 - 0.3, y_high - pad * 0.4),
+                    ("sans-serif", 14).into_font().color(&BLACK.mix(0.7)),
+                )))
+                .map_err(perr)?;
+        }
+        if i < n {
+            let x = i as f64 - 0.5;
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(x, y_low), (x, y_high)],
+                    BLACK.mix(0.25).stroke_width(1),
+                ))
+                .map_err(perr)?;
+        }
+        start = i;
     }
+    Ok(())
+}
+
+/// Each estimate as a point with its 95% interval bar, in its colour.
+fn interval_bars<'a, DB: DrawingBackend + 'a>(
+    chart: &mut IntervalChart<'a, DB>,
+    estimates: &[Estimate],
+) -> std::result::Result<(), String> {
     for (i, e) in estimates.iter().enumerate() {
         let x = i as f64;
         let c = color(e.color);
@@ -369,30 +402,36 @@ fn interval_chart<DB: DrawingBackend>(
             .draw_series(std::iter::once(Circle::new((x, e.mean), 5, c.filled())))
             .map_err(perr)?;
     }
-    if legend {
-        let mut seen: Vec<&str> = Vec::new();
-        for e in estimates {
-            if seen.contains(&e.name.as_str()) {
-                continue;
-            }
-            seen.push(&e.name);
-            let c = color(e.color);
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(perr)?
-                .label(e.name.clone())
-                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+    Ok(())
+}
+
+/// A legend naming each category's colour once (used when there are too
+/// many categories to label the x axis).
+fn category_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut IntervalChart<'a, DB>,
+    estimates: &[Estimate],
+) -> std::result::Result<(), String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for e in estimates {
+        if seen.contains(&e.name.as_str()) {
+            continue;
         }
+        seen.push(&e.name);
+        let c = color(e.color);
         chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font(("sans-serif", 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .draw()
-            .map_err(perr)?;
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(perr)?
+            .label(e.name.clone())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
     }
-    root.present().map_err(perr)
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.5))
+        .draw()
+        .map_err(perr)
 }
 
 /// Names the bundled font (with fallbacks) in an SVG written by plotters.
