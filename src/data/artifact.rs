@@ -698,69 +698,6 @@ pub fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Writes a score file (Parquet: `user_id` u64, `score` u8, `prob` f64)
-/// through a temporary name and a rename; returns its record.
-/// The footer key-value entries say which model the scores derive from
-/// (`nsfsim.kind` = `scores`, `nsfsim.model_id`, `nsfsim.version`).
-pub fn write_scores(
-    path: &Path,
-    model_id: &str,
-    user_id: &[u64],
-    score: &[u8],
-    prob: &[f64],
-) -> Result<FileRecord> {
-    use arrow_array::{Float64Array, UInt8Array, UInt64Array};
-    use arrow_schema::{DataType, Field, Schema};
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| NsfError::Output {
-            path: path.to_path_buf(),
-            message: format!("cannot create the folder: {e}"),
-        })?;
-    }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("user_id", DataType::UInt64, false),
-        Field::new("score", DataType::UInt8, false),
-        Field::new("prob", DataType::Float64, false),
-    ]));
-    let tmp = partial_path(path);
-    let rows_per_group = 1 << 20;
-    let meta = [
-        ("nsfsim.kind", "scores".to_string()),
-        ("nsfsim.model_id", model_id.to_string()),
-        ("nsfsim.version", env!("CARGO_PKG_VERSION").to_string()),
-    ];
-    let (mut table, factory) =
-        TableWriter::parquet_with_metadata(&tmp, Arc::clone(&schema), rows_per_group, &meta)?;
-    for (g, start) in (0..user_id.len()).step_by(rows_per_group).enumerate() {
-        let end = (start + rows_per_group).min(user_id.len());
-        let batch = RecordBatch::try_new(
-            Arc::clone(&schema),
-            vec![
-                Arc::new(UInt64Array::from(user_id[start..end].to_vec())),
-                Arc::new(UInt8Array::from(score[start..end].to_vec())),
-                Arc::new(Float64Array::from(prob[start..end].to_vec())),
-            ],
-        )
-        .expect("columns match");
-        let enc = factory
-            .encoder(g)?
-            .encode(&batch)
-            .map_err(|message| NsfError::Parquet {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        table.append(enc, (end - start) as u64)?;
-    }
-    let mut record = table.finish()?;
-    fs::rename(&tmp, path).map_err(|e| NsfError::io(path, e))?;
-    fault_point("publish-scores");
-    record.name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    Ok(record)
-}
-
 /// Every regular file under `dir` (recursively), sorted by path. Symbolic
 /// links are not followed (no loops, nothing outside `dir`).
 pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
