@@ -173,13 +173,21 @@ mod tests {
         };
         for tied in [true, false] {
             let (p, s, y, t) = users(2_000, tied);
-            let got = paired_resamples(&[p.clone()], &[s.clone()], &y, &t, 20, 7, |r| {
-                (
-                    r.auc(),
-                    r.expected_loss(&policy),
-                    r.loss_at_refused_share(0.1, 30_000.0),
-                )
-            });
+            let got = paired_resamples(
+                std::slice::from_ref(&p),
+                std::slice::from_ref(&s),
+                &y,
+                &t,
+                20,
+                7,
+                |r| {
+                    (
+                        r.auc(),
+                        r.expected_loss(&policy),
+                        r.loss_at_refused_share(0.1, 30_000.0),
+                    )
+                },
+            );
             for (b, row) in got.iter().enumerate() {
                 let idx = resample(y.len(), 7, b as u64);
                 let pb: Vec<f64> = idx.iter().map(|&i| p[i]).collect();
