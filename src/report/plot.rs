@@ -288,6 +288,16 @@ fn interval_chart<DB: DrawingBackend>(
     estimates: &[Estimate],
 ) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(perr)?;
+    // Many categories: colours name them in a legend beside the plot (never
+    // over a bar) instead of crowded axis labels.
+    let legend = estimates.len() > 8;
+    let (root, legend_area) = if legend {
+        let (plot, side) = root.split_horizontally(root.dim_in_pixel().0.saturating_sub(190));
+        (plot, Some(side))
+    } else {
+        (root.clone(), None)
+    };
+    let root = &root;
     let lo = estimates.iter().map(|e| e.low).fold(0.0f64, f64::min);
     let hi = estimates.iter().map(|e| e.high).fold(0.0f64, f64::max);
     let pad = ((hi - lo) * 0.12).max(1e-3);
@@ -299,9 +309,6 @@ fn interval_chart<DB: DrawingBackend>(
         .y_label_area_size(80)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), (lo - pad)..(hi + pad))
         .map_err(perr)?;
-    // Many categories: colours name them in a legend instead of crowded
-    // axis labels.
-    let legend = n > 8;
     let names: Vec<String> = estimates
         .iter()
         .map(|e| {
@@ -333,8 +340,8 @@ fn interval_chart<DB: DrawingBackend>(
         .map_err(perr)?;
     group_separators(&mut chart, estimates, lo - pad, hi + pad, pad)?;
     interval_bars(&mut chart, estimates)?;
-    if legend {
-        category_legend(&mut chart, estimates)?;
+    if let Some(side) = legend_area {
+        category_legend(&side, estimates)?;
     }
     root.present().map_err(perr)
 }
@@ -405,10 +412,11 @@ fn interval_bars<'a, DB: DrawingBackend + 'a>(
     Ok(())
 }
 
-/// A legend naming each category's colour once (used when there are too
-/// many categories to label the x axis).
-fn category_legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut IntervalChart<'a, DB>,
+/// A legend naming each category's colour once, drawn in its own area
+/// beside the plot (used when there are too many categories to label the
+/// x axis).
+fn category_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     estimates: &[Estimate],
 ) -> std::result::Result<(), String> {
     let mut seen: Vec<&str> = Vec::new();
@@ -416,22 +424,19 @@ fn category_legend<'a, DB: DrawingBackend + 'a>(
         if seen.contains(&e.name.as_str()) {
             continue;
         }
+        let y = 60 + 22 * seen.len() as i32;
         seen.push(&e.name);
         let c = color(e.color);
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(perr)?
-            .label(e.name.clone())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        area.draw(&Circle::new((14, y), 5, c.filled()))
+            .map_err(perr)?;
+        area.draw(&Text::new(
+            e.name.clone(),
+            (26, y - 7),
+            ("sans-serif", 13).into_font(),
+        ))
+        .map_err(perr)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font(("sans-serif", 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.5))
-        .draw()
-        .map_err(perr)
+    Ok(())
 }
 
 /// Names the bundled font (with fallbacks) in an SVG written by plotters.
@@ -644,5 +649,58 @@ mod tests {
         assert_eq!(Ticks::PowerOfTen.label(-4.0), "10⁻⁴");
         assert_eq!(Ticks::PowerOfTen.label(3.5), "");
         assert_eq!(Ticks::Decimal(2).label(0.125), "0.12");
+    }
+
+    /// The AUC-change chart's legend covered a gbdt bar (issue 15): with
+    /// many categories the legend is drawn in its own area right of the
+    /// plot, so every bar lies left of every legend entry.
+    #[test]
+    fn legend_never_covers_an_interval_bar() {
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let estimates: Vec<Estimate> = ["logistic", "gbdt"]
+            .iter()
+            .flat_map(|g| {
+                names.iter().enumerate().map(move |(k, n)| Estimate {
+                    name: format!("arm-{n}"),
+                    group: g.to_string(),
+                    mean: -(k as f64),
+                    low: -(k as f64) - 1.0,
+                    high: -(k as f64) + 1.0,
+                    color: k,
+                })
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let svg = intervals(
+            &dir.path().join("c"),
+            "t",
+            "y",
+            Ticks::Decimal(1),
+            &estimates,
+        )
+        .unwrap();
+        let attr = |el: &str, name: &str| -> f64 {
+            let at = el.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            el[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let circles: Vec<f64> = svg
+            .split("<circle")
+            .skip(1)
+            .map(|el| attr(el, "cx"))
+            .collect();
+        let legend_x: Vec<f64> = svg
+            .split("<text")
+            .skip(1)
+            .filter(|el| el.split("</text>").next().unwrap().contains("arm-"))
+            .map(|el| attr(el, "x"))
+            .collect();
+        assert_eq!(legend_x.len(), names.len(), "one legend entry per arm");
+        let left_of_legend = legend_x.iter().cloned().fold(f64::MAX, f64::min) - 20.0;
+        let bars: Vec<&f64> = circles.iter().filter(|&&x| x < left_of_legend).collect();
+        assert_eq!(
+            bars.len(),
+            estimates.len(),
+            "every bar left of the legend: {circles:?}"
+        );
     }
 }
