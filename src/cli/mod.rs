@@ -106,7 +106,7 @@ enum Command {
     },
     /// Carry out a destruction order: delete a model and everything derived
     /// from it, write a destruction record, scan for copies.
-    Destroy(destroy::DestroyArgs),
+    Destroy(Box<destroy::DestroyArgs>),
     /// Audit what a model still reveals: membership inference, attributes
     /// from the score, the lawful replacement.
     Audit(AuditArgs),
@@ -895,7 +895,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Generate(a) => cmd_generate(a),
         Command::Train(a) => cmd_train(a),
         Command::Compare(a) => cmd_compare(a),
-        Command::Destroy(a) => destroy::cmd_destroy(a),
+        Command::Destroy(a) => destroy::cmd_destroy(*a),
         Command::Audit(a) => cmd_audit(a),
         Command::Stream(a) => cmd_stream(a),
         Command::StreamVolume(a) => cmd_stream_volume(a),

@@ -56,11 +56,7 @@ fn read(record_path: &Path) -> Result<DestructionRecord> {
 }
 
 /// The record's own content: digest and signature.
-fn check_record(
-    rec: &DestructionRecord,
-    record_path: &Path,
-    trusted: Option<&str>,
-) -> std::result::Result<(), String> {
+fn check_record(rec: &DestructionRecord, trusted: Option<&str>) -> std::result::Result<(), String> {
     if rec.digest() != rec.record_digest {
         return Err(
             "the record was changed after it was written: its content does not match its record_digest"
@@ -192,7 +188,7 @@ pub fn verify(o: &VerifyOptions) -> Result<VerifyReport> {
         message: format!("{}: {m}", record_path.display()),
     };
     let trusted = o.public_key.as_deref();
-    check_record(&rec, record_path, trusted).map_err(fail)?;
+    check_record(&rec, trusted).map_err(fail)?;
     let entries = check_log(reg, &rec, record_path, trusted)?.map_err(fail)?;
     check_markdown(&rec, record_path).map_err(fail)?;
     let (files_checked, files_scanned) = check_deleted(&rec)?.map_err(fail)?;
