@@ -140,7 +140,7 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
 
     // Destroying the model takes the audit folder (it embeds the model's
     // outputs) and leaves the replacement.
-    ok(&[
+    ok(&with_order(&[
         "destroy",
         "--model",
         &id,
@@ -148,7 +148,7 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
         s(&reg),
         "--runs",
         s(&root.join("runs")),
-    ]);
+    ]));
     assert!(!out.exists(), "audit folder survived");
     assert!(reg.join(&rid).join("model.json").is_file());
 }

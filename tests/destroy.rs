@@ -55,7 +55,10 @@ fn score(f: &Fixture, id: &str, out: &Path) {
 fn destroy_removes_exactly_the_derived_set_and_verifies() {
     let f = fixture();
     let a = train(&f, &["--population", "all"]);
-    let b = train(&f, &["--population", "registered"]);
+    // B is not derived from A. (With full features, B would be a
+    // functional copy of W below: same members, family and features, the
+    // same optimum; the scan flags that, see tests/destroy_record.rs.)
+    let b = train(&f, &["--population", "registered", "--features", "minimal"]);
     // A model trained on other data, in the same registry.
     let other = f.root.join("other");
     generate("small", 10000, Some(99), &other);
@@ -108,7 +111,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         .collect();
 
     // Dry run: lists, deletes nothing.
-    let dry = ok(&[
+    let dry = ok(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -117,7 +120,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         s(&f.reg),
         "--runs",
         s(&runs),
-    ]);
+    ]));
     for p in &doomed {
         assert!(p.is_file(), "dry run deleted {}", p.display());
         assert!(dry.contains(p.file_name().unwrap().to_str().unwrap()));
@@ -128,7 +131,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     );
 
     // A copy remains: the order is carried out but incomplete (exit 3).
-    let run = nsfsim(&[
+    let run = nsfsim(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -140,7 +143,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         s(&runs),
         "--scan",
         s(&elsewhere),
-    ]);
+    ]));
     let msg = String::from_utf8_lossy(&run.stdout);
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(3), "{msg}{err}");
@@ -169,7 +172,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     )
     .unwrap();
     assert_eq!(rec["status"], "incomplete");
-    assert_eq!(rec["order_ref"], "TEST-ORDER-1");
+    assert_eq!(rec["order"]["reference"], "TEST-ORDER-1");
     assert_eq!(rec["models"].as_array().unwrap().len(), 3);
     assert_eq!(rec["models"][0]["model_id"], a.as_str());
     assert_eq!(
@@ -228,7 +231,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         "destroyed",
     );
     refused(
-        &[
+        &with_order(&[
             "destroy",
             "--model",
             &c,
@@ -236,13 +239,13 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
             reg,
             "--runs",
             s(&runs),
-        ],
+        ]),
         &a,
     );
 
     // Idempotent: again, after the copy is removed, verification is clean.
     std::fs::remove_file(elsewhere.join("renamed.bin")).unwrap();
-    let again = ok(&[
+    let again = ok(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -252,7 +255,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         s(&runs),
         "--scan",
         s(&elsewhere),
-    ]);
+    ]));
     assert!(again.contains("no copy found"), "{again}");
     assert!(f.reg.join(&b).join("model.json").is_file());
 
@@ -261,7 +264,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
     let text = std::fs::read_to_string(&rec_path).unwrap();
     std::fs::write(&rec_path, text.replace("\"complete\"", "\"in-progress\"")).unwrap();
     std::fs::write(&sa, &sa_bytes).unwrap();
-    ok(&[
+    ok(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -269,7 +272,7 @@ fn destroy_removes_exactly_the_derived_set_and_verifies() {
         reg,
         "--runs",
         s(&runs),
-    ]);
+    ]));
     assert!(!sa.exists(), "the interrupted order was not finished");
     let rec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&rec_path).unwrap()).unwrap();
@@ -283,7 +286,7 @@ fn unknown_id_or_broken_lineage_deletes_nothing() {
     let reg = s(&f.reg);
     let runs = f.root.join("runs");
     refused(
-        &[
+        &with_order(&[
             "destroy",
             "--model",
             "0123456789abcdef",
@@ -291,11 +294,11 @@ fn unknown_id_or_broken_lineage_deletes_nothing() {
             reg,
             "--runs",
             s(&runs),
-        ],
+        ]),
         "no model",
     );
     refused(
-        &[
+        &with_order(&[
             "destroy",
             "--model",
             "nothex",
@@ -303,7 +306,7 @@ fn unknown_id_or_broken_lineage_deletes_nothing() {
             reg,
             "--runs",
             s(&runs),
-        ],
+        ]),
         "16 hex",
     );
     assert!(f.reg.join(&a).join("model.json").is_file());
@@ -314,7 +317,7 @@ fn unknown_id_or_broken_lineage_deletes_nothing() {
     std::fs::create_dir_all(f.reg.join("derived")).unwrap();
     let broken = f.reg.join("derived").join("ffffffffffffffff.json");
     std::fs::write(&broken, "{ not json").unwrap();
-    let o = nsfsim(&[
+    let o = nsfsim(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -322,7 +325,7 @@ fn unknown_id_or_broken_lineage_deletes_nothing() {
         reg,
         "--runs",
         s(&runs),
-    ]);
+    ]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
@@ -431,7 +434,7 @@ fn a_destruction_record_can_be_verified() {
     let saved = std::fs::read(&out).unwrap();
     let runs = f.root.join("runs");
     let reg = s(&f.reg);
-    ok(&[
+    ok(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -439,7 +442,7 @@ fn a_destruction_record_can_be_verified() {
         reg,
         "--runs",
         s(&runs),
-    ]);
+    ]));
     let rec = f.reg.join("destroyed").join(format!("{a}.json"));
     let log = f.reg.join("destroyed").join("log.jsonl");
     let verify = |path: &Path| nsfsim(&["destroy", "verify", s(path)]);

@@ -137,7 +137,7 @@ fn a_kill_at_any_publish_step_leaves_nothing_the_order_misses() {
             seen_steps += 1;
         }
         let d = run(
-            &[
+            &with_order(&[
                 "destroy",
                 "--model",
                 &a,
@@ -145,7 +145,7 @@ fn a_kill_at_any_publish_step_leaves_nothing_the_order_misses() {
                 &reg_s,
                 "--runs",
                 s(&root.join("runs")),
-            ],
+            ]),
             None,
         );
         assert_eq!(
@@ -183,7 +183,7 @@ fn a_destroy_killed_at_any_step_is_finished_by_the_next_run() {
             "--registry",
             &reg_s,
         ]);
-        let args = [
+        let args = with_order(&[
             "destroy",
             "--model",
             &a,
@@ -191,7 +191,7 @@ fn a_destroy_killed_at_any_step_is_finished_by_the_next_run() {
             &reg_s,
             "--runs",
             s(&runs),
-        ];
+        ]);
         let first = run(&args, Some(k));
         let again = run(&args, None);
         assert_eq!(
@@ -265,7 +265,7 @@ fn assert_nothing_half_written(out: &Path, reg: &Path, step: &str) {
 fn order_everything(root: &Path, reg: &Path, ids: &[String], step: &str) {
     for id in ids {
         let d = run(
-            &[
+            &with_order(&[
                 "destroy",
                 "--model",
                 id,
@@ -273,7 +273,7 @@ fn order_everything(root: &Path, reg: &Path, ids: &[String], step: &str) {
                 s(reg),
                 "--runs",
                 s(&root.join("runs")),
-            ],
+            ]),
             None,
         );
         assert_eq!(

@@ -79,7 +79,7 @@ impl Fixture {
             s(&runs),
         ];
         args.extend_from_slice(extra);
-        nsfsim(&args)
+        nsfsim(&with_order(&args))
     }
 
     /// Writes a lineage record by hand (as an attacker or a bug would).
@@ -237,7 +237,7 @@ fn a_student_trained_during_destroy_cannot_escape() {
                 );
             }
         }
-        let again = nsfsim(&[
+        let again = nsfsim(&with_order(&[
             "destroy",
             "--model",
             &teacher,
@@ -245,7 +245,7 @@ fn a_student_trained_during_destroy_cannot_escape() {
             s(&f.reg),
             "--runs",
             s(&runs),
-        ]);
+        ]));
         assert_eq!(code(&again), Some(0), "{}", err(&again));
         let out = String::from_utf8_lossy(&again.stdout);
         assert!(out.contains("0 files deleted"), "round {i}: {out}");
@@ -600,7 +600,7 @@ fn a_rerun_appends_and_keeps_the_first_record() {
     assert_eq!(code(&again), Some(0), "{}", err(&again));
     assert!(!out.exists(), "a file that came back was not deleted");
     let rec = json(&f.reg.join("destroyed").join(format!("{a}.json")));
-    assert_eq!(rec["order_ref"], "ORDER | 1\n# forged heading <b>");
+    assert_eq!(rec["order"]["reference"], "ORDER | 1\n# forged heading <b>");
     let outs = s(&out);
     let firsts: Vec<&serde_json::Value> = rec["artifacts"]
         .as_array()
@@ -614,7 +614,7 @@ fn a_rerun_appends_and_keeps_the_first_record() {
         "the first run's entry was rewritten"
     );
     let rerun = &rec["reruns"][0];
-    assert_eq!(rerun["order_ref"], "ORDER-2");
+    assert_eq!(rerun["order"]["reference"], "ORDER-2");
     let back = rerun["artifacts"].as_array().unwrap();
     assert!(
         back.iter().any(|x| x["path"] == outs
@@ -742,7 +742,7 @@ fn a_copied_registry_does_not_reach_the_originals_files() {
     let copy = f.root.join("elsewhere").join("registry");
     copy_dir(&f.reg, &copy);
     let runs = f.root.join("runs");
-    let dry = ok(&[
+    let dry = ok(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -751,9 +751,9 @@ fn a_copied_registry_does_not_reach_the_originals_files() {
         s(&copy),
         "--runs",
         s(&runs),
-    ]);
+    ]));
     assert!(!dry.contains(s(&out)), "{dry}");
-    let o = nsfsim(&[
+    let o = nsfsim(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -761,7 +761,7 @@ fn a_copied_registry_does_not_reach_the_originals_files() {
         s(&copy),
         "--runs",
         s(&runs),
-    ]);
+    ]));
     assert_eq!(code(&o), Some(0), "{}", err(&o));
     assert!(
         out.is_file(),
@@ -772,7 +772,7 @@ fn a_copied_registry_does_not_reach_the_originals_files() {
     std::fs::create_dir_all(&moved).unwrap();
     std::fs::rename(&f.reg, moved.join("registry")).unwrap();
     std::fs::rename(f.root.join("out"), moved.join("out")).unwrap();
-    let o = nsfsim(&[
+    let o = nsfsim(&with_order(&[
         "destroy",
         "--model",
         &a,
@@ -780,7 +780,7 @@ fn a_copied_registry_does_not_reach_the_originals_files() {
         s(&moved.join("registry")),
         "--runs",
         s(&runs),
-    ]);
+    ]));
     assert_eq!(code(&o), Some(0), "{}", err(&o));
     assert!(!moved.join("out").join("a.parquet").exists());
 }

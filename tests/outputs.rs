@@ -684,7 +684,7 @@ fn checked_in_schemas_equal_the_generated_ones_and_outputs_validate() {
     let audit = json(&out.join("audit.json"));
     validate("audit", &audit);
     assert!(read_parquet(&out.join("audit.parquet"))[0].num_rows() > 10);
-    ok(&[
+    ok(&with_order(&[
         "destroy",
         "--model",
         &id,
@@ -692,7 +692,7 @@ fn checked_in_schemas_equal_the_generated_ones_and_outputs_validate() {
         s(&reg),
         "--runs",
         s(&m.root.join("none")),
-    ]);
+    ]));
     validate(
         "destruction",
         &json(&reg.join("destroyed").join(format!("{id}.json"))),

@@ -14,6 +14,8 @@ use crate::error::NsfError;
 use crate::models::train;
 use crate::sim::{preset, schema};
 
+mod destroy;
+
 /// nsfsim: simulate data minimization in NSF credit-risk scoring.
 #[derive(Debug, Parser)]
 #[command(name = "nsfsim", version, about, long_about = None)]
@@ -104,7 +106,7 @@ enum Command {
     },
     /// Carry out a destruction order: delete a model and everything derived
     /// from it, write a destruction record, scan for copies.
-    Destroy(DestroyArgs),
+    Destroy(Box<destroy::DestroyArgs>),
     /// Audit what a model still reveals: membership inference, attributes
     /// from the score, the lawful replacement.
     Audit(AuditArgs),
@@ -128,45 +130,6 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum DestroyAction {
-    /// Verify a destruction record: the log's hash chain, the record's
-    /// digest, and that every deleted file is still absent (exit 3 with the
-    /// first discrepancy).
-    Verify {
-        /// The record: <registry>/destroyed/<model_id>.json.
-        record: PathBuf,
-    },
-}
-
-#[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
-struct DestroyArgs {
-    #[command(subcommand)]
-    action: Option<DestroyAction>,
-    /// The model named in the order.
-    #[arg(long)]
-    model: Option<String>,
-    /// The order's reference, recorded (e.g. "PIPC decision 2025-xx").
-    #[arg(long, value_name = "TEXT")]
-    order_ref: Option<String>,
-    /// List what would be destroyed and how it derives; change nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// Also scan this folder for copies after deleting (repeatable; the
-    /// registry and the runs folder are always scanned).
-    #[arg(long, value_name = "DIR")]
-    scan: Vec<PathBuf>,
-    /// The runs folder.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    runs: PathBuf,
-    /// Print the record as JSON.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    registry: RegistryArg,
 }
 
 #[derive(Debug, clap::Args)]
@@ -597,129 +560,6 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
-    if let Some(DestroyAction::Verify { record }) = &a.action {
-        let v = crate::lineage::destroy::verify(record)?;
-        println!(
-            "verified {}: log chain of {} entries intact, record unchanged since its last run, {} deleted files still absent",
-            record.display(),
-            v.entries,
-            v.files_checked
-        );
-        return Ok(());
-    }
-    let Some(model) = a.model.clone() else {
-        return Err(NsfError::param("--model", "required (or `destroy verify RECORD`)").into());
-    };
-    let o = crate::lineage::destroy::destroy(&crate::lineage::destroy::DestroyOptions {
-        registry: a.registry.path(),
-        model_id: model,
-        order_ref: a.order_ref,
-        dry_run: a.dry_run,
-        runs: a.runs,
-        scan: a.scan,
-    })?;
-    let r = &o.record;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(r)?);
-        return Ok(());
-    }
-    if o.already_destroyed {
-        eprintln!(
-            "model {} was already destroyed on {}; finished any file left and verified again",
-            r.model_id, r.executed_at
-        );
-    }
-    if a.dry_run {
-        print_destroy_plan(r);
-        return Ok(());
-    }
-    print_destroy_outcome(&o);
-    if r.status != "complete" {
-        return Err(NsfError::Incomplete {
-            message: format!(
-                "the order on model {} is incomplete: {}",
-                r.model_id,
-                r.incomplete_reasons.join("; ")
-            ),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// What a dry run would delete, with each file's derivation.
-fn print_destroy_plan(r: &crate::lineage::destroy::DestructionRecord) {
-    println!(
-        "dry run: destroying model {} would delete {} model(s) and {} files ({} bytes):",
-        r.model_id,
-        r.models.len(),
-        r.artifacts.len(),
-        r.artifacts.iter().map(|x| x.bytes).sum::<u64>()
-    );
-    for x in &r.artifacts {
-        println!(
-            "  {:<15} {}\n      via {}",
-            x.kind,
-            x.path,
-            x.derivation.join(" -> ")
-        );
-    }
-}
-
-/// What an order deleted, kept and found, and where its record is.
-fn print_destroy_outcome(o: &crate::lineage::destroy::Outcome) {
-    use crate::data::artifact::FileFate;
-    let r = &o.record;
-    let arts: Vec<_> = match r.reruns.last() {
-        Some(run) if o.already_destroyed => run.artifacts.iter().collect(),
-        _ => r.artifacts.iter().collect(),
-    };
-    let count = |f: FileFate| arts.iter().filter(|x| x.fate == Some(f)).count();
-    println!(
-        "destroyed model {} and {} derived models: {} files deleted, {} already absent, {} kept (content changed since recorded){}",
-        r.model_id,
-        r.models.len() - 1,
-        count(FileFate::Deleted),
-        count(FileFate::AlreadyAbsent),
-        count(FileFate::ChangedKept),
-        if o.already_destroyed {
-            " in this run"
-        } else {
-            ""
-        }
-    );
-    for x in &r.suspicious {
-        eprintln!(
-            "warning: lineage record {} not followed: {}",
-            x.record, x.reason
-        );
-    }
-    for x in &r.unreadable {
-        eprintln!("warning: lineage file {} unreadable: {}", x.path, x.reason);
-    }
-    if let Some(v) = &r.verification {
-        if v.copies_found.is_empty() {
-            println!(
-                "verification: no copy found among {} files under {}",
-                v.files_scanned,
-                v.roots.join(", ")
-            );
-        } else {
-            println!(
-                "verification: {} COPIES of destroyed files remain (outside the lineage, not deleted):",
-                v.copies_found.len()
-            );
-            for c in &v.copies_found {
-                println!("  {} = copy of {}", c.path, c.copy_of);
-            }
-        }
-    }
-    for p in &o.written {
-        println!("record: {}", p.display());
-    }
-}
-
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     let rule = train::PopulationRule::parse(&a.population)?;
     let features = crate::data::features::FeatureSet::parse(&a.features)?;
@@ -1055,7 +895,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Generate(a) => cmd_generate(a),
         Command::Train(a) => cmd_train(a),
         Command::Compare(a) => cmd_compare(a),
-        Command::Destroy(a) => cmd_destroy(a),
+        Command::Destroy(a) => destroy::cmd_destroy(*a),
         Command::Audit(a) => cmd_audit(a),
         Command::Stream(a) => cmd_stream(a),
         Command::StreamVolume(a) => cmd_stream_volume(a),

@@ -2,27 +2,48 @@
 //! the registry's lineage (models trained on its scores, score files, runs
 //! and audits that embed its outputs), deletes exactly those files (only
 //! when their content still matches the lineage record), writes a
-//! destruction record, and verifies by content hash that no copy is left in
-//! the registry, `runs/` or any folder the user names.
+//! destruction record with the order's accountability fields, appends every
+//! run to a hash-chained log, and verifies by content hash and by parsed
+//! content that no copy is left in the registry, `runs/` or any folder the
+//! user names. The record's parts live beside this file: `destroy_record`
+//! (order, execution, digest), `destroy_log`, `destroy_sign`, `destroy_scan`,
+//! `destroy_data`, `destroy_md` and `destroy_verify`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::artifact::{self, FileFate};
 use crate::error::{NsfError, Result};
+use crate::lineage::destroy_data::{self, DataDisposition};
+pub use crate::lineage::destroy_log::{LogEntry, log_path, logged_destroyed, read_log};
+pub use crate::lineage::destroy_md::{markdown, md_escape};
+use crate::lineage::destroy_record::{
+    DeletionMethod, Disposition, Execution, Order, Signature, digest_of,
+};
+pub use crate::lineage::destroy_scan::{FoundCopy, FunctionalCopy, Verification};
+use crate::lineage::destroy_scan::{ModelPrint, ScorePrint, Targets};
+pub use crate::lineage::destroy_verify::{VerifyOptions, VerifyReport, verify};
 use crate::lineage::registry::{self, DataRef, TrainingMembers};
 
-/// What to destroy and where to look.
+/// What to destroy, where to look, and who is accountable.
 #[derive(Debug, Clone)]
 pub struct DestroyOptions {
     /// The registry holding the model and the lineage.
     pub registry: PathBuf,
     /// The model named in the order.
     pub model_id: String,
-    /// The order's reference (free text, recorded).
-    pub order_ref: Option<String>,
+    /// The order and the people accountable (checked unless a dry run).
+    pub order: Order,
+    /// Whether the training data is kept or destroyed, and why.
+    pub data_disposition: Disposition,
+    /// Why (free text, recorded).
+    pub data_reason: String,
+    /// How files are deleted.
+    pub deletion_method: DeletionMethod,
+    /// The operator's Ed25519 secret key file: signs the record and the log entry.
+    pub sign_key: Option<PathBuf>,
     /// List what would be destroyed; change nothing.
     pub dry_run: bool,
     /// The runs folder (scanned for copies, like the registry).
@@ -34,7 +55,7 @@ pub struct DestroyOptions {
 /// One file the order covers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Artifact {
-    /// `model`, `scores`, `run`, `audit`, `lineage-record`, ...
+    /// `model`, `scores`, `run`, `audit`, `lineage-record`, `data`, ...
     pub kind: String,
     /// Model ID or lineage-record ID it belongs to.
     pub id: String,
@@ -57,6 +78,9 @@ pub struct DestroyedModel {
     pub model_id: String,
     /// Its family.
     pub family: String,
+    /// Attributes it used.
+    #[serde(default)]
+    pub features: Vec<String>,
     /// The data set it was trained on.
     pub data: DataRef,
     /// Its training population rule.
@@ -65,31 +89,6 @@ pub struct DestroyedModel {
     pub training_members: TrainingMembers,
     /// How it derives from the ordered model.
     pub derivation: Vec<String>,
-}
-
-/// A file found by content after deletion.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct FoundCopy {
-    /// Where it is.
-    pub path: String,
-    /// Its SHA-256.
-    pub sha256: String,
-    /// The destroyed artifact it copies.
-    pub copy_of: String,
-}
-
-/// The verification scan.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-pub struct Verification {
-    /// When it ran (UTC, RFC 3339).
-    pub at: String,
-    /// Folders scanned.
-    pub roots: Vec<String>,
-    /// Files looked at.
-    pub files_scanned: u64,
-    /// Files whose content matches a destroyed artifact (kept: they are
-    /// outside the lineage; remove them and run `destroy` again to verify).
-    pub copies_found: Vec<FoundCopy>,
 }
 
 /// A lineage record the order did not follow: its files are left alone.
@@ -101,42 +100,53 @@ pub struct Suspicious {
     pub reason: String,
 }
 
-/// A later run of the same order: what it found and did (the first run's
-/// entries above are never rewritten).
+/// A later run of the same order: who ran it under which order, what it
+/// found and did (the first run's entries are never rewritten).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Rerun {
     /// When it ran (UTC, RFC 3339).
     pub at: String,
-    /// The order reference given to this run.
-    pub order_ref: Option<String>,
+    /// The order and people given to this run.
+    pub order: Order,
+    /// Where and how it ran.
+    pub execution: Execution,
     /// Models found derived since the first run (registered after it).
     pub models: Vec<DestroyedModel>,
-    /// Files found derived since the first run, and files of the first run
+    /// Files found derived since the first run, and files of earlier runs
     /// that had come back (`derivation` says which), with their fate.
     pub artifacts: Vec<Artifact>,
+    /// Files earlier runs deleted that were found back (paths), whatever
+    /// became of them in this run.
+    #[serde(default)]
+    pub reappeared: Vec<String>,
     /// This run's verification scan.
     pub verification: Option<Verification>,
 }
 
-/// `destroyed/<model_id>.json`: what was destroyed, why, and the check.
+/// `destroyed/<model_id>.json`: what was destroyed, on whose order, by
+/// whom, how, and what the verification found.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct DestructionRecord {
     /// Always "destruction".
     pub kind: String,
-    /// nsfsim version that carried it out.
+    /// nsfsim version that carried out the first run.
     pub nsfsim_version: String,
     /// The model named in the order.
     pub model_id: String,
-    /// The order's reference.
-    pub order_ref: Option<String>,
+    /// The order and the people accountable (first run; later runs carry
+    /// their own in `reruns`).
+    pub order: Order,
+    /// Host, tool, version, build and deletion method of the first run.
+    pub execution: Execution,
     /// `in-progress` while deleting; `complete` when every file of the
-    /// closure is gone and the scan found no copy; `incomplete` otherwise
-    /// (see `incomplete_reasons`).
+    /// closure is gone, nothing was kept and the scan found no copy
+    /// (byte-identical or functional); `incomplete` otherwise (see
+    /// `incomplete_reasons`).
     pub status: String,
     /// Why the order is not complete (empty when complete).
     #[serde(default)]
     pub incomplete_reasons: Vec<String>,
-    /// When the order was carried out (UTC, RFC 3339).
+    /// When the order was first carried out (UTC, RFC 3339).
     pub executed_at: String,
     /// The registry.
     pub registry: String,
@@ -144,6 +154,8 @@ pub struct DestructionRecord {
     pub models: Vec<DestroyedModel>,
     /// Every file, with its fate.
     pub artifacts: Vec<Artifact>,
+    /// What became of the training data.
+    pub data_disposition: DataDisposition,
     /// Lineage records not followed (their files were left alone).
     #[serde(default)]
     pub suspicious: Vec<Suspicious>,
@@ -155,6 +167,36 @@ pub struct DestructionRecord {
     /// Later runs of the order, oldest first.
     #[serde(default)]
     pub reruns: Vec<Rerun>,
+    /// SHA-256 of this record's JSON with `record_digest` empty and
+    /// `signature` null (`destroy verify` recomputes it).
+    pub record_digest: String,
+    /// Ed25519 signature of `record_digest` by the operator's key, if given.
+    pub signature: Option<Signature>,
+}
+
+impl DestructionRecord {
+    /// The record's digest (see `record_digest`).
+    pub fn digest(&self) -> String {
+        digest_of(self, |c| {
+            c.record_digest.clear();
+            c.signature = None;
+        })
+    }
+
+    /// Every model destroyed, first run and re-runs.
+    pub fn all_models(&self) -> impl Iterator<Item = &DestroyedModel> {
+        self.models
+            .iter()
+            .chain(self.reruns.iter().flat_map(|r| &r.models))
+    }
+
+    /// Every file of every run, the training data's included.
+    pub fn all_artifacts(&self) -> impl Iterator<Item = &Artifact> {
+        self.artifacts
+            .iter()
+            .chain(&self.data_disposition.artifacts)
+            .chain(self.reruns.iter().flat_map(|r| &r.artifacts))
+    }
 }
 
 /// Marker of a model destroyed as a descendant of another order.
@@ -175,7 +217,7 @@ pub struct Outcome {
     pub written: Vec<PathBuf>,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -294,6 +336,7 @@ fn destroyed_model(m: &registry::ModelLineage, derivation: &[String]) -> Destroy
     DestroyedModel {
         model_id: m.model_id.clone(),
         family: m.family.clone(),
+        features: m.features.clone(),
         data: m.data.clone(),
         population_rule: m.population_rule.clone(),
         training_members: m.training_members.clone(),
@@ -501,58 +544,63 @@ fn names_the_order(kind: &str, p: &Path, sha: &str, g: &Guard) -> std::result::R
     }
 }
 
-fn scan(o: &DestroyOptions, arts: &[&Artifact]) -> Result<Verification> {
-    let mut roots = vec![o.registry.clone(), o.runs.clone()];
-    roots.extend(o.scan.iter().cloned());
-    let mut targets: HashMap<u64, Vec<String>> = HashMap::new();
+/// What the scan searches for: every destroyed file's size and hash, and
+/// (read before deletion, while the files exist) each destroyed model's
+/// numbers and each destroyed score file's scores.
+fn targets(arts: &[&Artifact], models: &[&DestroyedModel], reg: &Path) -> Targets {
+    let mut t = Targets::default();
     // Lineage records describe artifacts; they are not copies of them.
     for a in arts
         .iter()
         .filter(|a| a.kind != "lineage-record" && a.bytes > 0 && !a.sha256.is_empty())
     {
-        targets.entry(a.bytes).or_default().push(a.sha256.clone());
+        t.by_size
+            .entry(a.bytes)
+            .or_default()
+            .push((a.sha256.clone(), a.path.clone()));
     }
-    let (files_scanned, hits) = artifact::find_by_content(&roots, &targets)?;
-    let copies_found = hits
-        .into_iter()
-        .map(|(p, h)| FoundCopy {
-            path: p.display().to_string(),
-            copy_of: arts
-                .iter()
-                .find(|a| a.sha256 == h)
-                .map(|a| a.path.clone())
-                .unwrap_or_default(),
-            sha256: h,
-        })
-        .collect();
-    Ok(Verification {
-        at: now(),
-        roots: roots
-            .iter()
-            .filter(|r| r.is_dir())
-            .map(|r| {
-                std::fs::canonicalize(r)
-                    .unwrap_or_else(|_| r.clone())
-                    .display()
-                    .to_string()
-            })
-            .collect(),
-        files_scanned,
-        copies_found,
-    })
+    for m in models {
+        let model_file = reg.join(&m.model_id).join("model.json");
+        t.models.push(ModelPrint {
+            model_id: m.model_id.clone(),
+            family: m.family.clone(),
+            features: m.features.clone(),
+            member_digest: m.training_members.digest.clone(),
+            numbers: crate::lineage::destroy_scan::model_numbers(&model_file),
+        });
+    }
+    for a in arts
+        .iter()
+        .filter(|a| a.kind == "scores" && a.fate.is_none())
+    {
+        let p = Path::new(&a.path);
+        if let Some(pairs) = crate::lineage::destroy_scan::score_pairs(p) {
+            t.scores.push(ScorePrint {
+                path: a.path.clone(),
+                scores: pairs.into_iter().collect(),
+            });
+        }
+    }
+    t
+}
+
+fn scan_roots(o: &DestroyOptions) -> Vec<PathBuf> {
+    let mut roots = vec![o.registry.clone(), o.runs.clone()];
+    roots.extend(o.scan.iter().cloned());
+    roots
 }
 
 /// Deletes every artifact that has no fate yet.
-fn execute(arts: &mut [Artifact]) -> Result<()> {
+fn execute(arts: &mut [Artifact], method: DeletionMethod) -> Result<()> {
     let mut folders: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for a in arts.iter_mut().filter(|a| a.fate.is_none()) {
         let p = PathBuf::from(&a.path);
         a.fate = Some(if a.kind == "staging" {
             artifact::remove_staging(&p)?
         } else {
-            // A model's folder goes with its two files.
-            let levels = usize::from(a.kind == "model");
-            artifact::delete_if_unchanged(&p, &a.sha256, levels)?
+            // A model's folder goes with its two files, a data set's with its own.
+            let levels = usize::from(a.kind == "model" || a.kind == "data");
+            delete_checked(&p, &a.sha256, levels, method)?
         });
         if a.kind == "run" || a.kind == "audit" {
             folders.entry(a.id.clone()).or_default().push(p);
@@ -565,6 +613,39 @@ fn execute(arts: &mut [Artifact]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Deletes `p` if its SHA-256 is `sha256`; with `Overwrite`, its content is
+/// first overwritten with zeros and flushed.
+fn delete_checked(
+    p: &Path,
+    sha256: &str,
+    levels: usize,
+    method: DeletionMethod,
+) -> Result<FileFate> {
+    use std::io::Write;
+    if method == DeletionMethod::Unlink || artifact::file_size(p).is_none() {
+        return artifact::delete_if_unchanged(p, sha256, levels);
+    }
+    if artifact::sha256_file(p)? != sha256 {
+        return Ok(FileFate::ChangedKept);
+    }
+    let len = artifact::file_size(p).unwrap_or(0);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .map_err(|e| NsfError::io(p, e))?;
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        f.write_all(&zeros[..n]).map_err(|e| NsfError::io(p, e))?;
+        left -= n as u64;
+    }
+    f.sync_all().map_err(|e| NsfError::io(p, e))?;
+    drop(f);
+    let now = artifact::sha256_file(p)?;
+    artifact::delete_if_unchanged(p, &now, levels)
 }
 
 /// The deepest folder containing every path.
@@ -581,20 +662,26 @@ fn common_folder(paths: &[PathBuf]) -> Option<PathBuf> {
 /// Sets `status` and `incomplete_reasons` from what the record shows.
 fn judge(rec: &mut DestructionRecord) {
     let mut reasons = Vec::new();
-    let all = rec
-        .artifacts
-        .iter()
-        .chain(rec.reruns.iter().flat_map(|r| &r.artifacts));
-    for a in all.filter(|a| a.fate == Some(FileFate::ChangedKept)) {
+    for a in rec
+        .all_artifacts()
+        .filter(|a| a.fate == Some(FileFate::ChangedKept) && a.kind != "data")
+    {
         let now = artifact::sha256_file(Path::new(&a.path)).unwrap_or_default();
         reasons.push(format!(
             "kept `{}`: its content changed since recorded (now SHA-256 {now})",
             a.path
         ));
     }
+    reasons.extend(destroy_data::reasons(&rec.data_disposition));
     if let Some(v) = &rec.verification {
         for c in &v.copies_found {
             reasons.push(format!("copy found: `{}` = `{}`", c.path, c.copy_of));
+        }
+        for c in &v.functional_copies {
+            reasons.push(format!(
+                "functional copy found: `{}` reproduces {} ({})",
+                c.path, c.copy_of, c.rule
+            ));
         }
     }
     for s in &rec.suspicious {
@@ -618,8 +705,8 @@ fn judge(rec: &mut DestructionRecord) {
     rec.incomplete_reasons = reasons;
 }
 
-/// Carries out (or with `dry_run`, plans) a destruction order.
-pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
+/// Checks the options before anything is read or changed.
+fn check_options(o: &DestroyOptions) -> Result<Option<ed25519_dalek::SigningKey>> {
     registry::check_id(&o.model_id)?;
     for d in &o.scan {
         if !d.is_dir() {
@@ -629,13 +716,32 @@ pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
             ));
         }
     }
-    let reg = &o.registry;
-    if !reg.is_dir() {
+    if !o.registry.is_dir() {
         return Err(NsfError::param(
             "--registry",
-            format!("no registry at {}", reg.display()),
+            format!("no registry at {}", o.registry.display()),
         ));
     }
+    if o.dry_run {
+        return Ok(None);
+    }
+    o.order.check()?;
+    if o.data_reason.trim().is_empty() {
+        return Err(NsfError::param(
+            "--reason",
+            "is empty; say why the training data is kept or destroyed",
+        ));
+    }
+    o.sign_key
+        .as_deref()
+        .map(|k| crate::lineage::destroy_sign::load_signing_key(k, "--sign-key"))
+        .transpose()
+}
+
+/// Carries out (or with `dry_run`, plans) a destruction order.
+pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
+    let key = check_options(o)?;
+    let reg = &o.registry;
     let lock = if o.dry_run {
         None
     } else {
@@ -647,44 +753,15 @@ pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
     };
     let marker = registry::destroyed_marker(reg, &o.model_id);
     if marker.is_file() {
-        return rerun(o, &marker, lock);
+        return rerun(o, &marker, lock, key.as_ref());
     }
-    let seed = vec![(
-        o.model_id.clone(),
-        vec![format!("model {} (named in the order)", o.model_id)],
-    )];
     if !reg.join(&o.model_id).is_dir() {
         return Err(NsfError::param(
             "--model",
             format!("no model {} in registry {}", o.model_id, reg.display()),
         ));
     }
-    let p = plan(reg, &seed)?;
-    if !p.models.iter().any(|m| m.model_id == o.model_id) {
-        return Err(NsfError::Input {
-            path: reg.join(&o.model_id).join("manifest.json"),
-            message: "the model named in the order has no readable manifest".into(),
-        });
-    }
-    let mut rec = DestructionRecord {
-        kind: "destruction".into(),
-        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
-        model_id: o.model_id.clone(),
-        order_ref: o.order_ref.clone(),
-        status: "in-progress".into(),
-        incomplete_reasons: Vec::new(),
-        executed_at: now(),
-        registry: std::fs::canonicalize(reg)
-            .map_err(|e| NsfError::io(reg, e))?
-            .display()
-            .to_string(),
-        models: p.models,
-        artifacts: p.artifacts,
-        suspicious: p.suspicious,
-        unreadable: p.unreadable,
-        verification: None,
-        reruns: Vec::new(),
-    };
+    let mut rec = first_record(o)?;
     if o.dry_run {
         return Ok(Outcome {
             record: rec,
@@ -699,16 +776,97 @@ pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
         .map_err(|e| NsfError::io(registry::destroyed_dir(reg), e))?;
     artifact::write_json_atomic(&json_path, &rec)?;
     write_markers(reg, &o.model_id, rec.models.iter().skip(1))?;
-    execute(&mut rec.artifacts)?;
+    let t = {
+        let arts: Vec<&Artifact> = rec.all_artifacts().collect();
+        targets(&arts, &rec.all_models().collect::<Vec<_>>(), reg)
+    };
+    execute(&mut rec.artifacts, o.deletion_method)?;
+    execute(&mut rec.data_disposition.artifacts, o.deletion_method)?;
     drop(lock);
-    rec.verification = Some(scan(o, &rec.artifacts.iter().collect::<Vec<_>>())?);
+    rec.verification = Some(crate::lineage::destroy_scan::scan(
+        &scan_roots(o),
+        &t,
+        now(),
+    )?);
+    finish(o, rec, key.as_ref(), false, vec![json_path, md_path])
+}
+
+/// The record of a first run, planned from the lineage.
+fn first_record(o: &DestroyOptions) -> Result<DestructionRecord> {
+    let reg = &o.registry;
+    let seed = vec![(
+        o.model_id.clone(),
+        vec![format!("model {} (named in the order)", o.model_id)],
+    )];
+    let p = plan(reg, &seed)?;
+    if !p.models.iter().any(|m| m.model_id == o.model_id) {
+        return Err(NsfError::Input {
+            path: reg.join(&o.model_id).join("manifest.json"),
+            message: "the model named in the order has no readable manifest".into(),
+        });
+    }
+    let data = destroy_data::plan(
+        &p.models.iter().collect::<Vec<_>>(),
+        o.data_disposition,
+        &o.data_reason,
+    );
+    Ok(DestructionRecord {
+        kind: "destruction".into(),
+        nsfsim_version: env!("CARGO_PKG_VERSION").into(),
+        model_id: o.model_id.clone(),
+        order: o.order.clone(),
+        execution: Execution::here(o.deletion_method),
+        status: "in-progress".into(),
+        incomplete_reasons: Vec::new(),
+        executed_at: now(),
+        registry: std::fs::canonicalize(reg)
+            .map_err(|e| NsfError::io(reg, e))?
+            .display()
+            .to_string(),
+        models: p.models,
+        artifacts: p.artifacts,
+        data_disposition: data,
+        suspicious: p.suspicious,
+        unreadable: p.unreadable,
+        verification: None,
+        reruns: Vec::new(),
+        record_digest: String::new(),
+        signature: None,
+    })
+}
+
+/// Judges the record, digests and signs it, writes it (JSON and Markdown)
+/// and appends the run to the log.
+fn finish(
+    o: &DestroyOptions,
+    mut rec: DestructionRecord,
+    key: Option<&ed25519_dalek::SigningKey>,
+    already_destroyed: bool,
+    written: Vec<PathBuf>,
+) -> Result<Outcome> {
     judge(&mut rec);
-    write_record(&rec, &json_path, &md_path)?;
-    append_log(reg, &rec, &json_path)?;
+    rec.record_digest = rec.digest();
+    rec.signature = key.map(|k| crate::lineage::destroy_sign::sign(k, &rec.record_digest));
+    artifact::write_json_atomic(&written[0], &rec)?;
+    artifact::write_text_atomic(&written[1], &markdown(&rec))?;
+    crate::lineage::destroy_log::append(
+        &o.registry,
+        crate::lineage::destroy_log::NewEntry {
+            event: "run",
+            model_id: &rec.model_id,
+            models: rec.all_models().map(|m| m.model_id.clone()).collect(),
+            order_ref: &o.order.reference,
+            by: &o.order.operator,
+            status: &rec.status,
+            record_path: &written[0],
+            record_digest: &rec.record_digest,
+        },
+        key,
+    )?;
     Ok(Outcome {
         record: rec,
-        already_destroyed: false,
-        written: vec![json_path, md_path],
+        already_destroyed,
+        written,
     })
 }
 
@@ -730,89 +888,87 @@ fn write_markers<'a>(
     Ok(())
 }
 
-/// A later run of an order: finishes what a killed run left, recomputes the
-/// closure from the lineage (catching what was derived since), deletes
-/// files of the first run that came back, and appends what it did.
-fn rerun(
-    o: &DestroyOptions,
-    marker: &Path,
-    lock: Option<registry::RegistryLock>,
-) -> Result<Outcome> {
-    let reg = &o.registry;
-    let mut rec = read_record(reg, marker)?;
+/// What a re-run found: models and files not in the record yet (new
+/// derivations, new content at a known path) and files that came back.
+fn rerun_plan(reg: &Path, rec: &mut DestructionRecord, o: &DestroyOptions) -> Result<Rerun> {
     let seeds: Vec<(String, Vec<String>)> = rec
-        .models
-        .iter()
-        .chain(rec.reruns.iter().flat_map(|r| &r.models))
+        .all_models()
         .map(|m| (m.model_id.clone(), m.derivation.clone()))
         .collect();
     let p = plan(reg, &seeds)?;
-    let known: BTreeSet<String> = rec
-        .artifacts
-        .iter()
-        .chain(rec.reruns.iter().flat_map(|r| &r.artifacts))
-        .map(|a| a.path.clone())
+    let known: BTreeSet<(String, String)> = rec
+        .all_artifacts()
+        .map(|a| (a.path.clone(), a.sha256.clone()))
         .collect();
     let known_models: BTreeSet<&str> = seeds.iter().map(|(id, _)| id.as_str()).collect();
-    let mut new_arts: Vec<Artifact> = p
+    let mut artifacts: Vec<Artifact> = p
         .artifacts
         .into_iter()
-        .filter(|a| !known.contains(&a.path))
+        .filter(|a| !known.contains(&(a.path.clone(), a.sha256.clone())))
         .collect();
-    new_arts.extend(came_back(&rec));
-    let new_models: Vec<DestroyedModel> = p
+    let back = came_back(rec);
+    let reappeared = back.iter().map(|a| a.path.clone()).collect();
+    artifacts.extend(back);
+    let models: Vec<DestroyedModel> = p
         .models
         .into_iter()
         .filter(|m| !known_models.contains(m.model_id.as_str()))
         .collect();
     rec.suspicious = p.suspicious;
     rec.unreadable = p.unreadable;
+    Ok(Rerun {
+        at: now(),
+        order: o.order.clone(),
+        execution: Execution::here(o.deletion_method),
+        models,
+        artifacts,
+        reappeared,
+        verification: None,
+    })
+}
+
+/// A later run of an order: finishes what a killed run left, recomputes the
+/// closure from the lineage (catching what was derived since), deletes
+/// files of earlier runs that came back, and appends what it did (earlier
+/// runs' entries are never rewritten).
+fn rerun(
+    o: &DestroyOptions,
+    marker: &Path,
+    lock: Option<registry::RegistryLock>,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<Outcome> {
+    let reg = &o.registry;
+    let mut rec = read_record(reg, marker)?;
+    let mut run = rerun_plan(reg, &mut rec, o)?;
     if o.dry_run {
-        rec.reruns.push(Rerun {
-            at: now(),
-            order_ref: o.order_ref.clone(),
-            models: new_models,
-            artifacts: new_arts,
-            verification: None,
-        });
+        rec.reruns.push(run);
         return Ok(Outcome {
             record: rec,
             already_destroyed: true,
             written: vec![],
         });
     }
-    write_markers(reg, &rec.model_id, new_models.iter())?;
+    write_markers(reg, &rec.model_id, run.models.iter())?;
+    let t = {
+        let mut arts: Vec<&Artifact> = rec.all_artifacts().collect();
+        arts.extend(&run.artifacts);
+        let models: Vec<&DestroyedModel> = rec.all_models().chain(&run.models).collect();
+        targets(&arts, &models, reg)
+    };
     // A killed first run left files without a fate: finish them.
-    execute(&mut rec.artifacts)?;
-    execute(&mut new_arts)?;
-    drop(lock);
-    let all: Vec<&Artifact> = rec
-        .artifacts
-        .iter()
-        .chain(rec.reruns.iter().flat_map(|r| &r.artifacts))
-        .chain(&new_arts)
-        .collect();
-    let verification = scan(o, &all)?;
     let first_run_unverified = rec.verification.is_none();
+    execute(&mut rec.artifacts, o.deletion_method)?;
+    execute(&mut rec.data_disposition.artifacts, o.deletion_method)?;
+    execute(&mut run.artifacts, o.deletion_method)?;
+    drop(lock);
+    let verification = crate::lineage::destroy_scan::scan(&scan_roots(o), &t, now())?;
     rec.verification = Some(verification.clone());
-    if !first_run_unverified || !new_arts.is_empty() || !new_models.is_empty() {
-        rec.reruns.push(Rerun {
-            at: now(),
-            order_ref: o.order_ref.clone(),
-            models: new_models,
-            artifacts: new_arts,
-            verification: Some(verification),
-        });
+    if !first_run_unverified || !run.artifacts.is_empty() || !run.models.is_empty() {
+        run.verification = Some(verification);
+        rec.reruns.push(run);
     }
-    judge(&mut rec);
-    let (json_path, md_path) = (marker.to_path_buf(), marker.with_extension("md"));
-    write_record(&rec, &json_path, &md_path)?;
-    append_log(reg, &rec, &json_path)?;
-    Ok(Outcome {
-        record: rec,
-        already_destroyed: true,
-        written: vec![json_path, md_path],
-    })
+    let written = vec![marker.to_path_buf(), marker.with_extension("md")];
+    finish(o, rec, key, true, written)
 }
 
 /// The destruction record behind `marker`; a model destroyed together with
@@ -836,19 +992,17 @@ fn read_record(reg: &Path, marker: &Path) -> Result<DestructionRecord> {
     })
 }
 
-/// Files the first run deleted that are back with the same content.
+/// Files earlier runs deleted that are back with the same content.
 fn came_back(rec: &DestructionRecord) -> Vec<Artifact> {
-    let mut back = Vec::new();
+    let mut back: Vec<Artifact> = Vec::new();
     for a in rec
-        .artifacts
-        .iter()
-        .filter(|a| a.fate == Some(FileFate::Deleted))
+        .all_artifacts()
+        .filter(|a| a.fate == Some(FileFate::Deleted) && a.kind != "staging")
     {
         let path = Path::new(&a.path);
-        if a.kind != "staging"
-            && artifact::file_size(path).is_some()
-            && artifact::sha256_file(path).ok().as_deref() == Some(a.sha256.as_str())
-        {
+        let same = artifact::file_size(path).is_some()
+            && artifact::sha256_file(path).ok().as_deref() == Some(a.sha256.as_str());
+        if same && !back.iter().any(|b| b.path == a.path) {
             let mut b = a.clone();
             b.fate = None;
             b.derivation.push("came back after it was deleted".into());
@@ -856,360 +1010,4 @@ fn came_back(rec: &DestructionRecord) -> Vec<Artifact> {
         }
     }
     back
-}
-
-fn write_record(rec: &DestructionRecord, json: &Path, md: &Path) -> Result<()> {
-    artifact::write_json_atomic(json, rec)?;
-    artifact::write_text_atomic(md, &markdown(rec))
-}
-
-/// Free text made safe for a Markdown table cell or line: characters that
-/// Markdown or HTML would interpret are escaped, line breaks become spaces.
-pub fn md_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' | '\r' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '|' | '!' | '~' | '{' | '}' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn fate_text(f: Option<FileFate>) -> &'static str {
-    match f {
-        None => "planned",
-        Some(FileFate::Deleted) => "deleted",
-        Some(FileFate::AlreadyAbsent) => "already absent",
-        Some(FileFate::ChangedKept) => "KEPT: content changed since recorded",
-    }
-}
-
-fn md_files(s: &mut String, arts: &[Artifact]) {
-    use std::fmt::Write;
-    let _ = writeln!(
-        s,
-        "| kind | path | bytes | SHA-256 | fate | derivation |\n|---|---|---|---|---|---|"
-    );
-    for a in arts {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} |",
-            md_escape(&a.kind),
-            md_escape(&a.path),
-            a.bytes,
-            md_escape(&a.sha256),
-            fate_text(a.fate),
-            md_escape(&a.derivation.join(" → "))
-        );
-    }
-}
-
-fn md_verification(s: &mut String, v: &Verification) {
-    use std::fmt::Write;
-    let roots: Vec<String> = v.roots.iter().map(|r| md_escape(r)).collect();
-    let _ = writeln!(
-        s,
-        "At {}, {} files under {} were compared by size and SHA-256 with every destroyed file.\n",
-        v.at,
-        v.files_scanned,
-        roots.join(", ")
-    );
-    if v.copies_found.is_empty() {
-        let _ = writeln!(s, "No copy of a destroyed file was found.");
-    } else {
-        let _ = writeln!(
-            s,
-            "**{} copies of destroyed files remain** (not deleted: they are outside the lineage; remove them and run `nsfsim destroy` again to verify):\n",
-            v.copies_found.len()
-        );
-        for c in &v.copies_found {
-            let _ = writeln!(
-                s,
-                "- {} = copy of {}",
-                md_escape(&c.path),
-                md_escape(&c.copy_of)
-            );
-        }
-    }
-}
-
-/// The record for people (every free-text field escaped).
-pub fn markdown(rec: &DestructionRecord) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# Destruction record: model {}\n",
-        md_escape(&rec.model_id)
-    );
-    let _ = writeln!(
-        s,
-        "- Order reference: {}\n- Carried out: {} (nsfsim {})\n- Status: {}\n- Registry: {}\n",
-        rec.order_ref
-            .as_deref()
-            .map(md_escape)
-            .unwrap_or_else(|| "(none given)".into()),
-        md_escape(&rec.executed_at),
-        md_escape(&rec.nsfsim_version),
-        md_escape(&rec.status),
-        md_escape(&rec.registry)
-    );
-    for r in &rec.incomplete_reasons {
-        let _ = writeln!(s, "- **Not complete:** {}", md_escape(r));
-    }
-    let _ = writeln!(s, "\n## Models destroyed\n");
-    let _ = writeln!(
-        s,
-        "| model | family | data (preset, seed, users) | population | training members | member digest (SHA-256) | derivation |\n|---|---|---|---|---|---|---|"
-    );
-    for m in rec
-        .models
-        .iter()
-        .chain(rec.reruns.iter().flat_map(|r| &r.models))
-    {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {}, {}, {} | {} | {} | {} | {} |",
-            md_escape(&m.model_id),
-            md_escape(&m.family),
-            md_escape(&m.data.preset),
-            m.data.seed,
-            m.data.users,
-            md_escape(&m.population_rule),
-            m.training_members.count,
-            md_escape(&m.training_members.digest),
-            md_escape(&m.derivation.join(" → "))
-        );
-    }
-    let _ = writeln!(s, "\n## Files\n");
-    md_files(&mut s, &rec.artifacts);
-    if !rec.suspicious.is_empty() || !rec.unreadable.is_empty() {
-        let _ = writeln!(s, "\n## Lineage not followed (files left alone)\n");
-        for x in &rec.suspicious {
-            let _ = writeln!(s, "- {}: {}", md_escape(&x.record), md_escape(&x.reason));
-        }
-        for x in &rec.unreadable {
-            let _ = writeln!(s, "- {}: {}", md_escape(&x.path), md_escape(&x.reason));
-        }
-    }
-    let _ = writeln!(s, "\n## Verification\n");
-    match &rec.verification {
-        None => {
-            let _ = writeln!(s, "Not run yet.");
-        }
-        Some(v) => md_verification(&mut s, v),
-    }
-    for r in &rec.reruns {
-        let _ = writeln!(
-            s,
-            "\n## Run again at {} (order reference: {})\n",
-            md_escape(&r.at),
-            r.order_ref
-                .as_deref()
-                .map(md_escape)
-                .unwrap_or_else(|| "(none given)".into())
-        );
-        if !r.artifacts.is_empty() {
-            md_files(&mut s, &r.artifacts);
-            let _ = writeln!(s);
-        }
-        if let Some(v) = &r.verification {
-            md_verification(&mut s, v);
-        }
-    }
-    s
-}
-
-/// One line of `destroyed/log.jsonl`: an append-only, hash-chained log of
-/// every run of every order.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LogEntry {
-    /// 1-based position in the log.
-    pub seq: u64,
-    /// When the run ended (UTC, RFC 3339).
-    pub at: String,
-    /// The model named in the order.
-    pub model_id: String,
-    /// Every model the order destroyed so far.
-    pub models: Vec<String>,
-    /// The order reference given to this run.
-    pub order_ref: Option<String>,
-    /// The record's status after this run.
-    pub status: String,
-    /// SHA-256 of the record file (`destroyed/<model_id>.json`) as written.
-    pub record_sha256: String,
-    /// `hash` of the previous entry ("" for the first).
-    pub prev: String,
-    /// SHA-256 of this entry's JSON with `hash` empty.
-    pub hash: String,
-}
-
-/// Where the log lives.
-pub fn log_path(registry: &Path) -> PathBuf {
-    registry::destroyed_dir(registry).join("log.jsonl")
-}
-
-fn entry_hash(e: &LogEntry) -> String {
-    use sha2::{Digest, Sha256};
-    let mut c = e.clone();
-    c.hash = String::new();
-    hex::encode(Sha256::digest(
-        serde_json::to_vec(&c).expect("entry serializes"),
-    ))
-}
-
-/// Reads the log and checks its chain; the first broken link is an error.
-pub fn read_log(registry: &Path) -> Result<Vec<LogEntry>> {
-    let p = log_path(registry);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(NsfError::io(&p, e)),
-    };
-    let mut out: Vec<LogEntry> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let bad = |m: String| NsfError::Incomplete {
-            message: format!("{} line {}: {m}", p.display(), i + 1),
-        };
-        let e: LogEntry =
-            serde_json::from_str(line).map_err(|e| bad(format!("not a log entry: {e}")))?;
-        let prev = out.last().map(|l| l.hash.clone()).unwrap_or_default();
-        if e.seq != i as u64 + 1 || e.prev != prev {
-            return Err(bad(
-                "the chain is broken (an entry was removed, reordered or inserted)".into(),
-            ));
-        }
-        if e.hash != entry_hash(&e) {
-            return Err(bad("the entry was edited after it was written".into()));
-        }
-        out.push(e);
-    }
-    Ok(out)
-}
-
-/// Appends this run of the order to the log (under the registry lock).
-fn append_log(reg: &Path, rec: &DestructionRecord, record_path: &Path) -> Result<()> {
-    use std::io::Write;
-    let _lock = registry::lock(reg)?;
-    let log = read_log(reg)?;
-    let mut e = LogEntry {
-        seq: log.len() as u64 + 1,
-        at: now(),
-        model_id: rec.model_id.clone(),
-        models: rec
-            .models
-            .iter()
-            .chain(rec.reruns.iter().flat_map(|r| &r.models))
-            .map(|m| m.model_id.clone())
-            .collect(),
-        order_ref: rec
-            .reruns
-            .last()
-            .map_or(rec.order_ref.clone(), |r| r.order_ref.clone()),
-        status: rec.status.clone(),
-        record_sha256: artifact::sha256_file(record_path)?,
-        prev: log.last().map(|l| l.hash.clone()).unwrap_or_default(),
-        hash: String::new(),
-    };
-    e.hash = entry_hash(&e);
-    let p = log_path(reg);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&p)
-        .map_err(|err| NsfError::io(&p, err))?;
-    let mut line = serde_json::to_string(&e).expect("entry serializes");
-    line.push('\n');
-    f.write_all(line.as_bytes())
-        .map_err(|err| NsfError::io(&p, err))?;
-    f.sync_all().map_err(|err| NsfError::io(&p, err))
-}
-
-/// Whether the log names `id` as destroyed (the refusal travels with the
-/// log when the marker is missing).
-pub fn logged_destroyed(registry: &Path, id: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(log_path(registry)) else {
-        return false;
-    };
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<LogEntry>(l).ok())
-        .any(|e| e.models.iter().any(|m| m == id))
-}
-
-/// What `destroy verify` checked.
-pub struct VerifyReport {
-    /// Log entries checked.
-    pub entries: usize,
-    /// Deleted files checked to be still absent.
-    pub files_checked: usize,
-}
-
-/// `nsfsim destroy verify RECORD`: recomputes the log's chain, checks that
-/// the record is the one the log's last entry for its order hashed, and
-/// that every deleted file is still absent with its content. The first
-/// discrepancy is an error (exit 3).
-pub fn verify(record_path: &Path) -> Result<VerifyReport> {
-    let reg = record_path
-        .parent()
-        .and_then(|d| d.parent())
-        .ok_or_else(|| NsfError::param("RECORD", "not a path to registry/destroyed/<id>.json"))?;
-    let text = std::fs::read_to_string(record_path).map_err(|e| NsfError::Input {
-        path: record_path.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
-    let rec: DestructionRecord = serde_json::from_str(&text).map_err(|e| NsfError::Input {
-        path: record_path.to_path_buf(),
-        message: format!("not a destruction record: {e}"),
-    })?;
-    let fail = |m: String| NsfError::Incomplete {
-        message: format!("{}: {m}", record_path.display()),
-    };
-    let log = read_log(reg)?;
-    if log.is_empty() {
-        return Err(fail(format!(
-            "the registry {} has no destruction log ({}): a copy without it cannot be verified",
-            reg.display(),
-            log_path(reg).display()
-        )));
-    }
-    let last = log
-        .iter()
-        .rev()
-        .find(|e| e.model_id == rec.model_id)
-        .ok_or_else(|| fail("the log has no entry for this order".into()))?;
-    if last.record_sha256 != artifact::sha256_file(record_path)? {
-        return Err(fail(format!(
-            "the record was changed after the run the log recorded at {} (SHA-256 differs)",
-            last.at
-        )));
-    }
-    let mut files_checked = 0;
-    let deleted = rec
-        .artifacts
-        .iter()
-        .chain(rec.reruns.iter().flat_map(|r| &r.artifacts))
-        .filter(|a| a.fate == Some(FileFate::Deleted) && a.kind != "staging");
-    for a in deleted {
-        files_checked += 1;
-        let p = Path::new(&a.path);
-        if artifact::file_size(p).is_some() && artifact::sha256_file(p)? == a.sha256 {
-            return Err(fail(format!(
-                "`{}` was deleted and is back with the same content",
-                a.path
-            )));
-        }
-    }
-    Ok(VerifyReport {
-        entries: log.len(),
-        files_checked,
-    })
 }

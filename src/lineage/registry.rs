@@ -282,7 +282,7 @@ pub fn destroyed_marker(registry: &Path, id: &str) -> PathBuf {
 /// destruction log names it).
 pub fn is_destroyed(registry: &Path, id: &str) -> bool {
     destroyed_marker(registry, id).exists()
-        || crate::lineage::destroy::logged_destroyed(registry, id)
+        || crate::lineage::destroy_log::logged_destroyed(registry, id)
 }
 
 /// A lineage file that could not be read: reported, never blocking an

@@ -56,3 +56,32 @@ pub fn train_id(data: &Path, registry: &Path, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     ok(&args).lines().last().unwrap().trim().to_string()
 }
+
+/// A full set of destruction-order flags (`nsfsim destroy` requires them).
+pub const ORDER: &[&str] = &[
+    "--order-issuer",
+    "Test Data Protection Authority",
+    "--order-ref",
+    "TEST-2026-001",
+    "--order-date",
+    "2026-01-15",
+    "--order-scope",
+    "the model and everything derived from it",
+    "--operator",
+    "test operator",
+    "--validator",
+    "test validator",
+    "--data-disposition",
+    "keep",
+    "--reason",
+    "other models are trained on the same data set",
+];
+
+/// `args` of a `destroy` call with the order flags inserted after
+/// `destroy` (a flag the caller gives too overrides the default).
+pub fn with_order<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args[..1].to_vec();
+    v.extend_from_slice(ORDER);
+    v.extend_from_slice(&args[1..]);
+    v
+}
