@@ -30,6 +30,10 @@ pub struct AttributeRow {
     pub scale: String,
     /// R² (held-out half) predicting it from the score alone.
     pub r2_score: Est,
+    /// The same R² on the raw scale (KRW, counts) for attributes scored on
+    /// log1p: much of the log1p R² is the zero/non-zero split.
+    #[serde(default)]
+    pub r2_score_raw: Option<Est>,
     /// R² from the quasi-identifiers (age band, region) alone.
     pub r2_quasi: Est,
     /// R² from the score and the quasi-identifiers.
@@ -414,12 +418,19 @@ impl Inference {
         let pq = preds(&self.quasi, None);
         let pb = preds(&self.by_both, Some(&self.by_score));
         let auc_score = (a.kind == "binary").then(|| self.auc(&ps_all[0], &truths[0]));
+        let r2_score_raw = (a.scale == "log1p").then(|| {
+            let raw: Vec<f64> = a.values.iter().map(|v| v.exp_m1()).collect();
+            let truth: Vec<f64> = self.rows_b.iter().map(|&i| raw[i]).collect();
+            let pred = cross_fit(&raw, &self.by_score, None, &self.half_a, &self.rows_b);
+            self.r2(&[pred], &[truth])
+        });
         let (mi_bits, entropy_bits) = mutual_information(&self.by_score, &bins(a));
         AttributeRow {
             attribute: a.name.clone(),
             kind: a.kind.into(),
             scale: a.scale.into(),
             r2_score: self.r2(&ps_all, &truths),
+            r2_score_raw,
             r2_quasi: self.r2(&pq, &truths),
             r2_score_quasi: self.r2(&pb, &truths),
             auc_score,

@@ -66,7 +66,7 @@ pub struct Membership {
 }
 
 /// ln P(observed outcome) under `p`.
-fn log_lik(p: f64, y: bool) -> f64 {
+pub(crate) fn log_lik(p: f64, y: bool) -> f64 {
     let q = if y { p } else { 1.0 - p };
     q.clamp(1e-12, 1.0).ln()
 }

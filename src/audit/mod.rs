@@ -11,6 +11,8 @@
 //!   what it costs on the same held-out registered users.
 
 pub mod attributes;
+pub mod control;
+pub mod disclosure;
 pub mod membership;
 pub mod reidentify;
 pub mod replacement;
@@ -136,6 +138,13 @@ pub struct AuditResult {
     pub uniqueness: Vec<Uniqueness>,
     /// The lawful replacement.
     pub replacement: Replacement,
+    /// The same-family positive control at growing training sizes, with
+    /// planted canaries.
+    #[serde(default)]
+    pub same_family_control: Option<control::SameFamilyControl>,
+    /// What the score's grade band discloses about attributes.
+    #[serde(default)]
+    pub disclosure: Vec<disclosure::BandDisclosure>,
 }
 
 /// The `n` rows with the smallest seeded hash of their user ID, in hash
@@ -262,6 +271,8 @@ pub fn run(
         non_members: &non_members,
     };
     let membership = membership::membership(&target, &split, &p_all, progress)?;
+    let same_family = control::same_family_control(&target, &split, progress)?;
+    let disclosure = disclosure::by_band(&data, &p_all);
     // The court's question: attributes from the score.
     progress("attribute inference from the score");
     let score: Vec<u8> = p_all.iter().map(|&p| train::score_of(p)).collect();
@@ -281,5 +292,7 @@ pub fn run(
         attributes,
         uniqueness,
         replacement,
+        same_family_control: Some(same_family),
+        disclosure,
     })
 }

@@ -62,6 +62,10 @@ enum Command {
         /// name ends in `.csv`, else Parquet.
         #[arg(long)]
         out: PathBuf,
+        /// The 0–100 score scale: probability (round(100·P)) or log-odds
+        /// (10 points double the odds, 50 at odds 1:32).
+        #[arg(long, value_name = "SCALE", default_value = "probability")]
+        score_scale: String,
         /// No progress spinner.
         #[arg(long)]
         quiet: bool,
@@ -256,6 +260,10 @@ struct CompareArgs {
     /// outcome under every arm × family × replicate.
     #[arg(long)]
     export_predictions: bool,
+    /// The 0–100 score scale the policy is stated on: probability or
+    /// log-odds (same as --set score_scale=...).
+    #[arg(long, value_name = "SCALE")]
+    score_scale: Option<String>,
     #[command(flatten)]
     registry: RegistryArg,
 }
@@ -448,7 +456,12 @@ fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
 }
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
-    let spec = crate::experiment::load_spec(&a.spec, &a.set)?.check()?;
+    let mut set = a.set.clone();
+    if let Some(s) = &a.score_scale {
+        crate::stats::scale::ScoreScale::parse(s, "--score-scale")?;
+        set.push(format!("score_scale=\"{s}\""));
+    }
+    let spec = crate::experiment::load_spec(&a.spec, &set)?.check()?;
     if a.out.is_none() {
         crate::data::artifact::check_output_name("name", &spec.name)?;
     }
@@ -631,6 +644,7 @@ fn cmd_score(
     model: String,
     data: PathBuf,
     out: PathBuf,
+    score_scale: String,
     force: bool,
     quiet: bool,
     registry: RegistryArg,
@@ -639,7 +653,8 @@ fn cmd_score(
         quiet,
         &format!("scoring {} with model {model}", data.display()),
     );
-    let m = train::score(&registry.path(), &model, &data, &out, force)?;
+    let scale = crate::stats::scale::ScoreScale::parse(&score_scale, "--score-scale")?;
+    let m = train::score(&registry.path(), &model, &data, &out, scale, force)?;
     drop(bar);
     println!(
         "wrote {}: {} users scored by model {}",
@@ -909,10 +924,11 @@ pub fn run() -> anyhow::Result<()> {
             model,
             data,
             out,
+            score_scale,
             force,
             quiet,
             registry,
-        } => cmd_score(model, data, out, force, quiet, registry),
+        } => cmd_score(model, data, out, score_scale, force, quiet, registry),
         Command::Evaluate {
             model,
             data,

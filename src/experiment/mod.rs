@@ -10,6 +10,7 @@
 //! `record` (the run's manifest and lineage).
 
 pub mod cache;
+pub mod ceiling;
 pub mod curves;
 pub mod record;
 pub(crate) mod replicate;
@@ -220,6 +221,13 @@ pub struct ExperimentResult {
     pub tolerance: f64,
     /// The consent sweep (empty unless the spec has `[sweep]`).
     pub sweep: Vec<SweepCell>,
+    /// Per family: `all`'s scores on both 0–100 scales, the policy under
+    /// each, and the grade bands.
+    #[serde(default)]
+    pub score_scales: Vec<crate::stats::scale::ScaleSummary>,
+    /// The truth lines: oracle and attributes-only ceiling.
+    #[serde(default)]
+    pub ceiling: Option<ceiling::CeilingSummary>,
 }
 
 /// Test-set predictions of one replicate, for plots and exported
@@ -233,6 +241,10 @@ pub struct PlotData {
     pub arms: Vec<PlotArm>,
     /// NSF outcome of each test user.
     pub labels: Vec<bool>,
+    /// True P(nsf) (`nsf_prob`) of each test user.
+    pub truth: Vec<f64>,
+    /// The attributes-only ceiling's P(nsf) of each test user.
+    pub ceiling: Vec<f64>,
 }
 
 /// One arm's P(nsf) of each test user.
@@ -285,6 +297,7 @@ pub fn run(
         .filter(|_| spec.learning_curves)
         .map(|f| curves::enough(&replicates, &summary, f, tolerance))
         .collect();
+    let truth = ceiling::summarize(spec, &plot_data, &summary);
     Ok((
         ExperimentResult {
             kind: "experiment".into(),
@@ -297,6 +310,8 @@ pub fn run(
             enough,
             tolerance,
             sweep: Vec::new(),
+            score_scales: ceiling::scale_summaries(spec, &plot_data),
+            ceiling: truth,
         },
         plot_data,
     ))

@@ -203,10 +203,7 @@ fn arm_results(
     fitted: &[FittedArm],
 ) -> Vec<ArmResult> {
     let probs: Vec<Vec<f64>> = fitted.iter().map(|f| f.probs.clone()).collect();
-    let scores: Vec<Vec<u8>> = probs
-        .iter()
-        .map(|p| p.iter().map(|&v| train::score_of(v)).collect())
-        .collect();
+    let scores: Vec<Vec<u8>> = probs.iter().map(|p| spec.score_scale.scores(p)).collect();
     let (labels, truth, policy) = (&r.labels, &r.truth, &spec.policy);
     let lpc = policy.loss_per_failed_charge_krw;
     let base_eval = metrics::evaluate(&probs[0], &scores[0], labels, truth);
@@ -319,6 +316,14 @@ pub(crate) fn run_replicate(
             });
         }
     }
+    // Sweep cells (learning curves off) skip the ceiling: their report has
+    // no oracle line.
+    let ceiling = if spec.learning_curves {
+        progress("  attributes-only ceiling (gbdt on nsf_prob)");
+        crate::experiment::ceiling::fit_ceiling(&r.data, &r.eligible, &r.test, r.seed)?
+    } else {
+        Vec::new()
+    };
     let data = &r.data;
     let replicate = Replicate {
         seed,
@@ -335,6 +340,8 @@ pub(crate) fn run_replicate(
         user_id: r.test.iter().map(|&i| data.user_id[i]).collect(),
         arms: plot,
         labels: r.labels,
+        truth: r.truth,
+        ceiling,
     };
     Ok((replicate, plot))
 }

@@ -74,6 +74,10 @@ pub struct ExperimentSpec {
     pub bootstrap: u32,
     /// The grouping policy.
     pub policy: Policy,
+    /// The 0–100 score scale the policy is stated on: `probability`
+    /// (round(100·P)) or `log-odds` (10 points double the odds).
+    #[serde(default)]
+    pub score_scale: crate::stats::scale::ScoreScale,
     /// IPW arms: the estimated consent probability is floored at this value
     /// before inverting (weight truncation; 1/floor is the largest weight).
     #[serde(default = "default_ipw_min_prob")]

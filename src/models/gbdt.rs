@@ -160,9 +160,39 @@ pub fn fit(
             "features, labels and weights differ in length",
         ));
     }
+    let target: Vec<f64> = y.iter().map(|&v| v as u8 as f64).collect();
+    fit_target(x, rows, &target, weights, params, seed)
+}
+
+/// Fits boosted trees on soft labels: `target` in [0, 1] per training row
+/// (log loss, whose gradient p̂ − target needs no 0/1 label). The
+/// attributes-only ceiling fits `nsf_prob` this way.
+pub fn fit_soft(
+    x: ArrayView2<f32>,
+    rows: &[usize],
+    target: &[f64],
+    params: &GbdtParams,
+    seed: u64,
+) -> Result<Booster> {
+    if target.len() != rows.len() || target.iter().any(|t| !(0.0..=1.0).contains(t)) {
+        return Err(NsfError::param(
+            "data",
+            "soft labels must be one value in [0, 1] per training row",
+        ));
+    }
+    fit_target(x, rows, target, None, params, seed)
+}
+
+fn fit_target(
+    x: ArrayView2<f32>,
+    rows: &[usize],
+    target: &[f64],
+    weights: Option<&[f64]>,
+    params: &GbdtParams,
+    seed: u64,
+) -> Result<Booster> {
     let data = column_major(x, rows);
     let matrix = Matrix::new(&data, rows.len(), x.ncols());
-    let target: Vec<f64> = y.iter().map(|&v| v as u8 as f64).collect();
     let weights = weights.map_or_else(|| vec![1.0; rows.len()], <[f64]>::to_vec);
     let mut booster = GradientBooster::default()
         .set_objective_type(ObjectiveType::LogLoss)
@@ -178,7 +208,7 @@ pub fn fit(
         // default population, and its sums do not depend on the thread count.
         .set_tiled_histograms(true);
     booster
-        .fit(&matrix, &target, &weights, None)
+        .fit(&matrix, target, &weights, None)
         .map_err(|e| NsfError::param("gbdt", format!("fit failed: {e}")))?;
     let json = booster
         .json_dump()

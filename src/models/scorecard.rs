@@ -75,7 +75,8 @@ pub struct AttributeBins {
     pub width: usize,
     /// Information value.
     pub iv: f64,
-    /// Whether the attribute passed the IV screen (else its points are 0).
+    /// Whether the attribute is in the card: it passed the IV screen and its
+    /// coefficient runs with its WoE (else its points are 0).
     pub selected: bool,
     /// The bins, ascending for numeric attributes.
     pub bins: Vec<Bin>,
@@ -243,6 +244,8 @@ fn categorical_tallies(
             let label = match (attr, b) {
                 ("region", 0) => "region = Seoul".to_string(),
                 ("region", k) => names[k - 1].replace('=', " = "),
+                ("device_os", 0) => "device_os = android".to_string(),
+                ("device_os", _) => "device_os = ios".to_string(),
                 (a, 0) => format!("{a} = no"),
                 (a, _) => format!("{a} = yes"),
             };
@@ -339,13 +342,14 @@ fn woe_bins(tallies: Vec<(Tally, String)>, goods: f64, bads: f64) -> (Vec<Bin>, 
 }
 
 /// The logistic regression on the WoE values of the selected attributes;
-/// sets each bin's points and returns the base points.
+/// sets each bin's points and returns the base points (or the attributes
+/// whose coefficient sign contradicts their WoE, points untouched).
 fn fit_points(
     t: &Training,
     out: &mut [AttributeBins],
     weighted: bool,
     params: &ScorecardParams,
-) -> Result<f64> {
+) -> Result<Fitted> {
     let chosen: Vec<usize> = (0..out.len()).filter(|&j| out[j].selected).collect();
     if chosen.is_empty() {
         return Err(NsfError::param(
@@ -374,13 +378,55 @@ fn fit_points(
     // Unstandardized coefficients: log-odds = a + sum_j b_j * woe_j.
     let b: Vec<f64> = (0..m).map(|j| lr.coef[j] / lr.scale[j]).collect();
     let a = lr.intercept - (0..m).map(|j| b[j] * lr.mean[j]).sum::<f64>();
+    // WoE is ln(good share / bad share): a bin with more WoE is safer, so
+    // its NSF log-odds must fall (b_j < 0). An attribute whose coefficient
+    // flips that sign (collinear with others) leaves the card; the caller
+    // refits without it.
+    let flipped: Vec<usize> = chosen
+        .iter()
+        .zip(&b)
+        .filter(|&(_, &bj)| bj > 0.0)
+        .map(|(&c, _)| c)
+        .collect();
+    if !flipped.is_empty() {
+        return Ok(Fitted::Flipped(flipped));
+    }
     let factor = params.pdo / std::f64::consts::LN_2;
     for (j, &c) in chosen.iter().enumerate() {
         for bin in &mut out[c].bins {
             bin.points = factor * b[j] * bin.woe;
         }
     }
-    Ok(factor * a)
+    Ok(Fitted::Base(factor * a))
+}
+
+/// A points fit: the base points, or the attributes whose coefficient sign
+/// contradicts their WoE.
+enum Fitted {
+    Base(f64),
+    Flipped(Vec<usize>),
+}
+
+/// Fits the points, dropping attributes whose coefficient sign contradicts
+/// their WoE until every coefficient runs with it (each round drops at
+/// least one attribute, so at most as many rounds as attributes).
+fn fit_signed_points(
+    t: &Training,
+    out: &mut [AttributeBins],
+    weighted: bool,
+    params: &ScorecardParams,
+) -> Result<f64> {
+    loop {
+        match fit_points(t, out, weighted, params)? {
+            Fitted::Base(a) => return Ok(a),
+            Fitted::Flipped(cols) => {
+                for c in cols {
+                    out[c].selected = false;
+                    out[c].bins.iter_mut().for_each(|b| b.points = 0.0);
+                }
+            }
+        }
+    }
 }
 
 /// Fits a scorecard on the rows `rows` of the design `x` (columns as
@@ -442,7 +488,7 @@ pub fn fit<'a>(
         });
         column += width;
     }
-    let base_points = fit_points(&t, &mut out, weights.is_some(), params)?;
+    let base_points = fit_signed_points(&t, &mut out, weights.is_some(), params)?;
     Ok(Scorecard {
         attributes: out,
         base_points,
@@ -477,7 +523,7 @@ impl Scorecard {
     /// The points table as Markdown.
     pub fn points_table(&self) -> String {
         let mut s = format!(
-            "Base points {:.2}; {:.2} points double the odds of NSF; P(nsf) = 1 / (1 + exp(-total / {:.4})). Attributes below the IV screen score 0.\n\n| attribute | IV | bin | users | NSF rate | WoE | points |\n|---|---|---|---|---|---|---|\n",
+            "Base points {:.2}; {:.2} points double the odds of NSF; P(nsf) = 1 / (1 + exp(-total / {:.4})). Attributes below the IV screen, or whose coefficient would run against their WoE, score 0.\n\n| attribute | IV | bin | users | NSF rate | WoE | points |\n|---|---|---|---|---|---|---|\n",
             self.base_points,
             self.factor * std::f64::consts::LN_2,
             self.factor

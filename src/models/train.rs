@@ -525,6 +525,7 @@ pub fn score(
     id: &str,
     data_dir: &Path,
     out: &Path,
+    scale: crate::stats::scale::ScoreScale,
     force: bool,
 ) -> Result<ScoresManifest> {
     let out = artifact::check_output_file(out, force, &[registry])?;
@@ -532,7 +533,7 @@ pub fn score(
     let (_, model) = load_model(registry, id)?;
     let data = load_data(data_dir, model.features())?;
     let prob = model.predict(&data.design)?;
-    let scores: Vec<u8> = prob.iter().map(|&p| score_of(p)).collect();
+    let scores: Vec<u8> = scale.scores(&prob);
     let pending = registry::begin_derived(
         registry,
         "scores",
@@ -558,7 +559,7 @@ pub fn score(
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
         model_id: id.into(),
         data: data.data_ref.clone(),
-        score_mapping: registry::SCORE_MAPPING.into(),
+        score_mapping: scale.mapping().into(),
         files: vec![record],
     };
     artifact::write_json_atomic(&mpath, &manifest)?;

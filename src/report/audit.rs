@@ -115,7 +115,74 @@ pub fn audit_findings(r: &AuditResult) -> Vec<String> {
     out.push(inference_finding(r));
     out.extend(singling_out_finding(r));
     out.push(replacement_finding(r));
+    out.extend(same_family_finding(r));
     out
+}
+
+/// The same-family control: where membership starts to leak, canaries.
+fn same_family_finding(r: &AuditResult) -> Option<String> {
+    let c = r.same_family_control.as_ref()?;
+    let found: u64 = c.sizes.iter().map(|s| s.canaries_found).sum();
+    let planted: u64 = c.sizes.iter().map(|s| s.canaries).sum();
+    let sizes: Vec<String> = c
+        .sizes
+        .iter()
+        .map(|s| {
+            format!(
+                "{} users: AUC {}, canaries {}/{}",
+                s.training_users,
+                est(&s.attack_auc, 3),
+                s.canaries_found,
+                s.canaries
+            )
+        })
+        .collect();
+    Some(format!(
+        "**Same-family control**: the audited family (`{}`) trained on few of its members leaks membership {}; planted canaries found {found} of {planted} ({}).",
+        c.family,
+        c.leaks_up_to
+            .map_or("at none of the sizes tried".into(), |n| format!(
+                "up to {n} training users"
+            )),
+        sizes.join("; ")
+    ))
+}
+
+/// One row per size of the same-family control.
+fn control_rows(r: &AuditResult) -> Vec<Vec<String>> {
+    let Some(c) = r.same_family_control.as_ref() else {
+        return Vec::new();
+    };
+    c.sizes
+        .iter()
+        .map(|s| {
+            vec![
+                c.family.clone(),
+                s.training_users.to_string(),
+                est(&s.attack_auc, 3),
+                if s.leaks { "yes" } else { "no" }.into(),
+                format!("{} of {}", s.canaries_found, s.canaries),
+            ]
+        })
+        .collect()
+}
+
+/// One row per grade band: what the band discloses.
+fn disclosure_rows(r: &AuditResult) -> Vec<Vec<String>> {
+    r.disclosure
+        .iter()
+        .map(|b| {
+            let [q10, q50, q90] = b.balance_quantiles_krw;
+            vec![
+                b.grade.clone(),
+                b.users.to_string(),
+                format!("{:.1} %", 100.0 * b.p_zero_balance),
+                format!("{q10:.0} / {q50:.0} / {q90:.0}"),
+                format!("{:.1} %", 100.0 * b.p_auto_topup),
+                format!("{:.1} %", 100.0 * b.p_ios),
+            ]
+        })
+        .collect()
 }
 
 /// Membership: each attack on the model, and the positive control.
@@ -288,6 +355,7 @@ fn attribute_rows(r: &AuditResult) -> Vec<Vec<String>> {
                 a.attribute.clone(),
                 format!("{} ({})", a.kind, a.scale),
                 est(&a.r2_score, 3),
+                a.r2_score_raw.as_ref().map_or("".into(), |e| est(e, 3)),
                 est(&a.r2_quasi, 3),
                 est(&a.r2_score_quasi, 3),
                 a.auc_score.as_ref().map_or("".into(), |e| est(e, 3)),
@@ -365,6 +433,7 @@ fn audit_tables(r: &AuditResult) -> Vec<(String, Vec<String>, Vec<Vec<String>>)>
                 "attribute",
                 "kind (scale)",
                 "R² score",
+                "R² score, raw scale",
                 "R² age band + region",
                 "R² score + age band + region",
                 "AUC score (binary)",
@@ -396,6 +465,29 @@ fn audit_tables(r: &AuditResult) -> Vec<(String, Vec<String>, Vec<Vec<String>>)>
                 "expected KRW lost per 1,000 users",
             ]),
             replacement_rows(r),
+        ),
+        (
+            "Same-family positive control (the audited family on few members, loss-threshold attack, planted canaries)".into(),
+            s(&[
+                "family",
+                "training users",
+                "attack AUC (95% CI)",
+                "leaks",
+                "canaries found",
+            ]),
+            control_rows(r),
+        ),
+        (
+            "What the grade band discloses (every user; grades are bands of P(nsf))".into(),
+            s(&[
+                "grade",
+                "users",
+                "P(balance = 0)",
+                "balance p10 / p50 / p90 (KRW)",
+                "P(auto top-up)",
+                "P(iOS)",
+            ]),
+            disclosure_rows(r),
         ),
     ]
 }

@@ -610,11 +610,15 @@ fn findings(r: &ExperimentResult) -> Vec<String> {
     for all in r.summary.iter().filter(|a| a.arm == "all") {
         let fam = &all.family;
         out.push(format!(
-            "**{fam}**: trained on every user (what the case did), the NSF score reaches an AUC of {:.3} (95% interval {:.3}–{:.3}) on held-out Apple-registered users (ground-truth ceiling {:.3}); under the policy it refuses grouping to {:.1} % of them, the rate at which every arm is compared in money below.",
+            "**{fam}**: trained on every user (what the case did), the NSF score reaches an AUC of {:.3} (95% interval {:.3}–{:.3}) on held-out Apple-registered users (ground-truth ceiling {:.3}{}); under the policy it refuses grouping to {:.1} % of them, the rate at which every arm is compared in money below.",
             all.auc.mean,
             all.auc.ci95[0],
             all.auc.ci95[1],
             all.oracle_auc.mean,
+            r.ceiling.as_ref().map_or(String::new(), |c| format!(
+                ", attributes-only ceiling {:.3}",
+                c.ceiling_auc.mean
+            )),
             100.0 * all.refused_share.mean
         ));
         for a in r
@@ -821,7 +825,7 @@ const HEADER: [&str; 12] = [
 fn intro(r: &ExperimentResult) -> String {
     let rep = &r.replicates;
     format!(
-        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model families {}. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} get grouped charges; a failed grouped charge loses KRW {:.0}; each grouped user is worth KRW {:.0} (B, an estimate, E); expected loss uses the simulator's true NSF probability. Money is compared at equal grouping rate: each arm refuses exactly the share of users its family's `all` refuses under the policy (its riskiest users). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size: size = size-matched − all, selection = arm − size-matched.",
+        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model families {}. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} on the `{}` scale get grouped charges; a failed grouped charge loses KRW {:.0}; each grouped user is worth KRW {:.0} (B, an estimate, E); expected loss uses the simulator's true NSF probability. Money is compared at equal grouping rate: each arm refuses exactly the share of users its family's `all` refuses under the policy (its riskiest users). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size: size = size-matched − all, selection = arm − size-matched.",
         r.spec.name,
         r.spec.description,
         r.spec.preset,
@@ -839,6 +843,7 @@ fn intro(r: &ExperimentResult) -> String {
         rep.first().map_or(0, |x| x.test_users),
         r.spec.bootstrap,
         r.spec.policy.max_score_for_grouping,
+        r.spec.score_scale.as_str(),
         r.spec.policy.loss_per_failed_charge_krw,
         r.spec.policy.benefit_per_grouped_user_krw
     )
@@ -861,6 +866,7 @@ fn body(r: &ExperimentResult, figures: &str) -> String {
     ));
     s.push_str(&md_table(&HEADER, &table_rows(r)));
     s.push_str(&new_sections_md(r));
+    s.push_str(&crate::report::scale::section_md(r));
     s.push_str(&per_replicate_md(r));
     s.push_str(&who_pays_md(r));
     s.push_str(&sweep_md(r));
@@ -1154,7 +1160,7 @@ fn calibration_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut s = format!(
         "| {} |\n|{}\n",
         header.join(" | "),
@@ -1175,8 +1181,10 @@ fn new_sections_md(r: &ExperimentResult) -> String {
         &split_rows(r),
     );
     s.push_str(&format!(
-        "\n## Money as a decision (KRW per 1,000 users)\n\nUnder the policy (score ≤ {}) each arm refuses a different share, so its loss mixes ranking with calibration; at equal rate every arm refuses the share its family's `all` refuses, choosing its riskiest users. Net value = B × grouped users − expected loss, B = KRW {:.0} per grouped user (E).\n\n",
-        r.spec.policy.max_score_for_grouping, r.spec.policy.benefit_per_grouped_user_krw
+        "\n## Money as a decision (KRW per 1,000 users)\n\nUnder the policy (score ≤ {} on the `{}` scale) each arm refuses a different share, so its loss mixes ranking with calibration; at equal rate every arm refuses the share its family's `all` refuses, choosing its riskiest users. Net value = B × grouped users − expected loss, B = KRW {:.0} per grouped user (E).\n\n",
+        r.spec.policy.max_score_for_grouping,
+        r.spec.score_scale.as_str(),
+        r.spec.policy.benefit_per_grouped_user_krw
     ));
     s.push_str(&md_table(&MONEY_HEADER, &money_rows(r)));
     s.push_str("\n### Cost curves (expected loss, KRW per 1,000 users, by share refused; mean across replicates)\n\n");

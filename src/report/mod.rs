@@ -8,6 +8,7 @@ pub mod experiment;
 pub mod html;
 pub mod lineage;
 pub mod plot;
+pub mod scale;
 pub mod schemas;
 pub mod tidy;
 

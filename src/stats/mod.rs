@@ -9,3 +9,4 @@ pub mod interval;
 pub mod metrics;
 pub mod money;
 pub mod multiple;
+pub mod scale;

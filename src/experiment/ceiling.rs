@@ -1,0 +1,131 @@
+//! The truth lines every report stands on: the oracle (AUC of `nsf_prob`,
+//! the replayed probability of failing) with its noise, and the
+//! attributes-only ceiling: gradient-boosted trees fitted on `nsf_prob` as a
+//! soft label from the full attribute set, i.e. (nearly) the best any model
+//! of these attributes can do. The oracle sees the pre-window state the
+//! attributes only partly reveal, so the ceiling sits below it; an arm's gap
+//! to the ceiling is what better modelling could still win.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::experiment::spec::ValidSpec;
+use crate::experiment::{ArmSummary, PlotData};
+use crate::models::family::ScoreModel;
+use crate::models::gbdt::{GbdtParams, fit_soft};
+use crate::models::train::LoadedData;
+use crate::stats::interval::{Interval, interval};
+use crate::stats::metrics::auc;
+use crate::stats::scale::{ScaleSummary, summarize as scale_summary};
+
+/// The oracle's AUC noise by replay paths: the gap of its AUC to the
+/// 64-path value, measured on the first 200,000 users of `default`
+/// (revision 3, README "nsf_prob"). Fewer than 4 paths were not measured.
+const ORACLE_NOISE: [(u32, f64); 4] = [(4, 0.0147), (8, 0.0028), (16, 0.0007), (32, 0.0001)];
+
+/// The oracle's AUC noise at `paths` replay paths (None below 4: not
+/// measured, larger than 0.015).
+pub fn oracle_noise(paths: u32) -> Option<f64> {
+    ORACLE_NOISE
+        .iter()
+        .rev()
+        .find(|(p, _)| paths >= *p)
+        .map(|(_, n)| *n)
+}
+
+/// The truth lines of an experiment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct CeilingSummary {
+    /// Replay paths behind `nsf_prob` (`outcome.prob_paths`).
+    pub prob_paths: u32,
+    /// AUC of `nsf_prob` on the test users.
+    pub oracle_auc: Interval,
+    /// The oracle AUC's noise from the finite replays (gap to 64 paths,
+    /// measured; None when not measured for this many paths).
+    pub oracle_noise_auc: Option<f64>,
+    /// AUC of the attributes-only ceiling (gbdt on `nsf_prob`) on the same
+    /// users.
+    pub ceiling_auc: Interval,
+    /// The smallest |ΔAUC| the report calls significant (None when it
+    /// calls none).
+    pub smallest_significant_auc_diff: Option<f64>,
+}
+
+/// The ceiling's P(nsf) of the test users: default gbdt fitted on every
+/// eligible (not held-out) user with `nsf_prob` as the label.
+pub fn fit_ceiling(
+    data: &LoadedData,
+    eligible: &[usize],
+    test: &[usize],
+    seed: u64,
+) -> Result<Vec<f64>> {
+    let target: Vec<f64> = eligible
+        .iter()
+        .map(|&i| data.nsf_prob[i].clamp(0.0, 1.0))
+        .collect();
+    let booster = fit_soft(
+        data.design.x.view(),
+        eligible,
+        &target,
+        &GbdtParams::default(),
+        seed,
+    )?;
+    booster.predict_proba(data.design.select_rows(test).x.view())
+}
+
+/// The truth lines across replicates (None when the ceiling was not fitted:
+/// sweep cells).
+pub fn summarize(
+    spec: &ValidSpec,
+    d: &[PlotData],
+    summary: &[ArmSummary],
+) -> Option<CeilingSummary> {
+    if d.is_empty() || d.iter().any(|p| p.ceiling.is_empty()) {
+        return None;
+    }
+    let oracle: Vec<f64> = d.iter().map(|p| auc(&p.truth, &p.labels)).collect();
+    let ceiling: Vec<f64> = d.iter().map(|p| auc(&p.ceiling, &p.labels)).collect();
+    let s = spec.spec();
+    let paths = crate::sim::preset::load(&s.preset, &s.preset_overrides)
+        .map_or(0, |p| p.outcome.prob_paths);
+    Some(CeilingSummary {
+        prob_paths: paths,
+        oracle_auc: interval(&oracle, None),
+        oracle_noise_auc: oracle_noise(paths),
+        ceiling_auc: interval(&ceiling, None),
+        smallest_significant_auc_diff: smallest_significant(summary),
+    })
+}
+
+/// The smallest |ΔAUC vs all| whose 95% interval excludes 0.
+fn smallest_significant(summary: &[ArmSummary]) -> Option<f64> {
+    summary
+        .iter()
+        .map(|a| &a.auc_diff_vs_all)
+        .filter(|i| i.ci95[1] < 0.0 || i.ci95[0] > 0.0)
+        .map(|i| i.mean.abs())
+        .reduce(f64::min)
+}
+
+/// Per family: `all`'s test-user predictions pooled over the replicates,
+/// on both scales.
+pub fn scale_summaries(spec: &ValidSpec, d: &[PlotData]) -> Vec<ScaleSummary> {
+    spec.families()
+        .iter()
+        .map(|f| {
+            let (mut p, mut y, mut t) = (Vec::new(), Vec::new(), Vec::new());
+            for rep in d {
+                if let Some(a) = rep
+                    .arms
+                    .iter()
+                    .find(|a| a.family == f.name() && a.arm == "all")
+                {
+                    p.extend_from_slice(&a.probs);
+                    y.extend_from_slice(&rep.labels);
+                    t.extend_from_slice(&rep.truth);
+                }
+            }
+            scale_summary(f.name(), &p, &y, &t, &spec.policy, spec.score_scale)
+        })
+        .collect()
+}
