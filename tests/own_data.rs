@@ -288,3 +288,32 @@ fn identifier_like_and_text_columns_are_not_features_unless_named() {
         "{err}"
     );
 }
+
+#[test]
+fn audit_on_a_table_file_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("reg");
+    let data = fixture("german_credit.parquet");
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&data),
+        "--registry",
+        s(&reg),
+        "--quiet",
+    ];
+    args.extend(&GERMAN[..4]);
+    let id = ok(&args).trim().lines().last().unwrap().to_string();
+    refused(
+        &[
+            "audit",
+            "--model",
+            &id,
+            "--data",
+            s(&data),
+            "--registry",
+            s(&reg),
+        ],
+        "is a table file",
+    );
+}

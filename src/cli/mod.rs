@@ -599,6 +599,16 @@ impl Drop for Spinner {
 }
 
 fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
+    if a.data.is_file() {
+        return Err(NsfError::param(
+            "--data",
+            format!(
+                "{} is a table file: `audit` runs on a generated data set folder only (not yet on your own tables)",
+                a.data.display()
+            ),
+        )
+        .into());
+    }
     let params = crate::audit::AuditParams {
         eval_users: a.eval_users,
         shadows: a.shadows,
