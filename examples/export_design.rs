@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, BooleanArray, Float32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use nsfsim::data::features::FeatureSet;
-use nsfsim::models::train::{PopulationRule, is_holdout, load_data};
+use nsfsim::models::train::{PopulationRule, load_data};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,11 +29,7 @@ fn main() -> anyhow::Result<()> {
     let mut cols: Vec<ArrayRef> = (0..data.design.x.ncols())
         .map(|j| Arc::new(Float32Array::from(data.design.x.column(j).to_vec())) as ArrayRef)
         .collect();
-    let hold: Vec<bool> = data
-        .user_id
-        .iter()
-        .map(|&u| is_holdout(data.manifest.seed, u))
-        .collect();
+    let hold: Vec<bool> = data.holdout.clone();
     cols.push(Arc::new(BooleanArray::from(data.nsf.clone())));
     cols.push(Arc::new(BooleanArray::from(
         hold.iter().map(|h| !h).collect::<Vec<_>>(),

@@ -100,7 +100,10 @@ fn as_data_set(dir: &Path, path: &Path, data: &[u8], rows: u64) {
     };
     if let Ok(d) = nsfsim::models::train::load_data(dir, &full) {
         assert_eq!(d.rows() as u64, rows);
-        let record = &d.manifest.files[0];
+        let Some(manifest) = &d.manifest else {
+            return;
+        };
+        let record = &manifest.files[0];
         let ids = ["account_id", "customer_no", "phone_sha256", "email_sha256"];
         let _ = nsfsim::data::validate::read_checked(path, record, &ids);
     }

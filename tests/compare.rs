@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use nsfsim::lineage::registry::member_digest;
-use nsfsim::models::train::{PopulationRule, is_holdout};
+use nsfsim::models::train::PopulationRule;
 
 #[test]
 fn compare_writes_a_report_and_never_trains_on_test_users() {
@@ -159,19 +159,14 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
                 // A random subsample of every eligible user, of `of`'s size.
                 let rule = PopulationRule::parse(of).unwrap();
                 let n = (0..data.rows())
-                    .filter(|&i| {
-                        !is_holdout(data.manifest.seed, data.user_id[i])
-                            && data.in_population(rule, i)
-                    })
+                    .filter(|&i| !data.holdout[i] && data.in_population(rule, i))
                     .count() as u64;
                 assert_eq!(arm["training_members"].as_u64().unwrap(), n, "{name}");
                 continue;
             }
             let rule = PopulationRule::parse(name.split('-').next().unwrap()).unwrap();
             let mut expected: Vec<u64> = (0..data.rows())
-                .filter(|&i| {
-                    !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
-                })
+                .filter(|&i| !data.holdout[i] && data.in_population(rule, i))
                 .map(|i| data.user_id[i])
                 .collect();
             let id = arm["model_id"].as_str().unwrap();
@@ -187,7 +182,7 @@ fn compare_writes_a_report_and_never_trains_on_test_users() {
                 "{name}"
             );
             let test_users = (0..data.rows())
-                .filter(|&i| is_holdout(data.manifest.seed, data.user_id[i]) && data.registered[i])
+                .filter(|&i| data.holdout[i] && data.registered[i])
                 .count() as u64;
             assert_eq!(rep["test_users"].as_u64().unwrap(), test_users);
         }

@@ -263,8 +263,14 @@ fn identifier_values(
     use arrow_array::cast::AsArray;
     use arrow_array::types::UInt64Type;
     let names = ["account_id", "customer_no", "phone_sha256", "email_sha256"];
-    let path = dir.join(&data.manifest.files[0].name);
-    let batches = crate::data::validate::read_checked(&path, &data.manifest.files[0], &names)?;
+    let Some(manifest) = &data.manifest else {
+        return Err(crate::error::NsfError::Input {
+            path: dir.to_path_buf(),
+            message: "identifier columns need a generated data set (with its manifest)".into(),
+        });
+    };
+    let path = dir.join(&manifest.files[0].name);
+    let batches = crate::data::validate::read_checked(&path, &manifest.files[0], &names)?;
     let mut out: HashMap<&'static str, Vec<f64>> = HashMap::new();
     for name in names {
         let mut v = Vec::with_capacity(data.rows());

@@ -215,11 +215,10 @@ fn members_of(
         });
     }
     let rule = PopulationRule::parse(&manifest.population_rule)?;
-    let seed = data.manifest.seed;
-    // One pass: the population's users, split by the holdout hash.
+    // One pass: the population's users, split by the holdout flag.
     let (non_members, members): (Vec<usize>, Vec<usize>) = (0..data.rows())
         .filter(|&i| data.in_population(rule, i))
-        .partition(|&i| train::is_holdout(seed, data.user_id[i]));
+        .partition(|&i| data.holdout[i]);
     let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
     if registry::member_digest(&mut ids) != manifest.training_members.digest {
         return Err(NsfError::Input {

@@ -43,9 +43,8 @@ pub struct Replacement {
 /// compares the two.
 pub(crate) fn lawful_replacement(t: &Target, registry: &std::path::Path) -> Result<Replacement> {
     let data = t.data;
-    let seed = data.manifest.seed;
     let consented: Vec<usize> = (0..data.rows())
-        .filter(|&i| !train::is_holdout(seed, data.user_id[i]) && data.consented[i])
+        .filter(|&i| !data.holdout[i] && data.consented[i])
         .collect();
     let training_seed = t.manifest.training_seed;
     let (rmodel, hyper) = train::fit_model(

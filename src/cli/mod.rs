@@ -15,6 +15,7 @@ use crate::models::train;
 use crate::sim::{preset, schema};
 
 mod destroy;
+mod own;
 
 /// nsfsim: simulate data minimization in NSF credit-risk scoring.
 #[derive(Debug, Parser)]
@@ -55,9 +56,14 @@ enum Command {
         /// Model ID.
         #[arg(long)]
         model: String,
-        /// Data set folder (from `generate`).
+        /// Data set folder (from `generate`), or a table file (Parquet or
+        /// CSV; README, "Your own data").
         #[arg(long)]
         data: PathBuf,
+        /// A table file's held-out rows, for a model not trained on a file:
+        /// hash of this seed and `user_id` (see `train --split-seed`).
+        #[arg(long, default_value_t = 0)]
+        split_seed: u64,
         /// Output file (user_id, score, prob, holdout, nsf): CSV when the
         /// name ends in `.csv`, else Parquet.
         #[arg(long)]
@@ -264,15 +270,41 @@ struct CompareArgs {
     /// log-odds (same as --set score_scale=...).
     #[arg(long, value_name = "SCALE")]
     score_scale: Option<String>,
+    /// Your own table instead of simulated populations (README, "Your own
+    /// data").
+    #[command(flatten, next_help_heading = "Your own data")]
+    table: own::TableArgs,
     #[command(flatten)]
     registry: RegistryArg,
 }
 
 #[derive(Debug, clap::Args)]
 struct TrainArgs {
-    /// Data set folder (from `generate`).
+    /// Data set folder (from `generate`), or a table file (Parquet or CSV):
+    /// nsfsim's data set rewritten by another tool, or any table with
+    /// --label.
     #[arg(long)]
     data: PathBuf,
+    /// A table file's binary outcome column (omit for a rewritten nsfsim
+    /// data set).
+    #[arg(long, value_name = "COL")]
+    label: Option<String>,
+    /// The label's positive value.
+    #[arg(long, value_name = "VALUE")]
+    positive: Option<String>,
+    /// A table file's consent flag column (for --population consented).
+    #[arg(long, value_name = "COL")]
+    consent: Option<String>,
+    /// A table file's target flag column (--population registered).
+    #[arg(long, value_name = "COL")]
+    target: Option<String>,
+    /// A table file's row ID column (default the row number).
+    #[arg(long, value_name = "COL")]
+    id: Option<String>,
+    /// A table file's held-out rows: hash of this seed and the row ID (the
+    /// data set's own seed reproduces a generated data set's split).
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
     /// Training population: all, registered or consented.
     #[arg(long, default_value = "all")]
     population: String,
@@ -456,6 +488,9 @@ fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
 }
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
+    if let Some(path) = a.table.data.clone() {
+        return own::cmd_compare_table(a, path);
+    }
     let mut set = a.set.clone();
     if let Some(s) = &a.score_scale {
         crate::stats::scale::ScoreScale::parse(s, "--score-scale")?;
@@ -478,6 +513,7 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         data_root: &a.data_root,
         force: a.force,
         export_predictions: a.export_predictions,
+        table: None,
     };
     let (result, out) =
         pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
@@ -538,6 +574,16 @@ impl Drop for Spinner {
 }
 
 fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
+    if a.data.is_file() {
+        return Err(NsfError::param(
+            "--data",
+            format!(
+                "{} is a table file: `audit` runs on a generated data set folder only (not yet on your own tables)",
+                a.data.display()
+            ),
+        )
+        .into());
+    }
     let params = crate::audit::AuditParams {
         eval_users: a.eval_users,
         shadows: a.shadows,
@@ -574,6 +620,9 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
 }
 
 fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
+    if a.data.is_file() {
+        return own::cmd_train_file(a);
+    }
     let rule = train::PopulationRule::parse(&a.population)?;
     let features = crate::data::features::FeatureSet::parse(&a.features)?;
     let spec = train::ModelSpec::parse(&a.model)?.check()?;
@@ -642,7 +691,7 @@ fn cmd_reidentify(
 
 fn cmd_score(
     model: String,
-    data: PathBuf,
+    (data, split_seed): (PathBuf, u64),
     out: PathBuf,
     score_scale: String,
     force: bool,
@@ -654,7 +703,13 @@ fn cmd_score(
         &format!("scoring {} with model {model}", data.display()),
     );
     let scale = crate::stats::scale::ScoreScale::parse(&score_scale, "--score-scale")?;
-    let m = train::score(&registry.path(), &model, &data, &out, scale, force)?;
+    let m = if data.is_file() {
+        train::score_with(&registry.path(), &model, &out, scale, force, &|m, stored| {
+            crate::experiment::own::score_data(&data, m, stored.features(), split_seed)
+        })?
+    } else {
+        train::score(&registry.path(), &model, &data, &out, scale, force)?
+    };
     drop(bar);
     println!(
         "wrote {}: {} users scored by model {}",
@@ -923,12 +978,13 @@ pub fn run() -> anyhow::Result<()> {
         Command::Score {
             model,
             data,
+            split_seed,
             out,
             score_scale,
             force,
             quiet,
             registry,
-        } => cmd_score(model, data, out, score_scale, force, quiet, registry),
+        } => cmd_score(model, (data, split_seed), out, score_scale, force, quiet, registry),
         Command::Evaluate {
             model,
             data,

@@ -4,4 +4,5 @@ pub mod artifact;
 pub mod features;
 pub mod generate;
 pub mod score_file;
+pub mod table;
 pub mod validate;

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod ceiling;
 pub mod curves;
+pub mod own;
 pub mod record;
 pub(crate) mod replicate;
 pub mod spec;
@@ -228,6 +229,10 @@ pub struct ExperimentResult {
     /// The truth lines: oracle and attributes-only ceiling.
     #[serde(default)]
     pub ceiling: Option<ceiling::CeilingSummary>,
+    /// A run on your own table (`compare --data`): the file, its column
+    /// table and every choice; absent for simulated runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_data: Option<own::OwnDataRecord>,
 }
 
 /// Test-set predictions of one replicate, for plots and exported
@@ -259,13 +264,31 @@ pub struct PlotArm {
     pub probs: Vec<f64>,
 }
 
-/// Runs the experiment; models go to `registry`, data sets are cached under
-/// `data_root`. `progress` receives one line per step. Returns the result
-/// and each replicate's test-set predictions.
+/// Where an experiment's data come from.
+pub enum Source<'a> {
+    /// Populations generated (and cached under this folder) per replicate.
+    Simulated(&'a Path),
+    /// A table of your own: replicates are seeded held-out test sets.
+    Table(&'a own::OwnData),
+}
+
+/// Runs the experiment on simulated populations; models go to `registry`,
+/// data sets are cached under `data_root`. `progress` receives one line per
+/// step. Returns the result and each replicate's test-set predictions.
 pub fn run(
     spec: &ValidSpec,
     registry: &Path,
     data_root: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<(ExperimentResult, Vec<PlotData>)> {
+    run_from(spec, registry, &Source::Simulated(data_root), progress)
+}
+
+/// Runs the experiment on `source` (see [`run`]).
+pub fn run_from(
+    spec: &ValidSpec,
+    registry: &Path,
+    source: &Source,
     progress: &dyn Fn(&str),
 ) -> Result<(ExperimentResult, Vec<PlotData>)> {
     let mut replicates = Vec::new();
@@ -273,14 +296,20 @@ pub fn run(
     for r in 0..spec.replicates {
         let seed = spec.seed + r as u64;
         progress(&format!(
-            "replicate {}/{}: population seed {seed}",
+            "replicate {}/{}: seed {seed}",
             r + 1,
             spec.replicates
         ));
-        let (replicate, plot) =
-            replicate::run_replicate(spec, registry, data_root, seed, progress)?;
+        let data = match source {
+            Source::Simulated(root) => replicate::ReplicateData::load(spec, root, seed)?,
+            Source::Table(own) => own.replicate_data(spec, seed)?,
+        };
+        let (replicate, plot) = replicate::run_replicate(spec, registry, data, progress)?;
         plot_data.push(plot);
         replicates.push(replicate);
+    }
+    if let Source::Table(_) = source {
+        own::without_ground_truth(&mut replicates);
     }
     let summary = summarize_arms(spec, &replicates);
     let families: Vec<&str> = spec.families().iter().map(|f| f.name()).collect();
@@ -312,6 +341,10 @@ pub fn run(
             sweep: Vec::new(),
             score_scales: ceiling::scale_summaries(spec, &plot_data),
             ceiling: truth,
+            own_data: match source {
+                Source::Table(own) => Some(own.record.clone()),
+                Source::Simulated(_) => None,
+            },
         },
         plot_data,
     ))

@@ -11,7 +11,15 @@ use crate::experiment::ExperimentResult;
 /// data set and model used (so the run stays interpretable after they go).
 pub fn run_manifest(result: &ExperimentResult, registry: &Path) -> Result<serde_json::Value> {
     let mut data = Vec::new();
-    for r in &result.replicates {
+    // A table: its file, SHA-256, column table and choices, once.
+    if let Some(own) = &result.own_data {
+        data.push(serde_json::json!({ "file": own.file, "own_data": own }));
+    }
+    for r in result
+        .replicates
+        .iter()
+        .filter(|_| result.own_data.is_none())
+    {
         let m = generate::read_manifest(Path::new(&r.data))?;
         data.push(serde_json::json!({ "dir": r.data, "manifest": m }));
     }

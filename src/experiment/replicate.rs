@@ -23,9 +23,9 @@ use rand::RngCore;
 
 /// A replicate's data set and its fixed rows.
 pub(crate) struct ReplicateData {
-    /// Population seed.
+    /// Population seed (a table's split seed).
     pub seed: u64,
-    /// Its data folder.
+    /// Its data folder (or table file).
     pub dir: PathBuf,
     /// The data set (full features).
     pub data: LoadedData,
@@ -35,7 +35,8 @@ pub(crate) struct ReplicateData {
     pub test: Vec<usize>,
     /// Users any arm may train on (not held out).
     pub eligible: Vec<usize>,
-    /// True P(nsf) per test user.
+    /// True P(nsf) per test user (a table's observed outcome as 0/1: money
+    /// on observed outcomes).
     pub truth: Vec<f64>,
     /// NSF outcome per test user.
     pub labels: Vec<bool>,
@@ -43,15 +44,13 @@ pub(crate) struct ReplicateData {
 
 impl ReplicateData {
     /// Generates (or reuses) and loads the population of `seed`.
-    fn load(spec: &ValidSpec, data_root: &Path, seed: u64) -> Result<ReplicateData> {
+    pub(crate) fn load(spec: &ValidSpec, data_root: &Path, seed: u64) -> Result<ReplicateData> {
         let dir = cache::ensure_data(spec.spec(), data_root, seed)?;
         let full = spec.full_features();
         let data = train::load_data(&dir, full)?;
         let minimal_design = data.design.select_attributes(full, spec.minimal_features());
         let test = train::holdout_rows(&data, PopulationRule::Registered);
-        let eligible: Vec<usize> = (0..data.rows())
-            .filter(|&i| !train::is_holdout(data.manifest.seed, data.user_id[i]))
-            .collect();
+        let eligible: Vec<usize> = (0..data.rows()).filter(|&i| !data.holdout[i]).collect();
         let truth: Vec<f64> = test.iter().map(|&i| data.nsf_prob[i]).collect();
         let labels: Vec<bool> = test.iter().map(|&i| data.nsf[i]).collect();
         Ok(ReplicateData {
@@ -279,11 +278,10 @@ fn arm_results(
 pub(crate) fn run_replicate(
     spec: &ValidSpec,
     registry: &Path,
-    data_root: &Path,
-    seed: u64,
+    r: ReplicateData,
     progress: &dyn Fn(&str),
 ) -> Result<(Replicate, PlotData)> {
-    let r = ReplicateData::load(spec, data_root, seed)?;
+    let seed = r.seed;
     let (mut arms, mut subgroups, mut learning_curve, mut plot) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for family in spec.families() {

@@ -262,11 +262,63 @@ impl std::ops::Deref for ValidSpec {
 impl ExperimentSpec {
     /// Validates the spec once; the result is what runs.
     pub fn check(self) -> Result<ValidSpec> {
-        if self.replicates == 0 {
-            return Err(NsfError::param("replicates", "must be at least 1"));
-        }
         if self.users < 1000 {
             return Err(NsfError::param("users", "must be at least 1000"));
+        }
+        let (arms, families) = self.check_arms_and_families()?;
+        let full = FeatureSet::Full.attributes()?;
+        let minimal = FeatureSet::List(self.minimal_features.clone()).attributes()?;
+        self.check_numbers()?;
+        // The populations it will generate: refused now, not mid-run.
+        let mut preset = crate::sim::preset::load(&self.preset, &self.preset_overrides)?;
+        preset.users = self.users;
+        preset.seed = self.seed;
+        preset.check()?;
+        if let Some(sw) = &self.sweep {
+            sw.check()?;
+        }
+        Ok(ValidSpec {
+            spec: self,
+            families,
+            arms,
+            full,
+            minimal,
+        })
+    }
+
+    /// Validates a spec run on a table (`experiment::own`): `full` and
+    /// `minimal` are its design columns; no preset, no sweep.
+    pub fn check_table(self, full: Vec<String>, minimal: Vec<String>) -> Result<ValidSpec> {
+        let (arms, families) = self.check_arms_and_families()?;
+        if minimal.is_empty() && arms.iter().any(|a| a.minimal) {
+            return Err(NsfError::param(
+                "--minimal",
+                "the `-minimal` arms need a minimal feature set: name its columns with --minimal",
+            ));
+        }
+        if self.sweep.is_some() {
+            return Err(NsfError::param(
+                "sweep",
+                "a consent sweep runs on simulated data only",
+            ));
+        }
+        // Tables may be smaller than generated populations.
+        let mut numbers = self.clone();
+        numbers.users = numbers.users.max(1000);
+        numbers.check_numbers()?;
+        Ok(ValidSpec {
+            spec: self,
+            families,
+            arms,
+            full,
+            minimal,
+        })
+    }
+
+    /// The arms (with their size-matched arms) and the families.
+    fn check_arms_and_families(&self) -> Result<(Vec<Arm>, Vec<ValidModelSpec>)> {
+        if self.replicates == 0 {
+            return Err(NsfError::param("replicates", "must be at least 1"));
         }
         if self.arms.first().map(|s| s.as_str()) != Some("all") {
             return Err(NsfError::param(
@@ -288,8 +340,6 @@ impl ExperimentSpec {
             }
         }
         let families = self.family_names()?;
-        let full = FeatureSet::Full.attributes()?;
-        let minimal = FeatureSet::List(self.minimal_features.clone()).attributes()?;
         let families = families
             .iter()
             .map(|f| {
@@ -306,22 +356,7 @@ impl ExperimentSpec {
                     .check()
             })
             .collect::<Result<Vec<_>>>()?;
-        self.check_numbers()?;
-        // The populations it will generate: refused now, not mid-run.
-        let mut preset = crate::sim::preset::load(&self.preset, &self.preset_overrides)?;
-        preset.users = self.users;
-        preset.seed = self.seed;
-        preset.check()?;
-        if let Some(sw) = &self.sweep {
-            sw.check()?;
-        }
-        Ok(ValidSpec {
-            spec: self,
-            families,
-            arms,
-            full,
-            minimal,
-        })
+        Ok((arms, families))
     }
 }
 

@@ -75,8 +75,11 @@ pub fn is_holdout(data_seed: u64, user_id: u64) -> bool {
 
 /// A data set loaded for modelling.
 pub struct LoadedData {
-    /// Its manifest.
-    pub manifest: PopulationManifest,
+    /// Its manifest (`None` for a table file: `data::table`).
+    pub manifest: Option<PopulationManifest>,
+    /// Held out of every training set, per row (a hash of the data seed and
+    /// `user_id` for generated data sets: `is_holdout`).
+    pub holdout: Vec<bool>,
     /// Reference recorded in model lineage.
     pub data_ref: DataRef,
     /// `user_id` per row.
@@ -154,13 +157,17 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         users: manifest.users,
     };
     Ok(LoadedData {
+        holdout: user_id
+            .iter()
+            .map(|&u| is_holdout(manifest.seed, u))
+            .collect(),
         registered: flag_column(&batches, registered)?,
         consented: flag_column(&batches, consented)?,
         nsf: flag_column(&batches, nsf)?,
         nsf_prob: numeric_column(&batches, nsf_prob)?,
         design: design_matrix(&batches, attributes)?,
         user_id,
-        manifest,
+        manifest: Some(manifest),
         data_ref,
     })
 }
@@ -184,7 +191,7 @@ pub fn evaluate_rows(
 /// Held-out rows of a population.
 pub fn holdout_rows(data: &LoadedData, rule: PopulationRule) -> Vec<usize> {
     (0..data.rows())
-        .filter(|&i| is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i))
+        .filter(|&i| data.holdout[i] && data.in_population(rule, i))
         .collect()
 }
 
@@ -241,9 +248,7 @@ fn load_parent(
 /// Training members of `rule`: its users minus the held-out ones.
 pub fn training_rows(data: &LoadedData, rule: PopulationRule) -> Vec<usize> {
     (0..data.rows())
-        .filter(|&i| {
-            !is_holdout(data.manifest.seed, data.user_id[i]) && data.in_population(rule, i)
-        })
+        .filter(|&i| !data.holdout[i] && data.in_population(rule, i))
         .collect()
 }
 
@@ -528,10 +533,25 @@ pub fn score(
     scale: crate::stats::scale::ScoreScale,
     force: bool,
 ) -> Result<ScoresManifest> {
+    score_with(registry, id, out, scale, force, &|_, model| {
+        load_data(data_dir, model.features())
+    })
+}
+
+/// [`score`] on the data `load` gives for the model (a table file:
+/// `experiment::own`).
+pub fn score_with(
+    registry: &Path,
+    id: &str,
+    out: &Path,
+    scale: crate::stats::scale::ScoreScale,
+    force: bool,
+    load: &dyn Fn(&ModelManifest, &StoredModel) -> Result<LoadedData>,
+) -> Result<ScoresManifest> {
     let out = artifact::check_output_file(out, force, &[registry])?;
     let mpath = artifact::check_output_file(&scores_manifest_path(&out), force, &[registry])?;
-    let (_, model) = load_model(registry, id)?;
-    let data = load_data(data_dir, model.features())?;
+    let (manifest, model) = load_model(registry, id)?;
+    let data = load(&manifest, &model)?;
     let prob = model.predict(&data.design)?;
     let scores: Vec<u8> = scale.scores(&prob);
     let pending = registry::begin_derived(
@@ -541,16 +561,12 @@ pub fn score(
         &[artifact::partial_path(&out), artifact::partial_path(&mpath)],
         &[id.to_string()],
     )?;
-    let holdout: Vec<bool> = data
-        .user_id
-        .iter()
-        .map(|&u| is_holdout(data.manifest.seed, u))
-        .collect();
+    let holdout = &data.holdout;
     let columns = crate::data::score_file::ScoreColumns {
         user_id: &data.user_id,
         score: &scores,
         prob: &prob,
-        holdout: &holdout,
+        holdout,
         nsf: &data.nsf,
     };
     let record = crate::data::score_file::write(&out, id, &columns)?;

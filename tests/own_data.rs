@@ -1,0 +1,319 @@
+//! Your own data (README, "Your own data"): `compare --data` on the real
+//! German credit table (tests/data, CC BY 4.0) with a simulated consent
+//! flag, every Parquet codec and CSV read alike, `train`/`score` on table
+//! files, and one clear line per bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{nsfsim, ok, refused, s};
+use nsfsim::data::table::{Values, read_table};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+const GERMAN: [&str; 6] = [
+    "--label",
+    "creditability",
+    "--positive",
+    "bad",
+    "--simulate-consent",
+    "attributes",
+];
+
+#[test]
+fn german_credit_compare_with_simulated_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, reg) = (dir.path().join("run"), dir.path().join("reg"));
+    let data = fixture("german_credit.parquet");
+    let mut args = vec!["compare", "--data", s(&data)];
+    args.extend(GERMAN);
+    args.extend([
+        "--minimal",
+        "duration_in_month,credit_amount,age_in_years",
+        "--replicates",
+        "2",
+        "--families",
+        "logistic,scorecard",
+        "--quiet",
+        "--out",
+        s(&out),
+        "--registry",
+        s(&reg),
+    ]);
+    ok(&args);
+    let m = json(&out.join("metrics.json"));
+    let own = &m["own_data"];
+    assert_eq!(own["rows"], 1000);
+    assert_eq!(own["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(own["simulated_consent"]["mechanism"], "attributes");
+    assert!((own["positive_share"].as_f64().unwrap() - 0.3).abs() < 1e-12);
+    let all = m["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["arm"] == "all" && a["family"] == "logistic")
+        .unwrap();
+    let auc = all["auc"]["mean"].as_f64().unwrap();
+    assert!((0.7..0.9).contains(&auc), "German credit AUC {auc}");
+    // No ground truth: the oracle is left out, and the report says so.
+    assert!(m["replicates"][0]["arms"][0]["evaluation"]["oracle_auc"].is_null());
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("no true outcome probability"), "{report}");
+    // The run manifest holds the file's SHA-256 and the column table.
+    let manifest = json(&out.join("manifest.json"));
+    assert_eq!(manifest["data"][0]["own_data"]["sha256"], own["sha256"]);
+    assert!(
+        manifest["data"][0]["own_data"]["columns"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 21
+    );
+    // Every arm is registered with its lineage: `models show` finds it.
+    let id = m["replicates"][0]["arms"][0]["model_id"].as_str().unwrap();
+    ok(&["models", "show", id, "--registry", s(&reg)]);
+}
+
+#[test]
+fn every_codec_and_csv_reads_the_same_table() {
+    let dir = fixture("codecs");
+    let reference = read_table(&dir.join("german40_snappy.parquet")).unwrap();
+    for codec in ["gzip", "zstd", "lz4", "brotli", "none", "plain"] {
+        let t = read_table(&dir.join(format!("german40_{codec}.parquet"))).unwrap();
+        assert_eq!(t, reference, "{codec}");
+    }
+    // Nullable columns: two missing durations, one missing housing.
+    let col = |name: &str| reference.iter().find(|c| c.name == name).unwrap();
+    let missing = |v: &Values| (0..v.len()).filter(|&i| v.is_missing(i)).count();
+    assert_eq!(missing(&col("duration_in_month").values), 2);
+    assert_eq!(missing(&col("housing").values), 1);
+    // CSV: the same values (numbers and text), the same gaps.
+    let csv = read_table(&dir.join("german40.csv")).unwrap();
+    assert_eq!(csv.len(), reference.len());
+    for (a, b) in csv.iter().zip(&reference) {
+        assert_eq!(a.name, b.name);
+        for i in 0..a.values.len() {
+            assert_eq!(a.values.text(i), b.values.text(i), "{} row {i}", a.name);
+        }
+    }
+}
+
+#[test]
+fn train_and_score_a_table_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("reg");
+    let data = fixture("german_credit.parquet");
+    let mut args = vec!["train", "--data", s(&data), "--registry", s(&reg)];
+    args.extend(&GERMAN[..4]);
+    args.extend(["--quiet"]);
+    let id = ok(&args).trim().lines().last().unwrap().to_string();
+    let out = dir.path().join("scores.csv");
+    ok(&[
+        "score",
+        "--model",
+        &id,
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--registry",
+        s(&reg),
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("user_id,score,prob,holdout,nsf"),
+        "{}",
+        &text[..80]
+    );
+    assert_eq!(text.lines().count(), 1001);
+}
+
+/// A CSV of `rows` rows with a label, a text column and a number.
+fn small_csv(dir: &Path, rows: usize, label: impl Fn(usize) -> String) -> PathBuf {
+    let p = dir.join("t.csv");
+    let mut s = String::from("y,colour,amount,consent\n");
+    for i in 0..rows {
+        let colour = ["red", "blue", "green"][i % 3];
+        s.push_str(&format!(
+            "{},{colour},{},{}\n",
+            label(i),
+            i * 7 % 100,
+            i % 2
+        ));
+    }
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn compare_refused(data: &Path, extra: &[&str], needle: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, reg) = (dir.path().join("run"), dir.path().join("reg"));
+    let mut args = vec!["compare", "--data", s(data), "--quiet"];
+    args.extend_from_slice(extra);
+    args.extend(["--out", s(&out), "--registry", s(&reg)]);
+    refused(&args, needle);
+}
+
+#[test]
+fn label_not_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = small_csv(dir.path(), 300, |i| (i % 3).to_string());
+    compare_refused(
+        &p,
+        &["--label", "y", "--consent", "consent"],
+        "label `y` is not binary",
+    );
+}
+
+#[test]
+fn consent_not_boolean_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = small_csv(dir.path(), 300, |i| (i % 2).to_string());
+    compare_refused(
+        &p,
+        &["--label", "y", "--consent", "colour"],
+        "--consent column `colour` is not boolean",
+    );
+}
+
+#[test]
+fn too_few_rows_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = small_csv(dir.path(), 50, |i| (i % 2).to_string());
+    compare_refused(
+        &p,
+        &["--label", "y", "--consent", "consent"],
+        "at least 100 are needed",
+    );
+}
+
+#[test]
+fn unknown_column_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = small_csv(dir.path(), 300, |i| (i % 2).to_string());
+    compare_refused(
+        &p,
+        &["--label", "nope", "--consent", "consent"],
+        "no column `nope`",
+    );
+    compare_refused(
+        &p,
+        &[
+            "--label",
+            "y",
+            "--consent",
+            "consent",
+            "--features",
+            "amount,size",
+        ],
+        "no column `size`",
+    );
+}
+
+#[test]
+fn no_positive_in_the_target_test_set_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // One positive row among 300: the stratified test set gets none.
+    let p = small_csv(dir.path(), 300, |i| ((i == 5) as u8).to_string());
+    compare_refused(
+        &p,
+        &["--label", "y", "--consent", "consent"],
+        "has no positive label",
+    );
+}
+
+#[test]
+fn a_label_with_two_words_needs_positive() {
+    let data = fixture("german_credit.parquet");
+    compare_refused(
+        &data,
+        &["--label", "creditability", "--simulate-consent", "random"],
+        "--positive",
+    );
+}
+
+#[test]
+fn identifier_like_and_text_columns_are_not_features_unless_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ids.csv");
+    let mut text = String::from("id,name,y,c,x\n");
+    for i in 0..200 {
+        text.push_str(&format!(
+            "{i},person{i},{},{},{}\n",
+            i % 2,
+            (i / 2) % 2,
+            i % 7
+        ));
+    }
+    std::fs::write(&p, text).unwrap();
+    compare_refused(
+        &p,
+        &["--label", "y", "--consent", "c", "--features", "x,name"],
+        "column `name` cannot be a feature: it is identifier-like text",
+    );
+    let o = nsfsim(&[
+        "compare",
+        "--data",
+        s(&p),
+        "--label",
+        "y",
+        "--consent",
+        "c",
+        "--replicates",
+        "1",
+        "--families",
+        "logistic",
+        "--quiet",
+        "--out",
+        s(&dir.path().join("r")),
+        "--registry",
+        s(&dir.path().join("g")),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // The column table marks `id` and `name` identifier-like, unused.
+    assert!(
+        err.lines().any(|l| l.starts_with("name")
+            && l.contains("identifier-like")
+            && l.contains("unused")),
+        "{err}"
+    );
+}
+
+#[test]
+fn audit_on_a_table_file_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("reg");
+    let data = fixture("german_credit.parquet");
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&data),
+        "--registry",
+        s(&reg),
+        "--quiet",
+    ];
+    args.extend(&GERMAN[..4]);
+    let id = ok(&args).trim().lines().last().unwrap().to_string();
+    refused(
+        &[
+            "audit",
+            "--model",
+            &id,
+            "--data",
+            s(&data),
+            "--registry",
+            s(&reg),
+        ],
+        "is a table file",
+    );
+}
