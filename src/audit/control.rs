@@ -5,10 +5,11 @@
 //! membership, and whether the attack finds users planted to be found.
 //!
 //! Canaries: held-out users without an NSF event, relabelled NSF = 1 and
-//! added to the training set (the rarest, most memorable kind of record). A
-//! canary is found when its loss score (ln P(nsf = 1)) is above the 99th
-//! percentile of the same score of reference users: other such held-out
-//! users, relabelled alike but never trained on.
+//! added to the training set (the rarest, most memorable kind of record).
+//! The attacker compares the model with the same model trained without the
+//! canaries: a canary is found when its rise in ln P(nsf = 1) is above the
+//! 99th percentile of the same rise of reference users (other such held-out
+//! users, never trained on): chance finds about 1 % of them.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,7 @@ use crate::stats::interval::ci95;
 use crate::stats::metrics;
 
 /// Training sizes of the control.
-pub const SIZES: [usize; 4] = [250, 1_000, 4_000, 16_000];
+pub const SIZES: [usize; 5] = [50, 250, 1_000, 4_000, 16_000];
 /// Canaries planted per size.
 pub const CANARIES: usize = 16;
 /// Reference users for the canaries' threshold.
@@ -111,6 +112,10 @@ pub(crate) fn same_family_control(
     }
     let mut sizes = Vec::new();
     for (k, &n) in SIZES.iter().enumerate().filter(|&(_, &n)| n <= cap) {
+        // The model without the canaries needs an event among the members.
+        if !m[..n].iter().any(|&i| data.nsf[i]) {
+            continue;
+        }
         progress(&format!("same-family control: {n} training users"));
         let planted = canaries
             .get(k * CANARIES..(k + 1) * CANARIES)
@@ -159,17 +164,32 @@ fn size_point(
         .map(|(&i, &q)| log_lik(q, data.nsf[i]))
         .collect();
     let attack_auc = auc_est(&score, members.len(), params.seed, params.bootstrap);
-    let ln_p = |rows: &[usize]| -> Result<Vec<f64>> {
-        let q = model.predict(&t.design.select_rows(rows))?;
-        Ok(q.into_iter().map(|v| log_lik(v, true)).collect())
+    let (without, _) = train::fit_model(
+        t.design,
+        t.attrs,
+        members,
+        labels,
+        None,
+        t.spec,
+        params.seed,
+    )?;
+    // Rise in ln P(nsf = 1) from the model without the canaries to the one
+    // with them.
+    let rise = |rows: &[usize]| -> Result<Vec<f64>> {
+        let x = t.design.select_rows(rows);
+        let (a, b) = (model.predict(&x)?, without.predict(&x)?);
+        Ok(a.iter()
+            .zip(&b)
+            .map(|(&p, &q)| log_lik(p, true) - log_lik(q, true))
+            .collect())
     };
-    let mut r = ln_p(refs)?;
+    let mut r = rise(refs)?;
     r.sort_by(f64::total_cmp);
     let cut = r
         .get((r.len() * 99) / 100)
         .copied()
         .unwrap_or(f64::INFINITY);
-    let found = ln_p(planted)?.iter().filter(|&&v| v > cut).count();
+    let found = rise(planted)?.iter().filter(|&&v| v > cut).count();
     Ok(SizePoint {
         training_users: train_rows.len() as u64,
         leaks: attack_auc.ci95[0] > 0.5,
