@@ -317,3 +317,21 @@ fn audit_on_a_table_file_is_refused_in_one_line() {
         "is a table file",
     );
 }
+
+#[test]
+fn a_table_run_is_byte_identical_at_1_2_and_8_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("reg");
+    let data = fixture("german_credit.parquet");
+    let mut bytes = Vec::new();
+    for t in ["1", "2", "8"] {
+        let out = dir.path().join(format!("run{t}"));
+        let mut args = vec!["compare", "--data", s(&data)];
+        args.extend(GERMAN);
+        args.extend(["--replicates", "2", "--threads", t, "--quiet"]);
+        args.extend(["--out", s(&out), "--registry", s(&reg)]);
+        ok(&args);
+        bytes.push(std::fs::read(out.join("metrics.json")).unwrap());
+    }
+    assert!(bytes[0] == bytes[1] && bytes[1] == bytes[2]);
+}
