@@ -5,8 +5,7 @@
 //! net value; and a paired bootstrap of AUC and both losses.
 
 use crate::stats::bootstrap::paired_resamples;
-use crate::stats::metrics;
-use crate::stats::money::{Policy, expected_loss};
+use crate::stats::money::{Policy, grouped_count};
 
 /// Refusal shares of the cost curve: 0, 2.5 %, …, 50 %.
 pub const CURVE_SHARES: [f64; 21] = [
@@ -20,11 +19,6 @@ fn order(probs: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..probs.len()).collect();
     idx.sort_by(|&a, &b| probs[a].total_cmp(&probs[b]).then(a.cmp(&b)));
     idx
-}
-
-/// Users grouped when `share` of `n` users are refused.
-fn grouped_count(n: usize, share: f64) -> usize {
-    n - ((share.clamp(0.0, 1.0) * n as f64).round() as usize).min(n)
 }
 
 /// Expected KRW lost per 1,000 users when the model refuses grouping to
@@ -92,14 +86,9 @@ pub fn decision_bootstrap(
     seed: u64,
 ) -> Vec<Vec<Draw>> {
     paired_resamples(probs, scores, labels, truth, resamples, seed, |r| Draw {
-        auc: metrics::auc(r.probs, r.labels),
-        loss: expected_loss(r.scores, r.truth, policy).0,
-        loss_equal_rate: loss_at_refused_share(
-            r.probs,
-            r.truth,
-            share,
-            policy.loss_per_failed_charge_krw,
-        ),
+        auc: r.auc(),
+        loss: r.expected_loss(policy).0,
+        loss_equal_rate: r.loss_at_refused_share(share, policy.loss_per_failed_charge_krw),
     })
 }
 

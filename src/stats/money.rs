@@ -37,6 +37,59 @@ pub fn expected_loss(score: &[u8], truth: &[f64], policy: &Policy) -> (f64, f64)
     (1000.0 * loss / n, refused as f64 / n)
 }
 
+/// Users grouped when `share` of `n` users are refused.
+pub fn grouped_count(n: usize, share: f64) -> usize {
+    n - ((share.clamp(0.0, 1.0) * n as f64).round() as usize).min(n)
+}
+
+/// Expected KRW lost per 1,000 of `n` weighted users when the `share` a
+/// model ranks riskiest is refused: `order` lists rows from least to most
+/// risky, row `i` counts `weight[i]` times, and the grouped users are the
+/// first `grouped_count(n, share)` of that weighted list (a row cut at the
+/// boundary contributes only its copies inside it).
+pub fn loss_at_refused_share_weighted(
+    order: &[u32],
+    weight: &[u32],
+    truth: &[f64],
+    share: f64,
+    loss_per: f64,
+) -> f64 {
+    let n: u64 = weight.iter().map(|&w| w as u64).sum();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let mut left = grouped_count(n as usize, share) as u64;
+    let mut lost = 0.0;
+    for &row in order {
+        if left == 0 {
+            break;
+        }
+        let take = (weight[row as usize] as u64).min(left);
+        lost += take as f64 * truth[row as usize];
+        left -= take;
+    }
+    1000.0 * loss_per * lost / n as f64
+}
+
+/// [`expected_loss`] when row `i` counts `weight[i]` times.
+pub fn expected_loss_weighted(
+    score: &[u8],
+    truth: &[f64],
+    weight: &[u32],
+    policy: &Policy,
+) -> (f64, f64) {
+    let (mut loss, mut refused, mut n) = (0.0, 0u64, 0u64);
+    for ((s, p), &w) in score.iter().zip(truth).zip(weight) {
+        n += w as u64;
+        if *s <= policy.max_score_for_grouping {
+            loss += w as f64 * p * policy.loss_per_failed_charge_krw;
+        } else {
+            refused += w as u64;
+        }
+    }
+    (1000.0 * loss / n as f64, refused as f64 / n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
