@@ -5,6 +5,7 @@
 //! experiment → report; registry/lineage → destruction and audit.
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod audit;
 pub mod cli;
 pub mod data;

@@ -6,10 +6,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::data::generate::{self, Format, GenerateOptions};
 use crate::error::NsfError;
 use crate::models::train;
 use crate::sim::{preset, schema};
@@ -157,22 +155,22 @@ struct AuditArgs {
     #[arg(long)]
     force: bool,
     /// Members attacked (and as many non-members).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = crate::audit::AuditParams::default().eval_users)]
     eval_users: usize,
     /// Shadow models for LiRA.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = crate::audit::AuditParams::default().shadows)]
     shadows: usize,
     /// Bootstrap resamples per interval.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = crate::audit::AuditParams::default().bootstrap)]
     bootstrap: u32,
     /// Training users of the overfit positive control.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = crate::audit::AuditParams::default().control_users)]
     control_users: usize,
     /// Users sampled for attribute inference (all when fewer).
-    #[arg(long, default_value_t = 4_000_000)]
+    #[arg(long, default_value_t = crate::audit::AuditParams::default().attribute_users)]
     attribute_users: usize,
     /// Seed of samples, shadows and resamples.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = crate::audit::AuditParams::default().seed)]
     seed: u64,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
@@ -193,10 +191,7 @@ struct RegistryArg {
 
 impl RegistryArg {
     fn path(&self) -> PathBuf {
-        self.registry
-            .clone()
-            .or_else(|| std::env::var_os("NSFSIM_REGISTRY").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(crate::lineage::registry::DEFAULT_REGISTRY))
+        crate::api::registry_path(self.registry.as_deref())
     }
 }
 
@@ -382,51 +377,28 @@ struct GenerateArgs {
 }
 
 fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
-    if threads == Some(0) {
-        return Err(NsfError::param("--threads", "must be at least 1").into());
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = threads.map(|t| {
-        if t > 4 * cores {
-            eprintln!("--threads {t}: capped at {} (4 x {cores} cores)", 4 * cores);
+    Ok(crate::api::thread_pool(threads)?)
+}
+
+impl PresetArgs {
+    fn params(&self) -> crate::api::PresetParams {
+        crate::api::PresetParams {
+            preset: self.preset.clone(),
+            seed: self.seed,
+            users: self.users,
+            set: self.set.clone(),
         }
-        t.min(4 * cores)
-    });
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")
+    }
 }
 
 fn load_preset(a: &PresetArgs) -> anyhow::Result<preset::ValidPreset> {
-    let mut p = preset::load(&a.preset, &a.set)?;
-    if let Some(s) = a.seed {
-        p.seed = s;
-    }
-    if let Some(u) = a.users {
-        if u < 1 {
-            return Err(NsfError::param("--users", format!("{u}: must be at least 1")).into());
-        }
-        p.users = u as u64;
-    }
-    Ok(p.check()?)
+    Ok(a.params().load()?)
 }
 
 fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
-    let p = load_preset(&a.world)?;
-    if a.out.is_none() {
-        crate::data::artifact::check_output_name("name", &p.name)?;
-    }
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("synthetic/out").join(&p.name));
-    let format = match a.format {
-        FormatArg::Parquet => Format::Parquet,
-        FormatArg::Csv => Format::Csv,
-    };
-    let pool = thread_pool(a.threads)?;
+    let users = a.world.params().load()?.users;
     let bar = if !a.quiet && std::io::stderr().is_terminal() {
-        let b = indicatif::ProgressBar::new(p.users);
+        let b = indicatif::ProgressBar::new(users);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{spinner} generate [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} users ({rate} users/s, eta {eta})",
@@ -441,17 +413,23 @@ fn cmd_generate(a: GenerateArgs) -> anyhow::Result<()> {
         None
     };
     let started = Instant::now();
-    let opts = GenerateOptions {
-        out: out.clone(),
-        format,
+    let params = crate::api::GenerateParams {
+        world: a.world.params(),
+        out: a.out,
+        format: Some(
+            match a.format {
+                FormatArg::Parquet => "parquet",
+                FormatArg::Csv => "csv",
+            }
+            .into(),
+        ),
+        threads: a.threads,
         force: a.force,
     };
-    let manifest = pool.install(|| {
-        generate::run(&p, &opts, &|done| {
-            if let Some(b) = &bar {
-                b.set_position(done);
-            }
-        })
+    let (manifest, out) = crate::api::generate(&params, &|done| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
     })?;
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -496,27 +474,19 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         crate::stats::scale::ScoreScale::parse(s, "--score-scale")?;
         set.push(format!("score_scale=\"{s}\""));
     }
-    let spec = crate::experiment::load_spec(&a.spec, &set)?.check()?;
-    if a.out.is_none() {
-        crate::data::artifact::check_output_name("name", &spec.name)?;
-    }
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
-    let pool = thread_pool(a.threads)?;
+    let params = crate::api::CompareParams {
+        spec: a.spec,
+        set,
+        out: a.out,
+        force: a.force,
+        data_root: a.data_root,
+        threads: a.threads,
+        export_predictions: a.export_predictions,
+        registry: a.registry.registry,
+    };
     let started = Instant::now();
     let progress = progress_lines(a.quiet, started);
-    let registry = a.registry.path();
-    let to = crate::report::experiment::CompareOutput {
-        out: &out,
-        registry: &registry,
-        data_root: &a.data_root,
-        force: a.force,
-        export_predictions: a.export_predictions,
-        table: None,
-    };
-    let (result, out) =
-        pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
+    let (result, out) = crate::api::compare(&params, &progress)?;
     drop(progress);
     for line in crate::report::experiment::summary_lines(&result) {
         println!("{line}");
@@ -584,29 +554,26 @@ fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let params = crate::audit::AuditParams {
-        eval_users: a.eval_users,
-        shadows: a.shadows,
-        bootstrap: a.bootstrap,
-        control_users: a.control_users,
-        attribute_users: a.attribute_users,
-        seed: a.seed,
-        ..Default::default()
-    }
-    .check()?;
-    crate::lineage::registry::check_id(&a.model)?;
-    let out = a
-        .out
-        .unwrap_or_else(|| PathBuf::from("runs").join(format!("audit-{}", a.model)));
-    let pool = thread_pool(a.threads)?;
+    let run = crate::api::AuditRun {
+        model: a.model,
+        data: a.data,
+        out: a.out,
+        force: a.force,
+        params: crate::audit::AuditParams {
+            eval_users: a.eval_users,
+            shadows: a.shadows,
+            bootstrap: a.bootstrap,
+            control_users: a.control_users,
+            attribute_users: a.attribute_users,
+            seed: a.seed,
+            ..Default::default()
+        },
+        threads: a.threads,
+        registry: a.registry.registry,
+    };
     let started = Instant::now();
     let progress = progress_lines(a.quiet, started);
-    let registry = a.registry.path();
-    let (result, out) = pool.install(|| {
-        crate::report::audit::audit(
-            &registry, &a.model, &a.data, &params, &out, a.force, &progress,
-        )
-    })?;
+    let (result, out) = crate::api::audit(&run, &progress)?;
     drop(progress);
     for f in crate::report::audit_findings(&result) {
         println!("- {f}");
@@ -623,26 +590,21 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
     if a.data.is_file() {
         return own::cmd_train_file(a);
     }
-    let rule = train::PopulationRule::parse(&a.population)?;
-    let features = crate::data::features::FeatureSet::parse(&a.features)?;
-    let spec = train::ModelSpec::parse(&a.model)?.check()?;
-    let pool = thread_pool(a.threads)?;
+    let params = crate::api::TrainParams {
+        data: a.data,
+        population: a.population,
+        features: a.features,
+        model: a.model,
+        seed: a.seed,
+        teacher: a.teacher,
+        warm_start: a.warm_start,
+        threads: a.threads,
+        registry: a.registry.registry,
+    };
+    let name = train::ModelSpec::parse(&params.model)?.check()?.name();
     let started = Instant::now();
-    let bar = spinner(a.quiet, &format!("training {}", spec.name()));
-    let t = pool.install(|| {
-        train::train(
-            &a.data,
-            rule,
-            &features,
-            &spec,
-            a.seed,
-            &a.registry.path(),
-            train::DerivedFrom {
-                teacher: a.teacher.as_deref(),
-                warm_start: a.warm_start.as_deref(),
-            },
-        )
-    })?;
+    let bar = spinner(a.quiet, &format!("training {name}"));
+    let t = crate::api::train(&params)?;
     drop(bar);
     let m = &t.manifest;
     eprintln!(
@@ -704,9 +666,16 @@ fn cmd_score(
     );
     let scale = crate::stats::scale::ScoreScale::parse(&score_scale, "--score-scale")?;
     let m = if data.is_file() {
-        train::score_with(&registry.path(), &model, &out, scale, force, &|m, stored| {
-            crate::experiment::own::score_data(&data, m, stored.features(), split_seed)
-        })?
+        train::score_with(
+            &registry.path(),
+            &model,
+            &out,
+            scale,
+            force,
+            &|m, stored| {
+                crate::experiment::own::score_data(&data, m, stored.features(), split_seed)
+            },
+        )?
     } else {
         train::score(&registry.path(), &model, &data, &out, scale, force)?
     };
@@ -727,8 +696,7 @@ fn cmd_evaluate(
     json: bool,
     registry: RegistryArg,
 ) -> anyhow::Result<()> {
-    let rule = train::PopulationRule::parse(&population)?;
-    let e = train::evaluate_model(&registry.path(), &model, &data, rule)?;
+    let e = crate::api::evaluate(&model, &data, &population, registry.registry.as_deref())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&e)?);
     } else {
@@ -984,7 +952,15 @@ pub fn run() -> anyhow::Result<()> {
             force,
             quiet,
             registry,
-        } => cmd_score(model, (data, split_seed), out, score_scale, force, quiet, registry),
+        } => cmd_score(
+            model,
+            (data, split_seed),
+            out,
+            score_scale,
+            force,
+            quiet,
+            registry,
+        ),
         Command::Evaluate {
             model,
             data,
