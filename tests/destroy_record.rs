@@ -117,6 +117,16 @@ fn edited_executed_at_is_detected() {
         std::fs::write(&rec, text.replace(field, forged)).unwrap();
         discrepancy(&verify(&[s(&rec)]), "changed after");
     }
+    // A re-run does not carry an edited record forward.
+    std::fs::write(&rec, text.replace("TEST-2026-001", "FORGED-REF")).unwrap();
+    let o = f.destroy(&a, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("edited record"));
     std::fs::write(&rec, &text).unwrap();
     // The Markdown is checked against the JSON record.
     let md = rec.with_extension("md");

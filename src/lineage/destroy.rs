@@ -986,10 +986,20 @@ fn read_record(reg: &Path, marker: &Path) -> Result<DestructionRecord> {
             ),
         ));
     }
-    serde_json::from_str(&text).map_err(|e| NsfError::Input {
+    let rec: DestructionRecord = serde_json::from_str(&text).map_err(|e| NsfError::Input {
         path: marker.to_path_buf(),
         message: format!("not a destruction record: {e}"),
-    })
+    })?;
+    // A record edited since it was written is not carried forward (and
+    // re-digested) by a re-run; one a killed run left `in-progress` has no
+    // digest yet.
+    if rec.status != "in-progress" && rec.digest() != rec.record_digest {
+        return Err(NsfError::Input {
+            path: marker.to_path_buf(),
+            message: "the record was changed after it was written (its content does not match its record_digest); not running the order on an edited record: restore it or see `nsfsim destroy verify`".into(),
+        });
+    }
+    Ok(rec)
 }
 
 /// Files earlier runs deleted that are back with the same content.
