@@ -307,7 +307,14 @@ fn destroy(
 #[pyfunction]
 fn verify_destruction(py: Python<'_>, record: PathBuf) -> PyResult<(u64, u64)> {
     let v = py
-        .detach(|| nsfsim::lineage::destroy::verify(&record))
+        .detach(|| {
+            nsfsim::lineage::destroy::verify(&nsfsim::lineage::destroy::VerifyOptions {
+                record,
+                public_key: None,
+                validator: None,
+                sign_key: None,
+            })
+        })
         .map_err(py_err)?;
     Ok((v.entries as u64, v.files_checked as u64))
 }

@@ -173,6 +173,18 @@ def test_audit_returns_findings_and_tables(trained, data, registry, work):
     assert not a.roc.empty
 
 
+ORDER = {
+    "order_issuer": "PIPC (synthetic)",
+    "order_ref": "PIPC 2025-01",
+    "order_date": "2025-01-22",
+    "order_scope": "the NSF score model and everything derived from it",
+    "operator": "test operator",
+    "validator": "test validator",
+    "data_disposition": "keep",
+    "reason": "kept for the audit",
+}
+
+
 def test_destroy_dry_run_then_order_then_verify(data, work):
     reg = work / "reg-destroy"
     m = nsfsim.train(data, registry=reg, threads=2)
@@ -180,9 +192,9 @@ def test_destroy_dry_run_then_order_then_verify(data, work):
     plan = nsfsim.destroy(m, dry_run=True, registry=reg, runs=work / "no-runs")
     assert plan.record["model_id"] == m["model_id"]
     assert (work / "to-destroy.parquet").exists()
-    d = nsfsim.destroy(m, order={"order_ref": "PIPC 2025-01"}, registry=reg, runs=work / "no-runs")
+    d = nsfsim.destroy(m, order=ORDER, registry=reg, runs=work / "no-runs")
     assert d.record["status"] == "complete"
-    assert d.record["order_ref"] == "PIPC 2025-01"
+    assert d.record["order"]["reference"] == "PIPC 2025-01"
     assert not (work / "to-destroy.parquet").exists()
     assert "scores" in set(d.artifacts.kind)
     record = reg / "destroyed" / f"{m['model_id']}.json"
@@ -207,8 +219,8 @@ def test_a_copy_found_leaves_the_order_incomplete_with_the_record(data, work):
     shared.mkdir()
     (shared / "backup.parquet").write_bytes((work / "copied.parquet").read_bytes())
     with pytest.raises(nsfsim.IncompleteError, match="is incomplete: copy found") as e:
-        nsfsim.destroy(m, order_ref="x", scan=[shared], registry=reg, runs=work / "no-runs")
+        nsfsim.destroy(m, order=ORDER, scan=[shared], registry=reg, runs=work / "no-runs")
     assert e.value.destruction.record["verification"]["copies_found"]
     (shared / "backup.parquet").unlink()
-    d = nsfsim.destroy(m, order_ref="x", scan=[shared], registry=reg, runs=work / "no-runs")
+    d = nsfsim.destroy(m, order=ORDER, scan=[shared], registry=reg, runs=work / "no-runs")
     assert d.already_destroyed and d.record["status"] == "complete"
