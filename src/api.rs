@@ -412,7 +412,7 @@ impl DestroyParams {
             .collect();
         if !self.dry_run && !missing.is_empty() {
             return Err(NsfError::param(
-                &format!("--{}", missing[0].replace('_', "-")),
+                format!("--{}", missing[0].replace('_', "-")),
                 format!(
                     "required for a destruction order, with {} (give a value or `{NOT_GIVEN}`)",
                     missing.join(", ")
