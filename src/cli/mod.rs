@@ -488,7 +488,17 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
     let progress = progress_lines(a.quiet, started);
     let (result, out) = crate::api::compare(&params, &progress)?;
     drop(progress);
-    for line in crate::report::experiment::summary_lines(&result) {
+    print_compare(&result, &out, started);
+    Ok(())
+}
+
+/// `compare`'s summary lines and where its report went.
+fn print_compare(
+    result: &crate::experiment::ExperimentResult,
+    out: &std::path::Path,
+    started: Instant,
+) {
+    for line in crate::report::experiment::summary_lines(result) {
         println!("{line}");
     }
     println!(
@@ -496,7 +506,6 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         out.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
 }
 
 /// Progress on stderr: a spinner with the elapsed time and the current

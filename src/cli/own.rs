@@ -173,14 +173,7 @@ pub(super) fn cmd_compare_table(a: super::CompareArgs, path: PathBuf) -> anyhow:
     let (result, out) =
         pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
     drop(progress);
-    for line in crate::report::experiment::summary_lines(&result) {
-        println!("{line}");
-    }
-    println!(
-        "wrote {}/report.md, report.html, metrics.json in {:.1} s",
-        out.display(),
-        started.elapsed().as_secs_f64()
-    );
+    super::print_compare(&result, &out, started);
     Ok(())
 }
 
