@@ -14,6 +14,8 @@ use crate::experiment::{ArmSummary, PlotData};
 use crate::models::family::ScoreModel;
 use crate::models::gbdt::{GbdtParams, fit_soft};
 use crate::models::train::LoadedData;
+use crate::sim::rng::{Stream, user_stream};
+use rand::RngCore;
 use crate::stats::interval::{Interval, interval};
 use crate::stats::metrics::auc;
 use crate::stats::scale::{ScaleSummary, summarize as scale_summary};
@@ -51,26 +53,55 @@ pub struct CeilingSummary {
     pub smallest_significant_auc_diff: Option<f64>,
 }
 
-/// The ceiling's P(nsf) of the test users: default gbdt fitted on every
-/// eligible (not held-out) user with `nsf_prob` as the label.
+/// The most users the ceiling is fitted on. A soft-label tree on 35
+/// attributes has converged long before this (README "Truth lines"), and
+/// gbdt copies its training rows into a column-major `f64` matrix: on the
+/// case's 32 M eligible users that copy alone is 9 GB, which took the case
+/// `compare` past the machine's 24 GiB (killed on 2026-12-03).
+pub const CEILING_MAX_USERS: usize = 1_000_000;
+
+/// The ceiling's P(nsf) of the test users: default gbdt fitted with
+/// `nsf_prob` as the label on the eligible (not held-out) users, or on a
+/// seeded random subsample of `CEILING_MAX_USERS` of them.
 pub fn fit_ceiling(
     data: &LoadedData,
     eligible: &[usize],
     test: &[usize],
     seed: u64,
 ) -> Result<Vec<f64>> {
-    let target: Vec<f64> = eligible
+    let rows = ceiling_rows(&data.user_id, eligible, seed, CEILING_MAX_USERS);
+    let target: Vec<f64> = rows
         .iter()
         .map(|&i| data.nsf_prob[i].clamp(0.0, 1.0))
         .collect();
     let booster = fit_soft(
         data.design.x.view(),
-        eligible,
+        &rows,
         &target,
         &GbdtParams::default(),
         seed,
     )?;
     booster.predict_proba(data.design.select_rows(test).x.view())
+}
+
+/// `eligible` itself when it has at most `max` users, else `max` of them
+/// chosen by a key drawn per user (so the choice does not depend on the row
+/// order or the thread count), in row order.
+fn ceiling_rows(user_id: &[u64], eligible: &[usize], seed: u64, max: usize) -> Vec<usize> {
+    if eligible.len() <= max {
+        return eligible.to_vec();
+    }
+    let mut keyed: Vec<(u64, usize)> = eligible
+        .iter()
+        .map(|&i| {
+            let mut rng = user_stream(seed ^ 0xCE11_1A6E, user_id[i], Stream::Replay, 9);
+            (rng.next_u64(), i)
+        })
+        .collect();
+    keyed.select_nth_unstable(max - 1);
+    let mut rows: Vec<usize> = keyed[..max].iter().map(|&(_, i)| i).collect();
+    rows.sort_unstable();
+    rows
 }
 
 /// The truth lines across replicates (None when the ceiling was not fitted:
@@ -128,4 +159,24 @@ pub fn scale_summaries(spec: &ValidSpec, d: &[PlotData]) -> Vec<ScaleSummary> {
             scale_summary(f.name(), &p, &y, &t, &spec.policy, spec.score_scale)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ceiling_is_fitted_on_a_bounded_seeded_subsample() {
+        let ids: Vec<u64> = (0..5_000).map(|i| 1_000_003 * i + 17).collect();
+        let eligible: Vec<usize> = (0..5_000).filter(|i| i % 3 != 0).collect();
+        assert_eq!(ceiling_rows(&ids, &eligible, 7, 10_000), eligible);
+        let a = ceiling_rows(&ids, &eligible, 7, 1_000);
+        assert_eq!(a.len(), 1_000);
+        assert!(a.windows(2).all(|w| w[0] < w[1]), "row order, no repeats");
+        assert!(a.iter().all(|i| i % 3 != 0), "only eligible users");
+        assert_eq!(a, ceiling_rows(&ids, &eligible, 7, 1_000), "deterministic");
+        assert_ne!(a, ceiling_rows(&ids, &eligible, 8, 1_000), "seeded");
+        // Not the first 1,000 eligible rows: spread over the whole range.
+        assert!(*a.last().unwrap() > 4_000 && a[0] < 1_000);
+    }
 }
