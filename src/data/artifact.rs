@@ -622,18 +622,58 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Reads the named columns of a Parquet data file as record batches, in row
-/// order. Missing columns are an error naming the file.
-pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+/// Opens a Parquet file for reading, its footer checked: every column
+/// chunk must lie inside the file.
+pub fn open_parquet(
+    path: &Path,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<File>> {
     let input_err = |message: String| NsfError::Input {
         path: path.to_path_buf(),
         message,
     };
     let file = File::open(path).map_err(|e| input_err(format!("cannot open: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| input_err(format!("not a Parquet file: {e}")))?;
+    check_chunk_ranges(builder.metadata(), len)
+        .map_err(|e| input_err(format!("not a valid Parquet file: {e}")))?;
+    Ok(builder)
+}
+
+/// Refuses a footer whose column chunks lie outside the file (a negative or
+/// past-the-end offset or size): the parquet crate asserts on those instead
+/// of returning an error (found by `tests/fuzz_stable.rs`; the input is
+/// kept in `fuzz/regressions/parquet_data/`).
+pub fn check_chunk_ranges(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    file_len: u64,
+) -> std::result::Result<(), String> {
+    for (g, rg) in meta.row_groups().iter().enumerate() {
+        for c in rg.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let len = c.compressed_size();
+            let inside =
+                start >= 0 && len >= 0 && (start as u64).saturating_add(len as u64) <= file_len;
+            if !inside {
+                return Err(format!(
+                    "row group {g}, column `{}`: chunk at byte {start}, {len} bytes long, lies outside the file ({file_len} bytes)",
+                    c.column_path()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the named columns of a Parquet data file as record batches, in row
+/// order. Missing columns are an error naming the file.
+pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>> {
+    use parquet::arrow::ProjectionMask;
+    let input_err = |message: String| NsfError::Input {
+        path: path.to_path_buf(),
+        message,
+    };
+    let builder = open_parquet(path)?;
     let present: Vec<String> = builder
         .schema()
         .fields()
@@ -655,9 +695,7 @@ pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordB
     let parts: Vec<Result<Vec<RecordBatch>>> = (0..row_groups)
         .into_par_iter()
         .map(|rg| {
-            let file = File::open(path).map_err(|e| input_err(format!("cannot open: {e}")))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(|e| input_err(format!("not a Parquet file: {e}")))?;
+            let builder = open_parquet(path)?;
             let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
             builder
                 .with_projection(mask)

@@ -116,14 +116,20 @@ fn input(path: &Path, message: String) -> NsfError {
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let file = File::open(path).map_err(|e| NsfError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(65_536).build())
-        .map_err(|e| {
-            input(
-                path,
-                format!("not a Parquet file ({e}); CSV files need a .csv name"),
-            )
-        })?;
+    let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
+    let not_parquet = |e: String| {
+        input(
+            path,
+            format!("not a Parquet file ({e}); CSV files need a .csv name"),
+        )
+    };
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| not_parquet(e.to_string()))?;
+    crate::data::artifact::check_chunk_ranges(builder.metadata(), len).map_err(not_parquet)?;
+    let reader = builder
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| not_parquet(e.to_string()))?;
     reader
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| input(path, format!("cannot decode: {e}")))
