@@ -307,6 +307,200 @@ pub fn compare(
     pool.install(|| crate::report::experiment::compare(&spec, &to, progress))
 }
 
+/// `compare --data FILE`: the experiment on your own table (README, "Your
+/// own data"). The fields are the flags of that heading (`--simulate-consent`
+/// is `simulate_consent`); lists are comma-separated as on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableParams {
+    /// `--data`: the table (Parquet, or CSV with a header).
+    pub data: PathBuf,
+    /// `--label`: the binary outcome column (required).
+    pub label: Option<String>,
+    /// `--positive`: the label's positive (event) value.
+    pub positive: Option<String>,
+    /// `--consent`: the consent (lawfully usable) flag column.
+    pub consent: Option<String>,
+    /// `--target`: who needs a score (flag column; default every row).
+    pub target: Option<String>,
+    /// `--id`: row ID column (default the row number).
+    pub id: Option<String>,
+    /// `--features`: a comma-separated list, or `all`.
+    pub features: String,
+    /// `--minimal`: the minimal feature set (adds the -minimal arms).
+    pub minimal: Option<String>,
+    /// `--categorical`: columns to treat as categorical.
+    pub categorical: Option<String>,
+    /// `--numeric`: columns to treat as numeric.
+    pub numeric: Option<String>,
+    /// `--families`: model families (default the spec's).
+    pub families: Option<String>,
+    /// `--replicates`: seeded held-out test sets.
+    pub replicates: u32,
+    /// `--simulate-consent`: random, attributes or risk.
+    pub simulate_consent: Option<String>,
+    /// `--consent-rate`: simulated consent share.
+    pub consent_rate: f64,
+    /// `--consent-strength`: simulated consent logit slope.
+    pub consent_strength: f64,
+    /// `--currency`: the unit money figures are labelled in (default
+    /// `units` on a table: nsfsim cannot know your table's currency).
+    pub currency: Option<String>,
+}
+
+impl TableParams {
+    /// The command line's defaults for a table.
+    pub fn new(data: PathBuf) -> Self {
+        TableParams {
+            data,
+            label: None,
+            positive: None,
+            consent: None,
+            target: None,
+            id: None,
+            features: "all".into(),
+            minimal: None,
+            categorical: None,
+            numeric: None,
+            families: None,
+            replicates: 5,
+            simulate_consent: None,
+            consent_rate: 0.5,
+            consent_strength: 1.0,
+            currency: None,
+        }
+    }
+
+    /// The table options, checked for the flags a table needs.
+    pub fn options(&self) -> Result<crate::data::table::TableOptions> {
+        let label = self.label.clone().ok_or_else(|| {
+            NsfError::param("--label", "--data needs --label COL (the binary outcome)")
+        })?;
+        Ok(crate::data::table::TableOptions {
+            label,
+            positive: self.positive.clone(),
+            consent: self.consent.clone(),
+            target: self.target.clone(),
+            id: self.id.clone(),
+            features: (self.features != "all").then(|| comma_list(Some(&self.features))),
+            minimal: self.minimal.as_deref().map(|m| comma_list(Some(m))),
+            categorical: comma_list(self.categorical.as_deref()),
+            numeric: comma_list(self.numeric.as_deref()),
+        })
+    }
+}
+
+/// A comma-separated flag value as a list (blanks dropped).
+pub fn comma_list(s: Option<&str>) -> Vec<String> {
+    s.map(|v| {
+        v.split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A table run ready to start: its checked spec, the table and the folder.
+pub struct TableRun {
+    /// The spec: the `--spec` file with the table's arms, replicates and
+    /// families, then `--set`.
+    pub spec: experiment::ValidSpec,
+    /// The table, its consent (observed or drawn) and its record.
+    pub own: crate::experiment::own::OwnData,
+    /// The run folder.
+    pub out: PathBuf,
+}
+
+/// Reads the table and builds the run's spec (`compare --data`, before
+/// training: the command line prints the column table in between).
+pub fn prepare_table(p: &CompareParams, t: &TableParams) -> Result<TableRun> {
+    let mut spec = experiment::load_spec(&p.spec, &[])?;
+    let stem = t
+        .data
+        .file_stem()
+        .map_or("table".into(), |s| s.to_string_lossy().to_string());
+    spec.name = format!("own-{stem}");
+    spec.description = format!("The minimization experiment on {}.", t.data.display());
+    spec.preset = format!("table:{}", t.data.display());
+    spec.replicates = t.replicates;
+    spec.currency = t.currency.clone().unwrap_or_else(|| "units".into());
+    spec.arms = vec!["all".into(), "consented".into(), "consented-ipw".into()];
+    if t.minimal.is_some() {
+        spec.arms
+            .extend(["all-minimal".into(), "consented-minimal".into()]);
+    }
+    if t.target.is_some() {
+        spec.arms.insert(1, "registered".into());
+    }
+    if let Some(f) = &t.families {
+        spec.families = comma_list(Some(f));
+        spec.model = None;
+    }
+    spec.sweep = None;
+    // `--set` last, over the table's defaults.
+    let text = toml::to_string(&spec).map_err(|e| NsfError::param("--spec", e.to_string()))?;
+    let mut spec: experiment::ExperimentSpec =
+        crate::sim::preset::parse_with_overrides(&p.spec, &text, &p.set)?;
+    let options = t.options()?;
+    let table = crate::data::table::load(&t.data, &options)?;
+    let simulated = t
+        .simulate_consent
+        .as_ref()
+        .map(|m| crate::experiment::own::SimulatedConsent {
+            mechanism: m.clone(),
+            rate: t.consent_rate,
+            strength: t.consent_strength,
+            seed: spec.seed,
+        });
+    let own = crate::experiment::own::OwnData::new(table, simulated)?;
+    spec.users = own.record.rows;
+    spec.minimal_features = t
+        .minimal
+        .as_deref()
+        .map(|m| comma_list(Some(m)))
+        .unwrap_or_default();
+    // Learning curves refit every family many times: small tables only.
+    spec.learning_curves = spec.learning_curves && own.record.rows <= 20_000;
+    let full = own.table.design.names.clone();
+    let spec = spec.check_table(full, own.table.minimal_columns.clone())?;
+    if p.out.is_none() {
+        crate::data::artifact::check_output_name("name", &spec.name)?;
+    }
+    let out = p
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
+    Ok(TableRun { spec, own, out })
+}
+
+/// Runs a prepared table run and writes its folder.
+pub fn run_table(
+    p: &CompareParams,
+    run: &TableRun,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(experiment::ExperimentResult, PathBuf)> {
+    let pool = thread_pool(p.threads)?;
+    let registry = registry_path(p.registry.as_deref());
+    let to = crate::report::experiment::CompareOutput {
+        out: &run.out,
+        registry: &registry,
+        data_root: &p.data_root,
+        force: p.force,
+        export_predictions: p.export_predictions,
+        table: Some(&run.own),
+    };
+    pool.install(|| crate::report::experiment::compare(&run.spec, &to, progress))
+}
+
+/// `compare --data FILE`: [`prepare_table`] then [`run_table`].
+pub fn compare_table(
+    p: &CompareParams,
+    t: &TableParams,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(experiment::ExperimentResult, PathBuf)> {
+    run_table(p, &prepare_table(p, t)?, progress)
+}
+
 /// `audit`: the settings are [`crate::audit::AuditParams`] (same names as
 /// the flags, defaults its `Default`).
 #[derive(Debug, Clone, PartialEq)]
@@ -464,6 +658,46 @@ pub const ORDER_FIELDS: [&str; 10] = [
 /// Carries out (or with `dry_run` plans) a destruction order.
 pub fn destroy(p: &DestroyParams) -> Result<Outcome> {
     crate::lineage::destroy::destroy(&p.options()?)
+}
+
+/// `destroy verify RECORD`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VerifyParams {
+    /// The record: `<registry>/destroyed/<model_id>.json`.
+    pub record: PathBuf,
+    /// `--public-key`: trusted Ed25519 public key (file or hex).
+    pub public_key: Option<String>,
+    /// `--validator`: record a successful verification in this name.
+    pub validator: Option<String>,
+    /// `--sign-key`: sign the validation entry (needs `validator`).
+    pub sign_key: Option<PathBuf>,
+}
+
+/// Verifies a destruction record: digest, signature, Markdown, the log's
+/// hash chain, deleted files still absent.
+pub fn destroy_verify(p: &VerifyParams) -> Result<crate::lineage::destroy::VerifyReport> {
+    if p.sign_key.is_some() && p.validator.is_none() {
+        return Err(NsfError::param(
+            "--sign-key",
+            "signs the validation entry: give --validator NAME too",
+        ));
+    }
+    crate::lineage::destroy::verify(&crate::lineage::destroy::VerifyOptions {
+        record: p.record.clone(),
+        public_key: p
+            .public_key
+            .as_deref()
+            .map(crate::lineage::destroy_sign::load_public_key)
+            .transpose()?,
+        validator: p.validator.clone(),
+        sign_key: p.sign_key.clone(),
+    })
+}
+
+/// `destroy keygen --out FILE`: a new Ed25519 key pair, FILE (secret, mode
+/// 0600) and FILE.pub; returns both paths.
+pub fn destroy_keygen(out: &Path) -> Result<(PathBuf, PathBuf)> {
+    crate::lineage::destroy_sign::keygen(out)
 }
 
 #[cfg(test)]

@@ -17,19 +17,19 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
 create_exception!(
-    _nsfsim,
+    nsfsim,
     NsfsimError,
     PyException,
     "A failure during a run (the command line's exit code 1)."
 );
 create_exception!(
-    _nsfsim,
+    nsfsim,
     InputError,
     NsfsimError,
     "Bad input or a refused operation (exit code 2)."
 );
 create_exception!(
-    _nsfsim,
+    nsfsim,
     IncompleteError,
     NsfsimError,
     "A destruction order left incomplete (exit code 3)."
@@ -225,6 +225,77 @@ fn compare(
     Ok((out.display().to_string(), lines))
 }
 
+/// Runs the experiment on your own table (`compare --data FILE`); returns
+/// (run folder, summary lines, the column table as printed).
+#[pyfunction]
+#[pyo3(signature = (data, *, label=None, positive=None, consent=None, target=None, id=None, features="all".to_string(), minimal=None, categorical=None, numeric=None, families=None, replicates=5, simulate_consent=None, consent_rate=0.5, consent_strength=1.0, currency=None, spec="default".to_string(), set=Vec::new(), out=None, force=false, threads=None, export_predictions=false, registry=None))]
+#[allow(clippy::too_many_arguments)]
+fn compare_table(
+    py: Python<'_>,
+    data: PathBuf,
+    label: Option<String>,
+    positive: Option<String>,
+    consent: Option<String>,
+    target: Option<String>,
+    id: Option<String>,
+    features: String,
+    minimal: Option<String>,
+    categorical: Option<String>,
+    numeric: Option<String>,
+    families: Option<String>,
+    replicates: u32,
+    simulate_consent: Option<String>,
+    consent_rate: f64,
+    consent_strength: f64,
+    currency: Option<String>,
+    spec: String,
+    set: Vec<String>,
+    out: Option<PathBuf>,
+    force: bool,
+    threads: Option<usize>,
+    export_predictions: bool,
+    registry: Option<PathBuf>,
+) -> PyResult<(String, Vec<String>, String)> {
+    let t = api::TableParams {
+        data,
+        label,
+        positive,
+        consent,
+        target,
+        id,
+        features,
+        minimal,
+        categorical,
+        numeric,
+        families,
+        replicates,
+        simulate_consent,
+        consent_rate,
+        consent_strength,
+        currency,
+    };
+    let p = api::CompareParams {
+        spec,
+        set,
+        out,
+        force,
+        threads,
+        export_predictions,
+        registry,
+        ..api::CompareParams::default()
+    };
+    let (result, out, columns) = py
+        .detach(|| {
+            let run = api::prepare_table(&p, &t)?;
+            let columns = nsfsim::data::table::column_table(&run.own.table.columns);
+            let (result, out) = api::run_table(&p, &run, &|_: &str| {})?;
+            Ok::<_, nsfsim::NsfError>((result, out, columns))
+        })
+        .map_err(py_err)?;
+    let lines = nsfsim::report::experiment::summary_lines(&result);
+    Ok((out.display().to_string(), lines, columns))
+}
+
 /// Audits a model; returns (audit folder, findings). `None` settings take
 /// the command line's defaults.
 #[pyfunction]
@@ -303,20 +374,39 @@ fn destroy(
     Ok((to_json(r)?, o.already_destroyed, written, incomplete))
 }
 
-/// Verifies a destruction record; returns (log entries, files checked).
+/// Verifies a destruction record (`destroy verify`); returns the report
+/// (JSON: entries, files_checked, files_scanned, signed_by, validation).
 #[pyfunction]
-fn verify_destruction(py: Python<'_>, record: PathBuf) -> PyResult<(u64, u64)> {
-    let v = py
-        .detach(|| {
-            nsfsim::lineage::destroy::verify(&nsfsim::lineage::destroy::VerifyOptions {
-                record,
-                public_key: None,
-                validator: None,
-                sign_key: None,
-            })
-        })
-        .map_err(py_err)?;
-    Ok((v.entries as u64, v.files_checked as u64))
+#[pyo3(signature = (record, *, public_key=None, validator=None, sign_key=None))]
+fn verify_destruction(
+    py: Python<'_>,
+    record: PathBuf,
+    public_key: Option<String>,
+    validator: Option<String>,
+    sign_key: Option<PathBuf>,
+) -> PyResult<String> {
+    let p = api::VerifyParams {
+        record,
+        public_key,
+        validator,
+        sign_key,
+    };
+    let v = py.detach(|| api::destroy_verify(&p)).map_err(py_err)?;
+    to_json(&serde_json::json!({
+        "entries": v.entries,
+        "files_checked": v.files_checked,
+        "files_scanned": v.files_scanned,
+        "signed_by": v.signed_by,
+        "validation": v.validation,
+    }))
+}
+
+/// Writes a new Ed25519 key pair (`destroy keygen --out FILE`); returns
+/// (secret key file, public key file).
+#[pyfunction]
+fn destroy_keygen(out: PathBuf) -> PyResult<(String, String)> {
+    let (sk, pk) = api::destroy_keygen(&out).map_err(py_err)?;
+    Ok((sk.display().to_string(), pk.display().to_string()))
 }
 
 #[pymodule]
@@ -335,6 +425,8 @@ fn _nsfsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audit, m)?)?;
     m.add_function(wrap_pyfunction!(destroy, m)?)?;
     m.add_function(wrap_pyfunction!(verify_destruction, m)?)?;
+    m.add_function(wrap_pyfunction!(destroy_keygen, m)?)?;
+    m.add_function(wrap_pyfunction!(compare_table, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -224,3 +224,92 @@ def test_a_copy_found_leaves_the_order_incomplete_with_the_record(data, work):
     (shared / "backup.parquet").unlink()
     d = nsfsim.destroy(m, order=ORDER, scan=[shared], registry=reg, runs=work / "no-runs")
     assert d.already_destroyed and d.record["status"] == "complete"
+
+
+GERMAN = Path(__file__).resolve().parents[2] / "tests" / "data" / "german_credit.parquet"
+GERMAN_ARGS = dict(label="creditability", positive="bad", simulate_consent="random", consent_rate=0.5)
+
+
+def test_compare_on_your_own_table_returns_dataframes(work):
+    run = nsfsim.compare(
+        data=GERMAN,
+        **GERMAN_ARGS,
+        families=["logistic"],
+        replicates=2,
+        bootstrap=20,
+        out=work / "own",
+        registry=work / "own-registry",
+        threads=2,
+    )
+    assert run.own_data["rows"] == 1_000
+    assert run.own_data["simulated_consent"]["mechanism"] == "random"
+    assert run.result["spec"]["currency"] == "units"
+    assert "creditability" in run.columns and "label" in run.columns
+    m = run.metrics
+    auc = m[(m.metric == "auc") & (m.arm == "all") & m.replicate.isna()].value
+    assert len(auc) == 1 and 0.6 < auc.iloc[0] < 0.95
+    assert set(m.arm) >= {"all", "consented", "consented-ipw"}
+    assert "KRW" not in run.report
+    assert "units per 1,000" in run.report
+
+
+def test_own_table_run_equals_the_command_lines(work):
+    binary = os.environ.get("NSFSIM_BIN")
+    if not binary:
+        pytest.skip("NSFSIM_BIN not set")
+    run = nsfsim.compare(data=GERMAN, **GERMAN_ARGS, families="logistic,gbdt", replicates=1, bootstrap=20,
+                         currency="EUR", out=work / "own-py", registry=work / "own-reg-py", threads=1)
+    cli = subprocess.run(
+        [binary, "compare", "--data", str(GERMAN), "--label", "creditability", "--positive", "bad",
+         "--simulate-consent", "random", "--consent-rate", "0.5", "--families", "logistic,gbdt",
+         "--replicates", "1", "--set", "bootstrap=20", "--currency", "EUR", "--quiet", "--threads", "2",
+         "--out", str(work / "own-cli"), "--registry", str(work / "own-reg-cli")],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stderr.startswith(run.columns)
+    a = run.metrics
+    b = nsfsim.Run.open(work / "own-cli").metrics
+    assert a.equals(b)
+    assert "EUR per 1,000" in run.report
+
+
+def test_table_flags_need_data_and_a_label(work):
+    with pytest.raises(nsfsim.InputError, match="--label"):
+        nsfsim.compare(data=GERMAN, simulate_consent="random", out=work / "own-bad")
+    with pytest.raises(nsfsim.InputError, match="`--label`: applies to your own table only"):
+        nsfsim.compare(label="creditability", out=work / "own-bad")
+    with pytest.raises(nsfsim.InputError, match="--consent"):
+        nsfsim.compare(data=GERMAN, label="creditability", positive="bad", out=work / "own-bad")
+    with pytest.raises(nsfsim.InputError, match="no column `nope`"):
+        nsfsim.compare(data=GERMAN, label="nope", simulate_consent="random", out=work / "own-bad")
+    with pytest.raises(nsfsim.InputError, match="currency"):
+        nsfsim.compare(data=GERMAN, **GERMAN_ARGS, currency="<b>", out=work / "own-bad")
+
+
+def test_exceptions_print_as_nsfsim():
+    for e in (nsfsim.NsfsimError, nsfsim.InputError, nsfsim.IncompleteError):
+        assert e.__module__ == "nsfsim"
+        assert repr(e) == f"<class 'nsfsim.{e.__name__}'>"
+
+
+def test_signed_destruction_verified_with_the_public_key(data, work):
+    keys = nsfsim.destroy_keygen(work / "order.key")
+    assert keys["public_key"] == work / "order.key.pub"
+    assert (keys["secret_key"].stat().st_mode & 0o777) == 0o600
+    with pytest.raises(nsfsim.InputError, match="never replaced"):
+        nsfsim.destroy_keygen(work / "order.key")
+    reg = work / "reg-signed"
+    m = nsfsim.train(data, registry=reg, threads=2)
+    d = nsfsim.destroy(m, order=ORDER, sign_key=keys["secret_key"], registry=reg, runs=work / "no-runs")
+    assert d.record["status"] == "complete"
+    record = reg / "destroyed" / f"{m['model_id']}.json"
+    v = nsfsim.destroy_verify(record, public_key=keys["public_key"], validator="auditor",
+                              sign_key=keys["secret_key"])
+    pk = keys["public_key"].read_text().strip()
+    assert v["signed_by"] == pk
+    assert v["validation"]["by"] == "auditor"
+    other = nsfsim.destroy_keygen(work / "other.key")
+    with pytest.raises(nsfsim.IncompleteError):
+        nsfsim.destroy_verify(record, public_key=other["public_key"])

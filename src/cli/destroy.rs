@@ -141,11 +141,9 @@ fn cmd_verify(
     validator: Option<&String>,
     sign_key: Option<&PathBuf>,
 ) -> anyhow::Result<()> {
-    let v = destroy::verify(&destroy::VerifyOptions {
+    let v = crate::api::destroy_verify(&crate::api::VerifyParams {
         record: record.to_path_buf(),
-        public_key: public_key
-            .map(crate::lineage::destroy_sign::load_public_key)
-            .transpose()?,
+        public_key: public_key.map(str::to_string),
         validator: validator.cloned(),
         sign_key: sign_key.cloned(),
     })?;
@@ -183,7 +181,7 @@ pub(super) fn cmd_destroy(a: DestroyArgs) -> anyhow::Result<()> {
             );
         }
         Some(DestroyAction::Keygen { out }) => {
-            let (sk, pk) = crate::lineage::destroy_sign::keygen(out)?;
+            let (sk, pk) = crate::api::destroy_keygen(out)?;
             println!("secret key: {}\npublic key: {}", sk.display(), pk.display());
             return Ok(());
         }

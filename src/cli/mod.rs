@@ -265,6 +265,10 @@ struct CompareArgs {
     /// log-odds (same as --set score_scale=...).
     #[arg(long, value_name = "SCALE")]
     score_scale: Option<String>,
+    /// The unit money figures are labelled in (default KRW for simulated
+    /// runs, `units` for --data tables; same as --set currency=...).
+    #[arg(long, value_name = "NAME")]
+    currency: Option<String>,
     /// Your own table instead of simulated populations (README, "Your own
     /// data").
     #[command(flatten, next_help_heading = "Your own data")]
@@ -466,13 +470,18 @@ fn print_evaluation(e: &crate::stats::metrics::Evaluation) {
 }
 
 fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
-    if let Some(path) = a.table.data.clone() {
-        return own::cmd_compare_table(a, path);
-    }
     let mut set = a.set.clone();
     if let Some(s) = &a.score_scale {
         crate::stats::scale::ScoreScale::parse(s, "--score-scale")?;
         set.push(format!("score_scale=\"{s}\""));
+    }
+    let table = a
+        .table
+        .data
+        .clone()
+        .map(|path| a.table.params(path, a.currency.clone()));
+    if let (Some(c), None) = (&a.currency, &table) {
+        set.push(format!("currency={}", toml::Value::String(c.clone())));
     }
     let params = crate::api::CompareParams {
         spec: a.spec,
@@ -484,6 +493,9 @@ fn cmd_compare(a: CompareArgs) -> anyhow::Result<()> {
         export_predictions: a.export_predictions,
         registry: a.registry.registry,
     };
+    if let Some(t) = table {
+        return own::cmd_compare_table(params, t, a.quiet);
+    }
     let started = Instant::now();
     let progress = progress_lines(a.quiet, started);
     let (result, out) = crate::api::compare(&params, &progress)?;

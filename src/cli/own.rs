@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::data::table::{self, TableOptions};
-use crate::experiment::own::{OwnData, SimulatedConsent};
 
 /// The flags of a run on a table.
 #[derive(Debug, clap::Args)]
@@ -61,117 +60,48 @@ pub(super) struct TableArgs {
 }
 
 fn list(s: &Option<String>) -> Vec<String> {
-    s.as_deref()
-        .map(|v| {
-            v.split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::api::comma_list(s.as_deref())
 }
 
 impl TableArgs {
-    /// The table options, checked for the flags a table needs.
-    pub(super) fn options(&self) -> anyhow::Result<TableOptions> {
-        let label = self.label.clone().ok_or_else(|| {
-            crate::error::NsfError::param(
-                "--label",
-                "--data needs --label COL (the binary outcome)",
-            )
-        })?;
-        Ok(TableOptions {
-            label,
+    /// The API's parameters (same names; `currency` from `compare --currency`).
+    pub(super) fn params(
+        &self,
+        data: PathBuf,
+        currency: Option<String>,
+    ) -> crate::api::TableParams {
+        crate::api::TableParams {
+            data,
+            label: self.label.clone(),
             positive: self.positive.clone(),
             consent: self.consent.clone(),
             target: self.target.clone(),
             id: self.id.clone(),
-            features: (self.features != "all").then(|| list(&Some(self.features.clone()))),
-            minimal: self.minimal.as_ref().map(|m| list(&Some(m.clone()))),
-            categorical: list(&self.categorical),
-            numeric: list(&self.numeric),
-        })
+            features: self.features.clone(),
+            minimal: self.minimal.clone(),
+            categorical: self.categorical.clone(),
+            numeric: self.numeric.clone(),
+            families: self.families.clone(),
+            replicates: self.replicates,
+            simulate_consent: self.simulate_consent.clone(),
+            consent_rate: self.consent_rate,
+            consent_strength: self.consent_strength,
+            currency,
+        }
     }
 }
 
-/// Loads the table and prints its column table.
-pub(super) fn load_own(
-    a: &TableArgs,
-    path: &std::path::Path,
-    seed: u64,
-) -> anyhow::Result<OwnData> {
-    let options = a.options()?;
-    let t = table::load(path, &options)?;
-    eprint!("{}", table::column_table(&t.columns));
-    let simulated = a.simulate_consent.as_ref().map(|m| SimulatedConsent {
-        mechanism: m.clone(),
-        rate: a.consent_rate,
-        strength: a.consent_strength,
-        seed,
-    });
-    Ok(OwnData::new(t, simulated)?)
-}
-
-/// `compare --data FILE`.
-pub(super) fn cmd_compare_table(a: super::CompareArgs, path: PathBuf) -> anyhow::Result<()> {
-    let t = &a.table;
-    let mut spec = crate::experiment::load_spec(&a.spec, &[])?;
-    let stem = path
-        .file_stem()
-        .map_or("table".into(), |s| s.to_string_lossy().to_string());
-    spec.name = format!("own-{stem}");
-    spec.description = format!("The minimization experiment on {}.", path.display());
-    spec.preset = format!("table:{}", path.display());
-    spec.replicates = t.replicates;
-    spec.arms = vec!["all".into(), "consented".into(), "consented-ipw".into()];
-    if t.minimal.is_some() {
-        spec.arms
-            .extend(["all-minimal".into(), "consented-minimal".into()]);
-    }
-    if t.target.is_some() {
-        spec.arms.insert(1, "registered".into());
-    }
-    if let Some(f) = &t.families {
-        spec.families = list(&Some(f.clone()));
-        spec.model = None;
-    }
-    spec.sweep = None;
-    // `--set` last, over the table's defaults.
-    let text = toml::to_string(&spec).map_err(|e| anyhow::anyhow!("spec: {e}"))?;
-    let mut spec: crate::experiment::ExperimentSpec =
-        crate::sim::preset::parse_with_overrides(&a.spec, &text, &a.set)?;
-    let own = load_own(t, &path, spec.seed)?;
-    spec.users = own.record.rows;
-    spec.minimal_features = t
-        .minimal
-        .as_ref()
-        .map(|m| list(&Some(m.clone())))
-        .unwrap_or_default();
-    // Learning curves refit every family many times: small tables only.
-    spec.learning_curves = spec.learning_curves && own.record.rows <= 20_000;
-    let full = own.table.design.names.clone();
-    let spec = spec.check_table(full, own.table.minimal_columns.clone())?;
-    if a.out.is_none() {
-        crate::data::artifact::check_output_name("name", &spec.name)?;
-    }
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&spec.name));
-    let pool = super::thread_pool(a.threads)?;
+/// `compare --data FILE`: prints the column table before training.
+pub(super) fn cmd_compare_table(
+    p: crate::api::CompareParams,
+    t: crate::api::TableParams,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let run = crate::api::prepare_table(&p, &t)?;
+    eprint!("{}", table::column_table(&run.own.table.columns));
     let started = Instant::now();
-    let progress = super::progress_lines(a.quiet, started);
-    let registry = a.registry.path();
-    let to = crate::report::experiment::CompareOutput {
-        out: &out,
-        registry: &registry,
-        data_root: &a.data_root,
-        force: a.force,
-        export_predictions: a.export_predictions,
-        table: Some(&own),
-    };
-    let (result, out) =
-        pool.install(|| crate::report::experiment::compare(&spec, &to, &progress))?;
+    let progress = super::progress_lines(quiet, started);
+    let (result, out) = crate::api::run_table(&p, &run, &progress)?;
     drop(progress);
     super::print_compare(&result, &out, started);
     Ok(())
@@ -225,4 +155,25 @@ pub(super) fn cmd_train_file(a: super::TrainArgs) -> anyhow::Result<()> {
     );
     println!("{id}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// The flags' defaults are `api::TableParams::new`'s (the Python
+    /// package's), so both front ends run the same experiment.
+    #[test]
+    fn table_flag_defaults_are_the_apis() {
+        let cli = super::super::Cli::try_parse_from(["nsfsim", "compare", "--data", "t.csv"])
+            .expect("parses");
+        let super::super::Command::Compare(a) = cli.command else {
+            panic!("not compare")
+        };
+        let path = a.table.data.clone().expect("--data");
+        assert_eq!(
+            a.table.params(path.clone(), None),
+            crate::api::TableParams::new(path)
+        );
+    }
 }

@@ -74,6 +74,10 @@ pub struct ExperimentSpec {
     pub bootstrap: u32,
     /// The grouping policy.
     pub policy: Policy,
+    /// The unit money figures are labelled in (`KRW` for simulated runs;
+    /// `compare --data` defaults to `units`, `--currency` names yours).
+    #[serde(default = "default_currency")]
+    pub currency: String,
     /// The 0–100 score scale the policy is stated on: `probability`
     /// (round(100·P)) or `log-odds` (10 points double the odds).
     #[serde(default)]
@@ -92,6 +96,26 @@ pub struct ExperimentSpec {
 
 fn yes() -> bool {
     true
+}
+
+/// A currency label: 1-16 letters, digits, spaces, `_`, `-` or `.` (it is
+/// printed into Markdown tables, HTML and plot axes as is).
+fn check_currency(c: &str) -> Result<()> {
+    let ok = !c.trim().is_empty()
+        && c.chars().count() <= 16
+        && c.chars()
+            .all(|ch| ch.is_alphanumeric() || matches!(ch, ' ' | '_' | '-' | '.'));
+    if ok {
+        return Ok(());
+    }
+    Err(NsfError::param(
+        "currency",
+        format!("{c:?}: give 1-16 letters or digits, e.g. KRW, EUR or units"),
+    ))
+}
+
+fn default_currency() -> String {
+    "KRW".into()
 }
 
 fn default_ipw_min_prob() -> f64 {
@@ -414,7 +438,7 @@ impl ExperimentSpec {
         ] {
             check_range(f, v)?;
         }
-        Ok(())
+        check_currency(&self.currency)
     }
 
     /// The families to run: `families`, or the older `model`, not both.

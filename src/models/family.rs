@@ -68,6 +68,13 @@ pub trait Family:
     /// What the family supports.
     const CAPABILITIES: Capabilities;
 
+    /// Reads a missing value itself: on a table with gaps the family gets
+    /// NaN where the design holds the median fill (the `<column>=missing`
+    /// indicator stays), see [`crate::data::table::with_gaps`]. The trees
+    /// put NaN in a missing bin and learn at each split which side it
+    /// goes to; the others keep median + indicator.
+    const NATIVE_MISSING: bool = false;
+
     /// Validates the hyperparameters (called once, by `ModelSpec::check`).
     fn check(&self) -> Result<()>;
 
@@ -132,6 +139,14 @@ macro_rules! families {
                 match self { $( Self::$variant(_) => $name, )+ }
             }
 
+            /// Whether the family reads missing values natively
+            /// ([`Family::NATIVE_MISSING`](crate::models::family::Family::NATIVE_MISSING)).
+            pub fn native_missing(&self) -> bool {
+                match self {
+                    $( Self::$variant(_) => <$params as $crate::models::family::Family>::NATIVE_MISSING, )+
+                }
+            }
+
             /// What the family supports.
             pub fn capabilities(&self) -> $crate::models::family::Capabilities {
                 match self {
@@ -166,6 +181,18 @@ macro_rules! families {
                 init: Option<&StoredModel>,
             ) -> $crate::error::Result<StoredModel> {
                 let features = data.attributes.to_vec();
+                let gaps = self
+                    .native_missing()
+                    .then(|| $crate::data::table::with_gaps(data.x, feature_columns))
+                    .flatten();
+                let data = &$crate::models::family::FitData {
+                    x: gaps.as_ref().map_or_else(|| data.x.reborrow(), |g| g.view()),
+                    attributes: data.attributes,
+                    rows: data.rows,
+                    y: data.y,
+                    weights: data.weights,
+                    seed: data.seed,
+                };
                 let feature_columns = feature_columns.to_vec();
                 match (&self.0, init) {
                     $(
@@ -200,6 +227,13 @@ macro_rules! families {
             /// The family's name.
             pub fn family(&self) -> &'static str {
                 match self { $( Self::$variant { .. } => $name, )+ }
+            }
+
+            /// Whether the family reads missing values natively.
+            pub fn native_missing(&self) -> bool {
+                match self {
+                    $( Self::$variant { .. } => <$params as $crate::models::family::Family>::NATIVE_MISSING, )+
+                }
             }
 
             /// Attributes the model reads.

@@ -237,6 +237,10 @@ impl Family for GbdtParams {
         warm_start: false,
         soft_labels: false,
     };
+    /// forust's default splitter (`create_missing_branch` off): NaN fills
+    /// bin 0 of every histogram, and each split sends it to the side with
+    /// the larger gain (XGBoost's and LightGBM's learned default direction).
+    const NATIVE_MISSING: bool = true;
 
     fn check(&self) -> Result<()> {
         GbdtParams::check(self)

@@ -46,6 +46,11 @@ impl std::ops::Deref for ValidModelSpec {
 impl StoredModel {
     /// P(nsf = 1) for every row of the design.
     pub fn predict(&self, design: &Design) -> Result<Vec<f64>> {
+        if self.native_missing()
+            && let Some(x) = crate::data::table::with_gaps(design.x.view(), &design.names)
+        {
+            return self.model().predict_proba(x.view());
+        }
         self.model().predict_proba(design.x.view())
     }
 

@@ -129,8 +129,8 @@ pub fn figures(r: &ExperimentResult, d: &[PlotData], plots_dir: &Path) -> Result
     });
     out.push(Figure {
         stem: "loss_cost_equal_rate".into(),
-        caption: "The cost of minimization in money at equal grouping rate: each arm refuses the share of users `all` (same family) refuses under the policy; expected-loss difference vs `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
-        svg: plot::intervals(&plots_dir.join("loss_cost_equal_rate"), "Expected loss at equal grouping rate vs all", "loss change (KRW per 1,000 users)", Ticks::Krw, &arm_estimates(r, &st, &|a| &a.loss_equal_rate_diff_vs_all, 1.0))?,
+        caption: money(r, "The cost of minimization in money at equal grouping rate: each arm refuses the share of users `all` (same family) refuses under the policy; expected-loss difference vs `all`, KRW per 1,000 registered users, mean and 95% interval."),
+        svg: plot::intervals(&plots_dir.join("loss_cost_equal_rate"), "Expected loss at equal grouping rate vs all", &money(r, "loss change (KRW per 1,000 users)"), Ticks::Krw, &arm_estimates(r, &st, &|a| &a.loss_equal_rate_diff_vs_all, 1.0))?,
     });
     out.push(cost_curve_figure(r, &st, plots_dir)?);
     out.extend(learning_curve_figure(r, &st, plots_dir)?);
@@ -138,8 +138,8 @@ pub fn figures(r: &ExperimentResult, d: &[PlotData], plots_dir: &Path) -> Result
     out.extend(subgroup_figure(r, &st, plots_dir)?);
     out.push(Figure {
         stem: "loss_cost".into(),
-        caption: "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval.".into(),
-        svg: plot::intervals(&plots_dir.join("loss_cost"), "Expected-loss change vs training on all users", "loss change (KRW per 1,000 users)", Ticks::Krw, &arm_estimates(r, &st, &|a| &a.loss_diff_vs_all, 1.0))?,
+        caption: money(r, "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval."),
+        svg: plot::intervals(&plots_dir.join("loss_cost"), "Expected-loss change vs training on all users", &money(r, "loss change (KRW per 1,000 users)"), Ticks::Krw, &arm_estimates(r, &st, &|a| &a.loss_diff_vs_all, 1.0))?,
     });
     Ok(out)
 }
@@ -337,13 +337,16 @@ fn cost_curve_figure(r: &ExperimentResult, st: &Styles, plots_dir: &Path) -> Res
     let top = y_top(&curves, 1.0) * 1.05;
     Ok(Figure {
         stem: "cost_curve".into(),
-        caption: "Cost curves: expected loss from failed grouped charges (KRW per 1,000 registered users) against the share of users refused grouping, each model refusing its riskiest users; lower is better at every share (mean across replicates, 95% band).".into(),
+        caption: money(
+            r,
+            "Cost curves: expected loss from failed grouped charges (KRW per 1,000 registered users) against the share of users refused grouping, each model refusing its riskiest users; lower is better at every share (mean across replicates, 95% band).",
+        ),
         svg: plot::lines(
             &plots_dir.join("cost_curve"),
             &Axes {
                 title: "Expected loss vs share refused grouping".into(),
                 x_desc: "share of users refused grouping".into(),
-                y_desc: "expected loss (KRW per 1,000 users)".into(),
+                y_desc: money(r, "expected loss (KRW per 1,000 users)"),
                 x: 0.0..0.5,
                 y: 0.0..top,
                 x_ticks: Ticks::Decimal(2),
@@ -598,8 +601,23 @@ fn sig(i: &Interval) -> bool {
     i.ci95[1] < 0.0 || i.ci95[0] > 0.0
 }
 
-fn krw(i: &Interval) -> String {
-    format!("{:+.0} KRW [{:+.0}, {:+.0}]", i.mean, i.ci95[0], i.ci95[1])
+fn krw(i: &Interval, currency: &str) -> String {
+    format!(
+        "{:+.0} {currency} [{:+.0}, {:+.0}]",
+        i.mean, i.ci95[0], i.ci95[1]
+    )
+}
+
+/// A label of this report (never data) with its money unit, written `KRW`,
+/// in the run's currency (`spec.currency`: KRW for simulated runs, `units`
+/// or `--currency` on your own table).
+fn money(r: &ExperimentResult, label: &str) -> String {
+    label.replace("KRW", &r.spec.currency)
+}
+
+/// A table header with its money unit in the run's currency.
+fn money_header(r: &ExperimentResult, header: &[&str]) -> Vec<String> {
+    header.iter().map(|h| money(r, h)).collect()
 }
 
 /// The findings: per family the reference, each arm's cost split into size
@@ -633,7 +651,7 @@ fn findings(r: &ExperimentResult) -> Vec<String> {
             .iter()
             .filter(|a| &a.family == fam && a.arm != "all" && r.spec.arms.contains(&a.arm))
         {
-            out.push(arm_finding(a));
+            out.push(arm_finding(a, &r.spec.currency));
         }
         if let Some(e) = r.enough.iter().find(|e| &e.family == fam) {
             out.push(enough_finding(e, r.replicates.len()));
@@ -644,7 +662,7 @@ fn findings(r: &ExperimentResult) -> Vec<String> {
 }
 
 /// One arm's cost: total, size and selection, in AUC and KRW.
-fn arm_finding(a: &ArmSummary) -> String {
+fn arm_finding(a: &ArmSummary, currency: &str) -> String {
     let total = format!(
         "`{}` ({}) changes the AUC by {} points{} and the expected loss at equal grouping rate by {} per 1,000 users",
         a.arm,
@@ -655,15 +673,15 @@ fn arm_finding(a: &ArmSummary) -> String {
         } else {
             " (not distinguishable from 0)"
         },
-        krw(&a.loss_equal_rate_diff_vs_all)
+        krw(&a.loss_equal_rate_diff_vs_all, currency)
     );
     match &a.split {
         Some(s) => format!(
             "{total}: size {} points / {}, selection {} points / {} (vs `{}`, every user subsampled to the arm's {:.0}).",
             ci_pts(&s.size_auc),
-            krw(&s.size_loss_equal_rate),
+            krw(&s.size_loss_equal_rate, currency),
             ci_pts(&s.selection_auc),
-            krw(&s.selection_loss_equal_rate),
+            krw(&s.selection_loss_equal_rate, currency),
             s.size_matched_arm,
             a.training_members
         ),
@@ -835,7 +853,7 @@ fn intro(r: &ExperimentResult) -> String {
     }
     let rep = &r.replicates;
     format!(
-        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model families {}. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} on the `{}` scale get grouped charges; a failed grouped charge loses KRW {:.0}; each grouped user is worth KRW {:.0} (B, an estimate, E); expected loss uses the simulator's true NSF probability. Money is compared at equal grouping rate: each arm refuses exactly the share of users its family's `all` refuses under the policy (its riskiest users). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size: size = size-matched − all, selection = arm − size-matched.",
+        "Experiment `{}`: {} Population preset `{}`, {} users per replicate, {} replicate(s) (population seeds {}–{}), model families {}. Test users: the held-out Apple-registered users of each replicate (about {}), never trained on by any arm. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test users when there is one replicate); differences between arms are paired on the same test users. Policy: scores ≤ {} on the `{}` scale get grouped charges; a failed grouped charge loses {cur} {:.0}; each grouped user is worth {cur} {:.0} (B, an estimate, E); expected loss uses the simulator's true NSF probability. Money is compared at equal grouping rate: each arm refuses exactly the share of users its family's `all` refuses under the policy (its riskiest users). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size: size = size-matched − all, selection = arm − size-matched.",
         r.spec.name,
         r.spec.description,
         r.spec.preset,
@@ -855,7 +873,8 @@ fn intro(r: &ExperimentResult) -> String {
         r.spec.policy.max_score_for_grouping,
         r.spec.score_scale.as_str(),
         r.spec.policy.loss_per_failed_charge_krw,
-        r.spec.policy.benefit_per_grouped_user_krw
+        r.spec.policy.benefit_per_grouped_user_krw,
+        cur = r.spec.currency
     )
 }
 
@@ -874,7 +893,7 @@ fn body(r: &ExperimentResult, figures: &str) -> String {
         "\n## Set-up\n\n{}\n\n## Metrics per training arm\n\n",
         intro(r)
     ));
-    s.push_str(&md_table(&HEADER, &table_rows(r)));
+    s.push_str(&md_table(&money_header(r, &HEADER), &table_rows(r)));
     s.push_str(&new_sections_md(r));
     s.push_str(&crate::report::scale::section_md(r));
     s.push_str(&per_replicate_md(r));
@@ -968,7 +987,7 @@ fn sweep_md(r: &ExperimentResult) -> String {
             "consent rate",
             "consented",
             "consented-ipw",
-            "Δ expected loss, consented (KRW / 1,000)",
+            &money(r, "Δ expected loss, consented (KRW / 1,000)"),
         ],
         &rows,
     )
@@ -1010,7 +1029,7 @@ fn learning_curves_md(r: &ExperimentResult) -> String {
 
 /// A `## title` section with an optional paragraph and a table; empty when
 /// the table has no rows.
-fn section(title: &str, text: &str, header: &[&str], rows: &[Vec<String>]) -> String {
+fn section<S: AsRef<str>>(title: &str, text: &str, header: &[S], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
         return String::new();
     }
@@ -1176,7 +1195,8 @@ fn calibration_rows(r: &ExperimentResult) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub(crate) fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn md_table<S: AsRef<str>>(header: &[S], rows: &[Vec<String>]) -> String {
+    let header: Vec<&str> = header.iter().map(AsRef::as_ref).collect();
     let mut s = format!(
         "| {} |\n|{}\n",
         header.join(" | "),
@@ -1192,18 +1212,22 @@ pub(crate) fn md_table(header: &[&str], rows: &[Vec<String>]) -> String {
 fn new_sections_md(r: &ExperimentResult) -> String {
     let mut s = section(
         "Cost split: size and selection (mean [95% interval])",
-        "Size = `all` retrained on a random subsample of the arm's size, minus `all`; selection = the arm minus that size-matched `all`; both on the same test users. Money at equal grouping rate (KRW per 1,000 users; positive = more loss).",
-        &SPLIT_HEADER,
+        &money(
+            r,
+            "Size = `all` retrained on a random subsample of the arm's size, minus `all`; selection = the arm minus that size-matched `all`; both on the same test users. Money at equal grouping rate (KRW per 1,000 users; positive = more loss).",
+        ),
+        &money_header(r, &SPLIT_HEADER),
         &split_rows(r),
     );
     s.push_str(&format!(
-        "\n## Money as a decision (KRW per 1,000 users)\n\nUnder the policy (score ≤ {} on the `{}` scale) each arm refuses a different share, so its loss mixes ranking with calibration; at equal rate every arm refuses the share its family's `all` refuses, choosing its riskiest users. Net value = B × grouped users − expected loss, B = KRW {:.0} per grouped user (E).\n\n",
+        "\n## Money as a decision ({cur} per 1,000 users)\n\nUnder the policy (score ≤ {} on the `{}` scale) each arm refuses a different share, so its loss mixes ranking with calibration; at equal rate every arm refuses the share its family's `all` refuses, choosing its riskiest users. Net value = B × grouped users − expected loss, B = {cur} {:.0} per grouped user (E).\n\n",
         r.spec.policy.max_score_for_grouping,
         r.spec.score_scale.as_str(),
-        r.spec.policy.benefit_per_grouped_user_krw
+        r.spec.policy.benefit_per_grouped_user_krw,
+        cur = r.spec.currency
     ));
     s.push_str(&md_table(&MONEY_HEADER, &money_rows(r)));
-    s.push_str("\n### Cost curves (expected loss, KRW per 1,000 users, by share refused; mean across replicates)\n\n");
+    s.push_str(&money(r, "\n### Cost curves (expected loss, KRW per 1,000 users, by share refused; mean across replicates)\n\n"));
     let shares = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5];
     let mut hdr = vec!["family".to_string(), "arm".to_string()];
     hdr.extend(shares.iter().map(|x| format!("{:.0} %", 100.0 * x)));

@@ -39,7 +39,7 @@ pub fn truth_md(c: &CeilingSummary) -> String {
 }
 
 /// The score-scale section of one family.
-fn family_md(s: &ScaleSummary, in_use: ScoreScale) -> String {
+fn family_md(s: &ScaleSummary, in_use: ScoreScale, currency: &str) -> String {
     let spread: Vec<Vec<String>> = s
         .spread
         .iter()
@@ -113,7 +113,7 @@ fn family_md(s: &ScaleSummary, in_use: ScoreScale) -> String {
                 "grouped when",
                 "largest P grouped",
                 "refused",
-                "expected loss (KRW / 1,000)"
+                &format!("expected loss ({currency} / 1,000)")
             ],
             &policy
         ),
@@ -145,7 +145,7 @@ pub fn section_md(r: &ExperimentResult) -> String {
             r.spec.score_scale.as_str()
         ));
         for f in &r.score_scales {
-            s.push_str(&family_md(f, r.spec.score_scale));
+            s.push_str(&family_md(f, r.spec.score_scale, &r.spec.currency));
         }
     }
     s

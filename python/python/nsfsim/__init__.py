@@ -39,6 +39,8 @@ __all__ = [
     "audit",
     "compare",
     "destroy",
+    "destroy_keygen",
+    "destroy_verify",
     "evaluate",
     "generate",
     "manifest",
@@ -213,6 +215,8 @@ class Run(_Folder):
         self.folder = Path(folder)
         self.summary: List[str] = summary or []
         self.result: Dict[str, Any] = json.loads((self.folder / "metrics.json").read_text())
+        # The column table printed before training (runs on your own table).
+        self.columns: str = ""
 
     @classmethod
     def open(cls, folder: PathLike) -> "Run":
@@ -256,16 +260,59 @@ class Run(_Folder):
         """``report.md``."""
         return (self.folder / "report.md").read_text()
 
+    @property
+    def own_data(self) -> Optional[Dict[str, Any]]:
+        """A run on your own table: the file, its SHA-256, the column table
+        and every choice (``metrics.json``'s ``own_data``); else ``None``."""
+        return self.result.get("own_data")
+
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r})"
 
 
 _COMPARE_PARAMS = ("out", "force", "data_root", "threads", "export_predictions", "registry")
 
+# `compare --data`'s flags (README, "Your own data"): only with `data=`.
+_TABLE_PARAMS = (
+    "label",
+    "positive",
+    "consent",
+    "target",
+    "id",
+    "minimal",
+    "categorical",
+    "numeric",
+    "simulate_consent",
+    "consent_rate",
+    "consent_strength",
+)
+
+ColumnList = Union[str, Sequence[str]]
+
+
+def _comma(v: Optional[ColumnList]) -> Optional[str]:
+    """A list of columns as the command line's comma-separated value."""
+    if v is None or isinstance(v, str):
+        return v
+    return ",".join(str(x) for x in v)
+
 
 def compare(
     spec: str = "default",
     *,
+    data: Optional[PathLike] = None,
+    label: Optional[str] = None,
+    positive: Optional[Any] = None,
+    consent: Optional[str] = None,
+    target: Optional[str] = None,
+    id: Optional[str] = None,
+    features: Optional[ColumnList] = None,
+    minimal: Optional[ColumnList] = None,
+    categorical: Optional[ColumnList] = None,
+    numeric: Optional[ColumnList] = None,
+    simulate_consent: Optional[str] = None,
+    consent_rate: Optional[float] = None,
+    consent_strength: Optional[float] = None,
     set: Optional[Sequence[str]] = None,
     out: Optional[PathLike] = None,
     force: bool = False,
@@ -277,19 +324,68 @@ def compare(
 ) -> Run:
     """``nsfsim compare``: runs the experiment ``spec`` (default, case,
     sweep-consent or a TOML file) with spec fields overridden as keywords
-    (``replicates=2, users=20_000``) or ``set=["policy.x=1"]``; returns the
-    run."""
-    folder, summary = _nsfsim.compare(
-        os.fspath(spec),
+    (``replicates=2, users=20_000, currency="EUR"``) or
+    ``set=["policy.x=1"]``; returns the run.
+
+    With ``data=`` it is ``nsfsim compare --data FILE``: the experiment on
+    your own table (Parquet, or CSV with a header), with the flags of that
+    command under the same names: ``label`` (required), ``positive``,
+    ``consent`` (or ``simulate_consent="random"|"attributes"|"risk"`` with
+    ``consent_rate``, ``consent_strength``), ``target``, ``id``,
+    ``features`` (a list, or ``"all"``), ``minimal``, ``categorical``,
+    ``numeric``, ``families``, ``replicates`` (default 5) and ``currency``
+    (default ``"units"``). The run's ``columns`` holds the column table the
+    command line prints before training."""
+    table = dict(
+        label=label,
+        positive=None if positive is None else str(positive),
+        consent=consent,
+        target=target,
+        id=id,
+        minimal=_comma(minimal),
+        categorical=_comma(categorical),
+        numeric=_comma(numeric),
+        simulate_consent=simulate_consent,
+        consent_rate=consent_rate,
+        consent_strength=consent_strength,
+    )
+    if data is None:
+        given = [k for k in _TABLE_PARAMS if table[k] is not None]
+        if features is not None:
+            given.append("features")
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise InputError(f"invalid parameter `{flag}`: applies to your own table only: give data=FILE too")
+        folder, summary = _nsfsim.compare(
+            os.fspath(spec),
+            set=_overrides(set, overrides),
+            out=_path(out),
+            force=force,
+            data_root=_path(data_root),
+            threads=threads,
+            export_predictions=export_predictions,
+            registry=_path(registry),
+        )
+        return Run(folder, summary)
+    for k in ("families", "replicates", "currency"):
+        if k in overrides:
+            table[k] = _comma(overrides.pop(k)) if k == "families" else overrides.pop(k)
+    table = {k: v for k, v in table.items() if v is not None}
+    folder, summary, columns = _nsfsim.compare_table(
+        os.fspath(data),
+        features=_comma(features) or "all",
+        spec=os.fspath(spec),
         set=_overrides(set, overrides),
         out=_path(out),
         force=force,
-        data_root=_path(data_root),
         threads=threads,
         export_predictions=export_predictions,
         registry=_path(registry),
+        **table,
     )
-    return Run(folder, summary)
+    run = Run(folder, summary)
+    run.columns = columns
+    return run
 
 
 class Audit(_Folder):
@@ -377,6 +473,7 @@ def destroy(
     scan: Sequence[PathLike] = (),
     runs: Optional[PathLike] = None,
     registry: Optional[PathLike] = None,
+    sign_key: Optional[PathLike] = None,
     check: bool = True,
     **order_fields: Any,
 ) -> Destruction:
@@ -387,9 +484,13 @@ def destroy(
     :class:`InputError` naming the known ones. An incomplete order (a file
     kept, a copy found) raises :class:`IncompleteError` with the command
     line's message and the outcome as ``.destruction``; with
-    ``check=False`` it is returned instead (``.record["status"]``)."""
+    ``check=False`` it is returned instead (``.record["status"]``).
+    ``sign_key`` (``--sign-key``) signs the record and its log entry with an
+    Ed25519 secret key file (:func:`destroy_keygen`)."""
     fields = dict(order or {})
     fields.update(order_fields)
+    if sign_key is not None:
+        fields["sign_key"] = os.fspath(sign_key)
     record, already, written, incomplete = _nsfsim.destroy(
         _model_id(model),
         order=[(k, str(v)) for k, v in fields.items()],
@@ -406,8 +507,36 @@ def destroy(
     return outcome
 
 
-def verify_destruction(record: PathLike) -> Dict[str, int]:
-    """``nsfsim destroy verify``: the log's hash chain, the record's digest,
-    every deleted file still absent; raises with the first discrepancy."""
-    entries, files = _nsfsim.verify_destruction(os.fspath(record))
-    return {"entries": entries, "files_checked": files}
+def destroy_verify(
+    record: PathLike,
+    *,
+    public_key: Optional[PathLike] = None,
+    validator: Optional[str] = None,
+    sign_key: Optional[PathLike] = None,
+) -> Dict[str, Any]:
+    """``nsfsim destroy verify RECORD``: the record's digest (and Ed25519
+    signature: with ``public_key``, a key file or hex, every signature must
+    be by that key), its Markdown, the log's hash chain, every deleted file
+    still absent; raises :class:`IncompleteError` with the first
+    discrepancy. ``validator`` logs a successful verification in that name,
+    signed with ``sign_key``. Returns ``entries``, ``files_checked``,
+    ``files_scanned``, ``signed_by`` and ``validation``."""
+    return json.loads(
+        _nsfsim.verify_destruction(
+            os.fspath(record),
+            public_key=_path(public_key),
+            validator=validator,
+            sign_key=_path(sign_key),
+        )
+    )
+
+
+verify_destruction = destroy_verify
+
+
+def destroy_keygen(out: PathLike) -> Dict[str, Path]:
+    """``nsfsim destroy keygen --out FILE``: a new Ed25519 key pair, ``FILE``
+    (secret, mode 0600) and ``FILE.pub``; an existing file is never
+    replaced."""
+    secret, public = _nsfsim.destroy_keygen(os.fspath(out))
+    return {"secret_key": Path(secret), "public_key": Path(public)}

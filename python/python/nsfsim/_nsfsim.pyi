@@ -48,6 +48,32 @@ def compare(
     export_predictions: bool = False,
     registry: Optional[str] = None,
 ) -> Tuple[str, List[str]]: ...
+def compare_table(
+    data: str,
+    *,
+    label: Optional[str] = None,
+    positive: Optional[str] = None,
+    consent: Optional[str] = None,
+    target: Optional[str] = None,
+    id: Optional[str] = None,
+    features: str = "all",
+    minimal: Optional[str] = None,
+    categorical: Optional[str] = None,
+    numeric: Optional[str] = None,
+    families: Optional[str] = None,
+    replicates: int = 5,
+    simulate_consent: Optional[str] = None,
+    consent_rate: float = 0.5,
+    consent_strength: float = 1.0,
+    currency: Optional[str] = None,
+    spec: str = "default",
+    set: Sequence[str] = ...,
+    out: Optional[str] = None,
+    force: bool = False,
+    threads: Optional[int] = None,
+    export_predictions: bool = False,
+    registry: Optional[str] = None,
+) -> Tuple[str, List[str], str]: ...
 def audit(
     model: str,
     data: str,
@@ -72,4 +98,11 @@ def destroy(
     runs: Optional[str] = None,
     registry: Optional[str] = None,
 ) -> Tuple[str, bool, List[str], Optional[str]]: ...
-def verify_destruction(record: str) -> Tuple[int, int]: ...
+def verify_destruction(
+    record: str,
+    *,
+    public_key: Optional[str] = None,
+    validator: Optional[str] = None,
+    sign_key: Optional[str] = None,
+) -> str: ...
+def destroy_keygen(out: str) -> Tuple[str, str]: ...

@@ -7,17 +7,19 @@
 //! a numeric feature's gaps take the median of its non-missing values in
 //! the whole table (no label is used) and add a `<column>=missing` 0/1
 //! column; a categorical feature's gaps are a level of their own
-//! (`<column>=missing`). Every family sees that one design: the logistic
-//! regression gets median + indicator, the scorecard bins the indicator as
-//! an attribute of its own (a missing bin with its own points), and the
-//! trees split on the indicator.
+//! (`<column>=missing`). The logistic regression gets median + indicator,
+//! the scorecard bins the indicator as an attribute of its own (a missing
+//! bin with its own points), and the trees read the gap itself: gbdt gets
+//! NaN where the median was filled in ([`with_gaps`]), puts it in a
+//! missing bin and learns at each split which side it goes to (as XGBoost
+//! and LightGBM do), with the indicator still there to split on.
 
 pub mod infer;
 pub mod read;
 
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::data::features::Design;
@@ -144,6 +146,33 @@ impl Encoding {
             }
         }
     }
+}
+
+/// The design with each numeric feature's gaps as NaN again, for the
+/// families that read missing values natively (the trees): where the
+/// `<name>=missing` indicator right after column `<name>` is 1, the median
+/// fill becomes NaN (the indicator stays, so the columns are the same).
+/// `None`, with nothing copied, when no column has gaps (every simulated
+/// data set, a complete table).
+pub fn with_gaps(x: ArrayView2<f32>, names: &[String]) -> Option<Array2<f32>> {
+    if names.len() != x.ncols() {
+        return None;
+    }
+    let pairs: Vec<usize> = (1..names.len())
+        .filter(|&k| names[k].strip_suffix("=missing") == Some(names[k - 1].as_str()))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut out = x.to_owned();
+    for k in pairs {
+        for mut row in out.rows_mut() {
+            if row[k] == 1.0 {
+                row[k - 1] = f32::NAN;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Builds the design of `encodings` from `columns` (found by name).

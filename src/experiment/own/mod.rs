@@ -306,7 +306,7 @@ pub fn setup_text(r: &crate::experiment::ExperimentResult) -> Option<String> {
         .map(|e| format!("`{}`", e.name()))
         .collect::<Vec<_>>();
     Some(format!(
-        "Experiment `{}` on your own table `{}` (SHA-256 {}…): {} rows, label `{}` (positive share {:.3}), consent {} (share {:.3}), target population {} ({} rows), {} replicate(s) (seeds {}–{}), model families {}. Features ({}): {}. Test rows: {}. Missing values: a numeric feature's gaps take its median and a `<column>=missing` indicator; a categorical feature's gaps are a level of their own; the scorecard bins the indicator as an attribute of its own, the trees split on it. No ground truth: {}. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test rows when there is one replicate); differences between arms are paired on the same test rows. Policy: scores ≤ {} get grouped charges; a failed grouped charge loses {:.0}; each grouped row is worth {:.0} (the spec's units). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size. The column table and every choice are in `metrics.json` (`own_data`) and `manifest.json`.",
+        "Experiment `{}` on your own table `{}` (SHA-256 {}…): {} rows, label `{}` (positive share {:.3}), consent {} (share {:.3}), target population {} ({} rows), {} replicate(s) (seeds {}–{}), model families {}. Features ({}): {}. Test rows: {}. Missing values: a numeric feature's gaps take its median and a `<column>=missing` indicator; a categorical feature's gaps are a level of their own; the scorecard bins the indicator as an attribute of its own; gbdt reads the gap itself (NaN in a missing bin, sent at each split to the side the fit chose) and can split on the indicator too. No ground truth: {}. Intervals: 95%, Student t across replicates ({} bootstrap resamples of the test rows when there is one replicate); differences between arms are paired on the same test rows. Policy: scores ≤ {} get grouped charges; a failed grouped charge loses {cur} {:.0}; each grouped row is worth {cur} {:.0} (money in `{cur}`: `--currency` names the unit). Size-matched arms (`all-size-of-<rule>`) train `all` on a seeded random subsample of the restricted arm's size. The column table and every choice are in `metrics.json` (`own_data`) and `manifest.json`.",
         r.spec.name,
         o.file,
         &o.sha256[..12.min(o.sha256.len())],
@@ -330,7 +330,8 @@ pub fn setup_text(r: &crate::experiment::ExperimentResult) -> Option<String> {
         r.spec.bootstrap,
         r.spec.policy.max_score_for_grouping,
         r.spec.policy.loss_per_failed_charge_krw,
-        r.spec.policy.benefit_per_grouped_user_krw
+        r.spec.policy.benefit_per_grouped_user_krw,
+        cur = r.spec.currency
     ))
 }
 
