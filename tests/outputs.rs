@@ -924,7 +924,8 @@ fn lineage_and_show_name_parents_and_children() {
 /// disclosure per grade, the raw-scale R²) are rows of `audit.parquet`,
 /// equal to `audit.json`'s.
 fn audit_parquet_has_the_issue_13_fields(out: &Path, audit: &Value) {
-    let mut rows: HashMap<(String, String, String), (Option<f64>, Option<f64>)> = HashMap::new();
+    type Key = (String, String, String);
+    let mut rows: HashMap<Key, (Option<f64>, Option<f64>)> = HashMap::new();
     for b in read_parquet(&out.join("audit.parquet")) {
         let (sec, item, metric) = (
             col::<StringArray>(&b, "section"),
