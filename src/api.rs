@@ -201,6 +201,12 @@ impl TrainParams {
 
 /// Trains and registers a model.
 pub fn train(p: &TrainParams) -> Result<Trained> {
+    train_on_scale(p, crate::stats::scale::ScoreScale::Probability)
+}
+
+/// `train --score-scale`: [`train`] with the model's score mapping and
+/// score bands on `scale`.
+pub fn train_on_scale(p: &TrainParams, scale: crate::stats::scale::ScoreScale) -> Result<Trained> {
     let rule = train::PopulationRule::parse(&p.population)?;
     let features = crate::data::features::FeatureSet::parse(&p.features)?;
     let spec = train::ModelSpec::parse(&p.model)?.check()?;
@@ -216,6 +222,7 @@ pub fn train(p: &TrainParams) -> Result<Trained> {
             DerivedFrom {
                 teacher: p.teacher.as_deref(),
                 warm_start: p.warm_start.as_deref(),
+                scale,
             },
         )
     })

@@ -154,31 +154,48 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
     assert!(reg.join(&rid).join("model.json").is_file());
 }
 
-/// The same-family control leaks at its smallest size and less as it
-/// grows, finds planted canaries; the grade bands disclose the balance;
-/// the balance's R² on the raw scale is reported beside log1p.
+/// The same-family control leaks at its smallest size and finds its
+/// planted canaries clearly above chance (issue 13: it was at chance
+/// everywhere); the grade bands disclose the balance; the balance's R² on
+/// the raw scale is reported beside log1p.
 fn same_family_control_and_disclosure(r: &serde_json::Value, bal: &serde_json::Value) {
     let f = |v: &serde_json::Value| v.as_f64().unwrap();
     let c = &r["same_family_control"];
     eprintln!("same-family control: {c}");
     assert_eq!(c["family"], "logistic");
     let sizes = c["sizes"].as_array().unwrap();
-    assert_eq!(sizes.len(), 5, "{c}");
-    // Every size reports an attack AUC with its interval and the canaries.
-    // Measured (150 k users, revision 3): the L2 logistic does not leak at
-    // any size from 66 users on (intervals cover 0.5) and its canaries are
-    // found at about chance, so only the shape is asserted here; the README
-    // carries the figures.
+    assert_eq!(sizes.len(), 9, "{c}");
     for p in sizes {
         let a = &p["attack_auc"];
         assert!(
             f(&a["ci95"][0]) <= f(&a["value"]) && f(&a["value"]) <= f(&a["ci95"][1]),
             "{p}"
         );
-        assert_eq!(p["canaries"], 16);
-        assert!(p["canaries_found"].as_u64().unwrap() <= 16);
-        assert_eq!(p["leaks"].as_bool().unwrap(), f(&a["ci95"][0]) > 0.5);
+        assert!(p["canaries_found"].as_u64().unwrap() <= p["canaries"].as_u64().unwrap());
+        let events = p["attack_auc_events"]["ci95"][0].as_f64().unwrap_or(0.0);
+        assert_eq!(
+            p["leaks"].as_bool().unwrap(),
+            f(&a["ci95"][0]) > 0.5 || events > 0.5,
+            "{p}"
+        );
     }
+    // The smallest size (50 users a model, pooled over its replicates)
+    // leaks: users with the event are told apart far above chance
+    // (measured 0.95), and the attack on everyone is above 0.5.
+    let small = &sizes[0];
+    assert_eq!(small["training_users"], 50);
+    assert!(small["leaks"].as_bool().unwrap(), "{small}");
+    assert!(f(&small["attack_auc_events"]["ci95"][0]) > 0.7, "{small}");
+    assert!(f(&small["attack_auc"]["value"]) > 0.5, "{small}");
+    // ... and the largest (12,800 users, one model) leaks less.
+    let large = &sizes[8];
+    assert!(
+        f(&large["attack_auc_events"]["value"]) < f(&small["attack_auc_events"]["value"]),
+        "{large}"
+    );
+    // Outlier canaries are found far above chance (1 %) at the smallest size.
+    let share = &small["canaries_found_share"];
+    assert!(f(&share["ci95"][0]) > 0.05, "{share}");
     let leaking = sizes.iter().filter(|p| p["leaks"].as_bool().unwrap());
     assert_eq!(
         c["leaks_up_to"].as_u64(),

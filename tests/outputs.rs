@@ -684,6 +684,7 @@ fn checked_in_schemas_equal_the_generated_ones_and_outputs_validate() {
     let audit = json(&out.join("audit.json"));
     validate("audit", &audit);
     assert!(read_parquet(&out.join("audit.parquet"))[0].num_rows() > 10);
+    audit_parquet_has_the_issue_13_fields(&out, &audit);
     ok(&with_order(&[
         "destroy",
         "--model",
@@ -917,4 +918,60 @@ fn lineage_and_show_name_parents_and_children() {
     let text = ok(&["models", "lineage", &a, "--registry", s(&reg)]);
     assert!(text.contains(&format!("model {a} ")) && text.contains(&format!("-> model {w}")));
     assert!(text.contains("-> scores "), "{text}");
+}
+
+/// Issue 13: the audit's new figures (the same-family control per size,
+/// disclosure per grade, the raw-scale R²) are rows of `audit.parquet`,
+/// equal to `audit.json`'s.
+fn audit_parquet_has_the_issue_13_fields(out: &Path, audit: &Value) {
+    type Key = (String, String, String);
+    let mut rows: HashMap<Key, (Option<f64>, Option<f64>)> = HashMap::new();
+    for b in read_parquet(&out.join("audit.parquet")) {
+        let (sec, item, metric) = (
+            col::<StringArray>(&b, "section"),
+            col::<StringArray>(&b, "item"),
+            col::<StringArray>(&b, "metric"),
+        );
+        let (v, lo) = (
+            col::<Float64Array>(&b, "value"),
+            col::<Float64Array>(&b, "low"),
+        );
+        for i in 0..b.num_rows() {
+            let key = (
+                sec.value(i).into(),
+                item.value(i).into(),
+                metric.value(i).into(),
+            );
+            let low = (!lo.is_null(i)).then(|| lo.value(i));
+            rows.insert(key, ((!v.is_null(i)).then(|| v.value(i)), low));
+        }
+    }
+    let get = |s: &str, i: &str, m: &str| {
+        *rows
+            .get(&(s.into(), i.into(), m.into()))
+            .unwrap_or_else(|| panic!("audit.parquet lacks {s} / {i} / {m}"))
+    };
+    let size = &audit["same_family_control"]["sizes"][0];
+    let item = format!("{} training users", size["training_users"]);
+    let (v, lo) = get("same_family_control", &item, "sizes.attack_auc");
+    assert_eq!(v, size["attack_auc"]["value"].as_f64());
+    assert_eq!(lo, size["attack_auc"]["ci95"][0].as_f64());
+    let leaks = size["leaks"].as_bool().unwrap() as u8 as f64;
+    assert_eq!(
+        get("same_family_control", &item, "sizes.leaks").0,
+        Some(leaks)
+    );
+    get("same_family_control", &item, "sizes.canaries_found_share");
+    let a = &audit["disclosure"][0];
+    let g = a["grade"].as_str().unwrap();
+    assert_eq!(
+        get("disclosure", g, "p_zero_balance").0,
+        a["p_zero_balance"].as_f64()
+    );
+    assert_eq!(
+        get("disclosure", g, "balance_quantiles_krw[1]").0,
+        a["balance_quantiles_krw"][1].as_f64()
+    );
+    let (raw, _) = get("attributes", "balance_krw", "r2_score_raw");
+    assert!(raw.is_some());
 }

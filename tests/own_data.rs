@@ -289,10 +289,15 @@ fn identifier_like_and_text_columns_are_not_features_unless_named() {
     );
 }
 
+/// Issue 14: `audit` on a model trained with `train --data FILE` (it was
+/// refused in one line): the attacks, the same-family control and the
+/// attribute inference on the table's columns; the replacement cost under
+/// the true probability and the simulator's attributes are left out, and
+/// the report says so.
 #[test]
-fn audit_on_a_table_file_is_refused_in_one_line() {
+fn audit_on_a_table_file_reports_attacks_and_attribute_inference() {
     let dir = tempfile::tempdir().unwrap();
-    let reg = dir.path().join("reg");
+    let (reg, out) = (dir.path().join("reg"), dir.path().join("audit"));
     let data = fixture("german_credit.parquet");
     let mut args = vec![
         "train",
@@ -304,18 +309,64 @@ fn audit_on_a_table_file_is_refused_in_one_line() {
     ];
     args.extend(&GERMAN[..4]);
     let id = ok(&args).trim().lines().last().unwrap().to_string();
-    refused(
-        &[
-            "audit",
-            "--model",
-            &id,
-            "--data",
-            s(&data),
-            "--registry",
-            s(&reg),
-        ],
-        "is a table file",
+    ok(&[
+        "audit",
+        "--model",
+        &id,
+        "--data",
+        s(&data),
+        "--registry",
+        s(&reg),
+        "--out",
+        s(&out),
+        "--shadows",
+        "8",
+        "--bootstrap",
+        "50",
+        "--quiet",
+    ]);
+    let r = json(&out.join("audit.json"));
+    let model = json(&reg.join(&id).join("manifest.json"));
+    // Members: the 800-odd training rows; non-members: the held-out rows.
+    assert_eq!(
+        r["membership"]["training_members"],
+        model["training_members"]["count"]
     );
+    let attacks = r["membership"]["attacks"].as_array().unwrap();
+    assert_eq!(attacks.len(), 4, "{attacks:?}");
+    for a in attacks {
+        let auc = a["auc"]["value"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&auc), "{a}");
+    }
+    // Attribute inference: one row per model column, from the score.
+    let cols = model["feature_columns"].as_array().unwrap();
+    let attrs = r["attributes"].as_array().unwrap();
+    assert_eq!(attrs.len(), cols.len());
+    assert_eq!(r["attribute_sample"], 1000);
+    let best = attrs
+        .iter()
+        .map(|a| a["r2_score"]["value"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert!(best > 0.05, "the score carries nothing about any column?");
+    assert_eq!(r["uniqueness"].as_array().unwrap().len(), 1);
+    assert!(
+        !r["same_family_control"]["sizes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Left out, and said so.
+    assert!(r["replacement"].is_null());
+    assert!(r["disclosure"].as_array().unwrap().is_empty());
+    let left = r["left_out"].as_array().unwrap();
+    assert!(
+        left.iter()
+            .any(|l| l.as_str().unwrap().contains("true NSF probability")),
+        "{left:?}"
+    );
+    let md = std::fs::read_to_string(out.join("audit.md")).unwrap();
+    assert!(md.contains("Left out"), "{md}");
+    assert!(out.join("audit.parquet").is_file());
 }
 
 #[test]

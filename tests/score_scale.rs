@@ -218,3 +218,55 @@ fn scorecard_points_run_with_woe_and_device_os_bins_are_named() {
     }
     assert!(in_card >= 3);
 }
+
+/// `train --score-scale` (issue 13, as `compare` and `score` have it): the
+/// model's manifest records the mapping of the scale in use and its score
+/// bands on that scale; a bad scale is refused naming the flag.
+#[test]
+fn train_records_the_score_scale_in_use() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    let reg = d.path().join("registry");
+    generate("default", 20_000, Some(13), &data);
+    let manifest = |id: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(reg.join(id).join("manifest.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let prob = manifest(&train_id(&data, &reg, &["--quiet"]));
+    let lo = manifest(&train_id(
+        &data,
+        &reg,
+        &["--score-scale", "log-odds", "--quiet"],
+    ));
+    assert!(
+        prob["score_mapping"]
+            .as_str()
+            .unwrap()
+            .starts_with("score = round(100 * P"),
+        "{}",
+        prob["score_mapping"]
+    );
+    assert!(
+        lo["score_mapping"]
+            .as_str()
+            .unwrap()
+            .contains("double the odds"),
+        "{}",
+        lo["score_mapping"]
+    );
+    // Same fit, same AUC; the score bands are on the scale in use.
+    assert_eq!(prob["metrics"]["auc"], lo["metrics"]["auc"]);
+    assert_ne!(prob["metrics"]["bands"], lo["metrics"]["bands"]);
+    refused(
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--registry",
+            s(&reg),
+            "--score-scale",
+            "logit",
+        ],
+        "--score-scale",
+    );
+}

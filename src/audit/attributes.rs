@@ -446,10 +446,20 @@ impl Inference {
     }
 }
 
-/// Attribute inference from the score (`score`, `quasi_all` per user): on
-/// every user, or a seeded sample of `attribute_users` (users are i.i.d.;
-/// memory stays bounded at 40 M). Returns the sample size and one row per
-/// attribute.
+/// The users attribute inference runs on: every user, or a seeded sample
+/// of `attribute_users` (users are i.i.d.; memory stays bounded at 40 M).
+fn attribute_sample(data: &LoadedData, params: &AuditParams) -> Vec<usize> {
+    let every: Vec<usize> = (0..data.rows()).collect();
+    if data.rows() <= params.attribute_users {
+        return every;
+    }
+    let mut v = hash_sample(data, &every, params.seed ^ 0xA77, params.attribute_users);
+    v.sort_unstable();
+    v
+}
+
+/// Attribute inference from the score (`score`, `quasi_all` per user) on a
+/// generated data set. Returns the sample size and one row per attribute.
 pub(crate) fn attribute_inference(
     data_dir: &Path,
     data: &LoadedData,
@@ -457,19 +467,64 @@ pub(crate) fn attribute_inference(
     quasi_all: Vec<u32>,
     params: &AuditParams,
 ) -> Result<(u64, Vec<AttributeRow>)> {
-    let every: Vec<usize> = (0..data.rows()).collect();
-    let sample: Vec<usize> = if data.rows() <= params.attribute_users {
-        every
-    } else {
-        let mut v = hash_sample(data, &every, params.seed ^ 0xA77, params.attribute_users);
-        v.sort_unstable();
-        v
-    };
+    let sample = attribute_sample(data, params);
     let idv = identifier_values(data_dir, data, &sample)?;
     let values = attribute_values(data, &idv, &sample);
-    let score: Vec<u8> = sample.iter().map(|&i| score[i]).collect();
     let quasi: Vec<u32> = sample.iter().map(|&i| quasi_all[i]).collect();
     drop(quasi_all);
+    let rows = infer(data, &sample, &values, score, quasi, params);
+    Ok((sample.len() as u64, rows))
+}
+
+/// Attribute inference on a table: every design column of the model (a
+/// numeric value, a one-hot level or a missing-value indicator) from the
+/// score. A table has no known public quasi-identifiers: their key is one
+/// cell (r2_quasi is 0, r2_score_quasi equals r2_score), and singling out
+/// counts the score's own groups only. Returns the uniqueness table, the
+/// sample size and one row per column.
+pub(crate) fn table_inference(
+    data: &LoadedData,
+    score: &[u8],
+    params: &AuditParams,
+) -> (Vec<Uniqueness>, u64, Vec<AttributeRow>) {
+    let sample = attribute_sample(data, params);
+    let values: Vec<AttributeValues> = data
+        .design
+        .names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let c = data.design.x.column(j);
+            let v: Vec<f64> = sample.iter().map(|&i| c[i] as f64).collect();
+            let binary = v.iter().all(|&x| x == 0.0 || x == 1.0);
+            AttributeValues {
+                name: name.clone(),
+                kind: if binary { "binary" } else { "numeric" },
+                scale: "column",
+                values: v,
+            }
+        })
+        .collect();
+    let rows = infer(data, &sample, &values, score, vec![0; sample.len()], params);
+    let score_all: Vec<u32> = score.iter().map(|&s| s as u32).collect();
+    (
+        vec![uniqueness("score", &score_all)],
+        sample.len() as u64,
+        rows,
+    )
+}
+
+/// The inference shared by data sets and tables: `values` and `quasi` on
+/// the `sample` rows, `score` on every row.
+fn infer(
+    data: &LoadedData,
+    sample: &[usize],
+    values: &[AttributeValues],
+    score: &[u8],
+    quasi: Vec<u32>,
+    params: &AuditParams,
+) -> Vec<AttributeRow> {
+    let score: Vec<u8> = sample.iter().map(|&i| score[i]).collect();
     let by_score: Vec<u32> = score.iter().map(|&s| s as u32).collect();
     let by_both: Vec<u32> = (0..sample.len())
         .map(|i| quasi[i] * 128 + score[i] as u32)
@@ -482,7 +537,7 @@ pub(crate) fn attribute_inference(
     // Intervals: bootstrap on the first m half-B rows (users are i.i.d.),
     // widened or narrowed to the full half by sqrt(m / n).
     let m = rows_b.len().min(200_000);
-    let widen = (m as f64 / rows_b.len() as f64).sqrt();
+    let widen = (m as f64 / rows_b.len().max(1) as f64).sqrt();
     let boot_rows: Vec<Vec<usize>> = (0..params.bootstrap.min(100) as u64)
         .map(|b| {
             (0..m as u64)
@@ -500,6 +555,5 @@ pub(crate) fn attribute_inference(
         m,
         widen,
     };
-    let rows = values.par_iter().map(|a| inf.attribute_row(a)).collect();
-    Ok((sample.len() as u64, rows))
+    values.par_iter().map(|a| inf.attribute_row(a)).collect()
 }

@@ -9,6 +9,11 @@
 //!   and how many people the score singles out;
 //! - the lawful replacement: a model trained on consented users only, and
 //!   what it costs on the same held-out registered users.
+//!
+//! On a model trained on a table file (`train --data FILE`) there is no
+//! simulated truth: the attacks, the same-family control and the attribute
+//! inference on the table's columns run; what needs the simulator is left
+//! out and listed ([`TABLE_LEFT_OUT`]).
 
 pub mod attributes;
 pub mod control;
@@ -136,8 +141,9 @@ pub struct AuditResult {
     pub attributes: Vec<AttributeRow>,
     /// How many people the score (with quasi-identifiers) singles out.
     pub uniqueness: Vec<Uniqueness>,
-    /// The lawful replacement.
-    pub replacement: Replacement,
+    /// The lawful replacement (None on a table: no true probability to
+    /// cost it under; see `left_out`).
+    pub replacement: Option<Replacement>,
     /// The same-family positive control at growing training sizes, with
     /// planted canaries.
     #[serde(default)]
@@ -145,7 +151,19 @@ pub struct AuditResult {
     /// What the score's grade band discloses about attributes.
     #[serde(default)]
     pub disclosure: Vec<disclosure::BandDisclosure>,
+    /// What this audit leaves out and why (a table has no simulated
+    /// truth); empty on a generated data set.
+    #[serde(default)]
+    pub left_out: Vec<String>,
 }
+
+/// What an audit of a model trained on a table leaves out, and why.
+pub const TABLE_LEFT_OUT: [&str; 4] = [
+    "the lawful replacement's cost: it is measured under the simulator's true NSF probability, which a table does not have",
+    "disclosure per grade band (balance, auto top-up, device): those are the simulator's attributes",
+    "singling out by age band, region and device: a table's public quasi-identifiers are unknown, so only the score's own groups are counted",
+    "R² from quasi-identifiers: none are known for a table, so r2_quasi is 0 by construction and r2_score_quasi equals r2_score",
+];
 
 /// The `n` rows with the smallest seeded hash of their user ID, in hash
 /// order: a reproducible random sample, in O(rows) (no full sort at 40 M).
@@ -164,12 +182,15 @@ pub(crate) fn hash_sample(data: &LoadedData, rows: &[usize], seed: u64, n: usize
 }
 
 /// The family and hyperparameters a registered model was trained with
-/// (without what only its lineage records: teacher labels, warm start).
+/// (without what only its lineage records: teacher labels, warm start, a
+/// table's encodings).
 fn spec_of(m: &ModelManifest) -> Result<ValidModelSpec> {
     let mut h = m.hyperparameters.clone();
     if let Some(o) = h.as_object_mut() {
         o.remove("labels");
         o.remove("warm_start");
+        // A table's encoding record (`train --data FILE`).
+        o.remove("table");
         o.insert("family".into(), m.family.clone().into());
     }
     let spec: ModelSpec = serde_json::from_value(h).map_err(|e| NsfError::Input {
@@ -231,8 +252,8 @@ fn members_of(
     Ok((members, non_members))
 }
 
-/// Runs the audit of registered model `model_id` on the data set it was
-/// trained on; registers the lawful replacement in `registry`.
+/// Runs the audit of registered model `model_id` on the generated data set
+/// it was trained on; registers the lawful replacement in `registry`.
 pub fn run(
     registry: &Path,
     model_id: &str,
@@ -240,18 +261,39 @@ pub fn run(
     params: &ValidAuditParams,
     progress: &dyn Fn(&str),
 ) -> Result<AuditResult> {
+    let load = |_: &ModelManifest, _: &StoredModel| {
+        train::load_data(data_dir, &FeatureSet::Full.attributes()?)
+    };
+    run_with(registry, model_id, data_dir, params, progress, &load)
+}
+
+/// Loads the data a model is audited on, given its manifest and model.
+pub type Loader<'a> = dyn Fn(&ModelManifest, &StoredModel) -> Result<LoadedData> + 'a;
+
+/// The audit of `model_id` on the data `load` gives: a generated data set
+/// (every attribute, with its manifest) or a table file (the model's own
+/// columns; see [`TABLE_LEFT_OUT`]).
+pub fn run_with(
+    registry: &Path,
+    model_id: &str,
+    data_dir: &Path,
+    params: &ValidAuditParams,
+    progress: &dyn Fn(&str),
+    load: &Loader,
+) -> Result<AuditResult> {
     let (manifest, model) = train::load_model(registry, model_id)?;
     let spec = spec_of(&manifest)?;
-    let full = FeatureSet::Full.attributes()?;
     progress("loading the data set");
-    let data = train::load_data(data_dir, &full)?;
+    let data = load(&manifest, &model)?;
     let (members, non_members) = members_of(&data, &manifest, data_dir)?;
     let attrs = model.features().to_vec();
     let selected;
-    let design: &Design = if attrs == full {
+    let design: &Design = if data.design.names == model.feature_columns() {
         &data.design
     } else {
-        selected = data.design.select_attributes(&full, &attrs);
+        selected = data
+            .design
+            .select_attributes(&FeatureSet::Full.attributes()?, &attrs);
         &selected
     };
     let target = Target {
@@ -271,27 +313,44 @@ pub fn run(
     };
     let membership = membership::membership(&target, &split, &p_all, progress)?;
     let same_family = control::same_family_control(&target, &split, progress)?;
-    let disclosure = disclosure::by_band(&data, &p_all);
-    // The court's question: attributes from the score.
-    progress("attribute inference from the score");
-    let score: Vec<u8> = p_all.iter().map(|&p| train::score_of(p)).collect();
-    let (uniqueness, quasi_all) = attributes::singling_out(&data, &score);
-    let (attribute_sample, attributes) =
-        attributes::attribute_inference(data_dir, &data, &score, quasi_all, params)?;
-    progress("lawful replacement: the same model on consented users only");
-    let replacement = replacement::lawful_replacement(&target, registry)?;
-    Ok(AuditResult {
+    let mut result = AuditResult {
         kind: "audit".into(),
         nsfsim_version: env!("CARGO_PKG_VERSION").into(),
         params: (**params).clone(),
         model: manifest.clone(),
         users: data.rows() as u64,
         membership,
-        attribute_sample,
-        attributes,
-        uniqueness,
-        replacement,
+        attribute_sample: 0,
+        attributes: Vec::new(),
+        uniqueness: Vec::new(),
+        replacement: None,
         same_family_control: Some(same_family),
-        disclosure,
-    })
+        disclosure: Vec::new(),
+        left_out: Vec::new(),
+    };
+    // The court's question: attributes from the score.
+    progress("attribute inference from the score");
+    let score: Vec<u8> = p_all.iter().map(|&p| train::score_of(p)).collect();
+    if data.manifest.is_none() {
+        let (uniqueness, sample, rows) = attributes::table_inference(&data, &score, params);
+        (
+            result.uniqueness,
+            result.attribute_sample,
+            result.attributes,
+        ) = (uniqueness, sample, rows);
+        result.left_out = TABLE_LEFT_OUT.iter().map(|s| s.to_string()).collect();
+        return Ok(result);
+    }
+    result.disclosure = disclosure::by_band(&data, &p_all);
+    let (uniqueness, quasi_all) = attributes::singling_out(&data, &score);
+    let (attribute_sample, attributes) =
+        attributes::attribute_inference(data_dir, &data, &score, quasi_all, params)?;
+    (
+        result.uniqueness,
+        result.attribute_sample,
+        result.attributes,
+    ) = (uniqueness, attribute_sample, attributes);
+    progress("lawful replacement: the same model on consented users only");
+    result.replacement = Some(replacement::lawful_replacement(&target, registry)?);
+    Ok(result)
 }

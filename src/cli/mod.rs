@@ -145,7 +145,8 @@ struct AuditArgs {
     /// The model to audit.
     #[arg(long)]
     model: String,
-    /// The data set it was trained on (membership truth comes from it).
+    /// The data set it was trained on (membership truth comes from it): a
+    /// generated data set folder, or the table file of `train --data FILE`.
     #[arg(long)]
     data: PathBuf,
     /// Output folder (default runs/audit-<model>).
@@ -316,6 +317,10 @@ struct TrainArgs {
     /// Training seed (recorded; the logistic fit is deterministic).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The 0–100 score scale of the model's manifest (its score mapping
+    /// and score bands): probability or log-odds.
+    #[arg(long, default_value = "probability", value_name = "SCALE")]
+    score_scale: String,
     /// Train on this registered model's scores instead of the observed
     /// outcomes (distillation; families with soft labels, e.g. logistic).
     /// The teacher becomes the parent.
@@ -565,16 +570,6 @@ impl Drop for Spinner {
 }
 
 fn cmd_audit(a: AuditArgs) -> anyhow::Result<()> {
-    if a.data.is_file() {
-        return Err(NsfError::param(
-            "--data",
-            format!(
-                "{} is a table file: `audit` runs on a generated data set folder only (not yet on your own tables)",
-                a.data.display()
-            ),
-        )
-        .into());
-    }
     let run = crate::api::AuditRun {
         model: a.model,
         data: a.data,
@@ -623,9 +618,10 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
         registry: a.registry.registry,
     };
     let name = train::ModelSpec::parse(&params.model)?.check()?.name();
+    let scale = crate::stats::scale::ScoreScale::parse(&a.score_scale, "--score-scale")?;
     let started = Instant::now();
     let bar = spinner(a.quiet, &format!("training {name}"));
-    let t = crate::api::train(&params)?;
+    let t = crate::api::train_on_scale(&params, scale)?;
     drop(bar);
     let m = &t.manifest;
     eprintln!(

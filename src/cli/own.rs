@@ -136,6 +136,7 @@ pub(super) fn cmd_train_file(a: super::TrainArgs) -> anyhow::Result<()> {
         family: &spec,
         seed: a.seed,
         split_seed: a.split_seed,
+        scale: crate::stats::scale::ScoreScale::parse(&a.score_scale, "--score-scale")?,
     };
     let pool = super::thread_pool(a.threads)?;
     let started = Instant::now();

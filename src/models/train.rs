@@ -20,6 +20,7 @@ use crate::models::FitData;
 pub use crate::models::{ModelSpec, StoredModel, ValidModelSpec};
 use crate::sim::schema::{TRAILING, USER_ID};
 use crate::stats::metrics::{Evaluation, evaluate};
+use crate::stats::scale::ScoreScale;
 
 /// Share of users held out of every training set, chosen by a hash of
 /// (data seed, user_id): the same users for every model of a data set.
@@ -181,8 +182,19 @@ pub fn evaluate_rows(
     model: &StoredModel,
     idx: &[usize],
 ) -> Result<Evaluation> {
+    evaluate_rows_on(data, design, model, idx, ScoreScale::Probability)
+}
+
+/// [`evaluate_rows`] with the score bands on `scale`.
+pub fn evaluate_rows_on(
+    data: &LoadedData,
+    design: &Design,
+    model: &StoredModel,
+    idx: &[usize],
+    scale: ScoreScale,
+) -> Result<Evaluation> {
     let p = model.predict(&design.select_rows(idx))?;
-    let s: Vec<u8> = p.iter().map(|&v| score_of(v)).collect();
+    let s: Vec<u8> = scale.scores(&p);
     let y: Vec<bool> = idx.iter().map(|&i| data.nsf[i]).collect();
     let t: Vec<f64> = idx.iter().map(|&i| data.nsf_prob[i]).collect();
     Ok(evaluate(&p, &s, &y, &t))
@@ -213,6 +225,9 @@ pub struct DerivedFrom<'a> {
     pub teacher: Option<&'a str>,
     /// Start the fit from this model (same family and feature columns).
     pub warm_start: Option<&'a str>,
+    /// The score scale the manifest's mapping and score bands are on
+    /// (`train --score-scale`).
+    pub scale: ScoreScale,
 }
 
 /// A registered model a new one derives from: its ID and the model.
@@ -307,17 +322,15 @@ pub fn train(
     };
     let (stored, hyper, parents) = job.fit(spec, teacher.as_ref(), warm.as_ref())?;
     let fit_s = clock.elapsed().as_secs_f64() - read_s;
-    let (model_id, manifest) = register_model(
-        &data,
-        design,
-        rule.as_str(),
-        &members,
-        &stored,
-        hyper,
+    let job = Registration {
+        population_rule: rule.as_str(),
+        members: &members,
+        hyperparameters: hyper,
         seed,
-        registry,
         parents,
-    )?;
+        scale: from.scale,
+    };
+    let (model_id, manifest) = register_model_on(&data, design, &stored, job, registry)?;
     let rest_s = clock.elapsed().as_secs_f64() - read_s - fit_s;
     Ok(Trained {
         model_id,
@@ -462,9 +475,52 @@ pub fn register_model(
     registry: &Path,
     parents: Vec<String>,
 ) -> Result<(String, ModelManifest)> {
+    let job = Registration {
+        population_rule,
+        members,
+        hyperparameters,
+        seed,
+        parents,
+        scale: ScoreScale::Probability,
+    };
+    register_model_on(data, design, stored, job, registry)
+}
+
+/// What [`register_model_on`] records besides the data and the model.
+pub struct Registration<'a> {
+    /// The training population's name.
+    pub population_rule: &'a str,
+    /// Training member rows.
+    pub members: &'a [usize],
+    /// The family's hyperparameters as recorded.
+    pub hyperparameters: serde_json::Value,
+    /// Training seed.
+    pub seed: u64,
+    /// Parent model IDs.
+    pub parents: Vec<String>,
+    /// The score scale of the manifest's mapping and score bands.
+    pub scale: ScoreScale,
+}
+
+/// [`register_model`] with the score bands and mapping on `job.scale`.
+pub fn register_model_on(
+    data: &LoadedData,
+    design: &Design,
+    stored: &StoredModel,
+    job: Registration,
+    registry: &Path,
+) -> Result<(String, ModelManifest)> {
+    let Registration {
+        population_rule,
+        members,
+        hyperparameters,
+        seed,
+        parents,
+        scale,
+    } = job;
     let holdout = holdout_rows(data, PopulationRule::Registered);
     check_classes(data, &holdout, "held-out registered users")?;
-    let metrics = evaluate_rows(data, design, stored, &holdout)?;
+    let metrics = evaluate_rows_on(data, design, stored, &holdout, scale)?;
     let mut ids: Vec<u64> = members.iter().map(|&i| data.user_id[i]).collect();
     let manifest = ModelManifest {
         kind: "model".into(),
@@ -482,7 +538,7 @@ pub fn register_model(
         },
         features: stored.features().to_vec(),
         feature_columns: design.names.clone(),
-        score_mapping: registry::SCORE_MAPPING.into(),
+        score_mapping: scale.mapping().into(),
         metrics,
         files: Vec::new(),
         parents,

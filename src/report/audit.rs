@@ -114,7 +114,13 @@ pub fn audit_findings(r: &AuditResult) -> Vec<String> {
     let mut out = membership_findings(r);
     out.push(inference_finding(r));
     out.extend(singling_out_finding(r));
-    out.push(replacement_finding(r));
+    out.extend(replacement_finding(r));
+    if !r.left_out.is_empty() {
+        out.push(format!(
+            "Left out (the model was trained on a table, which has no simulated truth): {}.",
+            r.left_out.join("; ")
+        ));
+    }
     out.extend(same_family_finding(r));
     out
 }
@@ -137,13 +143,16 @@ fn same_family_finding(r: &AuditResult) -> Option<String> {
             )
         })
         .collect();
+    let leak = match (c.leaks_up_to, c.undetectable_from) {
+        (None, _) => "at none of the sizes tried".to_string(),
+        (Some(n), Some(m)) => {
+            format!("up to {n} training users and no longer detectably from {m} on")
+        }
+        (Some(n), None) => format!("up to {n} training users, the largest size tried"),
+    };
     Some(format!(
-        "**Same-family control**: the audited family (`{}`) trained on few of its members leaks membership {}; planted canaries found {found} of {planted} ({}).",
+        "**Same-family control**: the audited family (`{}`), trained on few of its members, leaks membership {leak}; planted outlier canaries found {found} of {planted} (chance 1 %) ({}).",
         c.family,
-        c.leaks_up_to
-            .map_or("at none of the sizes tried".into(), |n| format!(
-                "up to {n} training users"
-            )),
         sizes.join("; ")
     ))
 }
@@ -159,9 +168,20 @@ fn control_rows(r: &AuditResult) -> Vec<Vec<String>> {
             vec![
                 c.family.clone(),
                 s.training_users.to_string(),
+                s.models.to_string(),
                 est(&s.attack_auc, 3),
+                s.attack_auc_events
+                    .as_ref()
+                    .map_or("–".into(), |e| est(e, 3)),
                 if s.leaks { "yes" } else { "no" }.into(),
-                format!("{} of {}", s.canaries_found, s.canaries),
+                format!(
+                    "{} of {} ({:.0} %, {:.0}–{:.0} %)",
+                    s.canaries_found,
+                    s.canaries,
+                    100.0 * s.canaries_found_share.value,
+                    100.0 * s.canaries_found_share.ci95[0],
+                    100.0 * s.canaries_found_share.ci95[1]
+                ),
             ]
         })
         .collect()
@@ -263,6 +283,15 @@ fn inference_finding(r: &AuditResult) -> String {
         .fold(0.0, f64::max);
     let max_id_mi = ids.iter().map(|a| a.mi_bits).fold(0.0, f64::max);
     let best = by_r2.first().map_or(0.0, |a| a.r2_score.value);
+    if ids.is_empty() {
+        // A table: its model columns, no identifiers.
+        return format!(
+            "Attributes from the score ({} model columns of the table): it carries most about {}; for {} of them it reveals almost nothing (R² < 0.05).",
+            r.attributes.len(),
+            top.join(", "),
+            little
+        );
+    }
     format!(
         "Is the score the source data? No: one number from 0 to 100 cannot hold 24 attributes, and none can be read back exactly. {} {}. For {} of the 24 attributes it reveals almost nothing (R² < 0.05); the four identifiers (account ID, customer number, phone and e-mail digests) cannot be inferred at all (|R²| ≤ {:.3}, ≤ {:.4} bits).",
         if best >= 0.5 {
@@ -303,9 +332,9 @@ fn singling_out_finding(r: &AuditResult) -> Option<String> {
 }
 
 /// What the lawful replacement costs.
-fn replacement_finding(r: &AuditResult) -> String {
-    let rp = &r.replacement;
-    format!(
+fn replacement_finding(r: &AuditResult) -> Option<String> {
+    let rp = r.replacement.as_ref()?;
+    Some(format!(
         "The lawful replacement: the same model trained only on consented users ({} users, model {}) changes the AUC on held-out registered users by {:+.2} points ({:+.2} to {:+.2}) and the expected loss from failed grouped charges by {:+.0} KRW per 1,000 users ({:+.0} to {:+.0}).",
         rp.training_users,
         rp.model_id,
@@ -315,7 +344,7 @@ fn replacement_finding(r: &AuditResult) -> String {
         rp.loss_diff.value,
         rp.loss_diff.ci95[0],
         rp.loss_diff.ci95[1]
-    )
+    ))
 }
 
 /// One row per membership attack.
@@ -384,7 +413,9 @@ fn uniqueness_rows(r: &AuditResult) -> Vec<Vec<String>> {
 
 /// The audited model and its replacement.
 fn replacement_rows(r: &AuditResult) -> Vec<Vec<String>> {
-    let rp = &r.replacement;
+    let Some(rp) = r.replacement.as_ref() else {
+        return Vec::new();
+    };
     vec![
         vec![
             format!("audited ({})", r.model.model_id),
@@ -412,7 +443,7 @@ fn replacement_rows(r: &AuditResult) -> Vec<Vec<String>> {
 
 /// The audit's tables: title, header, rows.
 fn audit_tables(r: &AuditResult) -> Vec<(String, Vec<String>, Vec<Vec<String>>)> {
-    let rp = &r.replacement;
+    let test_users = r.replacement.as_ref().map_or(0, |rp| rp.test_users);
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     vec![
         (
@@ -456,7 +487,7 @@ fn audit_tables(r: &AuditResult) -> Vec<(String, Vec<String>, Vec<Vec<String>>)>
         (
             format!(
                 "The lawful replacement ({} held-out registered users)",
-                rp.test_users
+                test_users
             ),
             s(&[
                 "model",
@@ -467,13 +498,15 @@ fn audit_tables(r: &AuditResult) -> Vec<(String, Vec<String>, Vec<Vec<String>>)>
             replacement_rows(r),
         ),
         (
-            "Same-family positive control (the audited family on few members, loss-threshold attack, planted canaries)".into(),
+            "Same-family positive control (the audited family on few members, loss-threshold attack pooled over replicate models, planted outlier canaries; chance finds 1 %)".into(),
             s(&[
                 "family",
-                "training users",
+                "training users per model",
+                "models",
                 "attack AUC (95% CI)",
+                "attack AUC among NSF users",
                 "leaks",
-                "canaries found",
+                "canaries found (95% CI)",
             ]),
             control_rows(r),
         ),
@@ -576,7 +609,17 @@ pub fn audit(
 ) -> Result<(AuditResult, PathBuf)> {
     crate::lineage::registry::check_id(model_id)?;
     let staged = crate::data::artifact::StagedDir::create_for(out, force, "audit")?;
-    let result = crate::audit::run(registry, model_id, data_dir, params, progress)?;
+    let result = if data_dir.is_file() {
+        // A model trained on a table (`train --data FILE`): its stored
+        // encodings rebuild the rows.
+        let load = |m: &crate::lineage::registry::ModelManifest,
+                    stored: &crate::models::StoredModel| {
+            crate::experiment::own::score_data(data_dir, m, stored.features(), 0)
+        };
+        crate::audit::run_with(registry, model_id, data_dir, params, progress, &load)?
+    } else {
+        crate::audit::run(registry, model_id, data_dir, params, progress)?
+    };
     progress("plots and report");
     let figures = audit_figures(&result, &staged.path("plots"))?;
     staged.write_json("audit.json", &result)?;
@@ -588,7 +631,7 @@ pub fn audit(
         "nsfsim_version": env!("CARGO_PKG_VERSION"),
         "model_id": model_id,
         "models": [{"model_id": model_id, "manifest": result.model}],
-        "replacement_model_id": result.replacement.model_id,
+        "replacement_model_id": result.replacement.as_ref().map(|rp| rp.model_id.clone()),
         "data": result.model.data,
         "files": ["audit.md", "audit.html", "audit.json", "plots/"],
     });

@@ -575,14 +575,15 @@ pub fn write_run_tables(
 
 /// Label of one element of an audit array: its identifying strings.
 fn item_label(v: &Value, index: usize) -> String {
-    let parts: Vec<&str> = ["target", "attack", "attribute", "key"]
+    let parts: Vec<&str> = ["target", "attack", "attribute", "key", "grade"]
         .iter()
         .filter_map(|k| v.get(*k).and_then(Value::as_str))
         .collect();
-    if parts.is_empty() {
-        index.to_string()
-    } else {
-        parts.join(" / ")
+    match v.get("training_users").and_then(Value::as_u64) {
+        // A size of the same-family control.
+        Some(n) if parts.is_empty() => format!("{n} training users"),
+        _ if parts.is_empty() => index.to_string(),
+        _ => parts.join(" / "),
     }
 }
 
@@ -598,6 +599,8 @@ fn audit_walk(v: &Value, section: &str, item: &str, path: &str, out: &mut AuditR
     };
     match v {
         Value::Number(n) => out.push(section, item, path, [n.as_f64(), None, None]),
+        // Flags (the control's `leaks`) as 1 / 0.
+        Value::Bool(b) => out.push(section, item, path, [Some(*b as u8 as f64), None, None]),
         Value::Object(o) => {
             if let (Some(x), Some(_)) = (o.get("value").and_then(Value::as_f64), o.get("ci95")) {
                 let [lo, hi] = pair(o.get("ci95"));
@@ -608,6 +611,17 @@ fn audit_walk(v: &Value, section: &str, item: &str, path: &str, out: &mut AuditR
                 if !["model", "params", "roc"].contains(&k.as_str()) {
                     audit_walk(x, section, item, &join(k), out);
                 }
+            }
+        }
+        // A short list of numbers (the balance's quantiles per grade).
+        Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_number) => {
+            for (i, x) in a.iter().enumerate() {
+                out.push(
+                    section,
+                    item,
+                    &format!("{path}[{i}]"),
+                    [x.as_f64(), None, None],
+                );
             }
         }
         Value::Array(a) if a.iter().all(Value::is_object) => {

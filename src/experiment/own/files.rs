@@ -167,6 +167,8 @@ pub struct FileTrain<'a> {
     pub seed: u64,
     /// Seed of the held-out split.
     pub split_seed: u64,
+    /// The score scale of the manifest's mapping and score bands.
+    pub scale: crate::stats::scale::ScoreScale,
 }
 
 /// Trains on a table file and registers the model (its hyperparameters
@@ -230,17 +232,15 @@ pub fn train_file(
         job.seed,
     )?;
     hyper["table"] = serde_json::to_value(&spec).expect("spec serializes");
-    train::register_model(
-        &data,
-        &data.design,
-        job.rule.as_str(),
-        &members,
-        &stored,
-        hyper,
-        job.seed,
-        registry,
-        Vec::new(),
-    )
+    let reg = train::Registration {
+        population_rule: job.rule.as_str(),
+        members: &members,
+        hyperparameters: hyper,
+        seed: job.seed,
+        parents: Vec::new(),
+        scale: job.scale,
+    };
+    train::register_model_on(&data, &data.design, &stored, reg, registry)
 }
 
 /// The rows of a table file for scoring with the model of `manifest`:
