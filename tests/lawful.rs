@@ -153,7 +153,7 @@ fn design(n: usize) -> (Vec<String>, Array2<f32>, Vec<bool>) {
     let attrs = ["age_years", "account_age_days", "auto_topup", "balance_krw"].map(String::from);
     let mut x = Array2::<f32>::zeros((n, 4));
     let mut y = vec![false; n];
-    for i in 0..n {
+    for (i, yi) in y.iter_mut().enumerate() {
         let mut rng = user_stream(2, i as u64, Stream::Attributes, 0);
         let row = [
             20.0 + 50.0 * uniform(&mut rng),
@@ -165,7 +165,7 @@ fn design(n: usize) -> (Vec<String>, Array2<f32>, Vec<bool>) {
             x[[i, j]] = *v as f32;
         }
         let eta = -1.0 - 0.04 * (row[0] - 40.0) - 0.0005 * row[1] - row[2] - 0.2 * (row[3] - 6.0);
-        y[i] = uniform(&mut rng) < sigmoid(eta);
+        *yi = uniform(&mut rng) < sigmoid(eta);
     }
     (attrs.to_vec(), x, y)
 }

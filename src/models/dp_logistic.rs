@@ -389,7 +389,7 @@ mod tests {
         let mut x = Array2::<f32>::zeros((n, 4));
         let mut y = vec![false; n];
         let mut rng = user_stream(9, 0, Stream::Attributes, 0);
-        for i in 0..n {
+        for (i, yi) in y.iter_mut().enumerate() {
             let age = 20.0 + 50.0 * uniform(&mut rng);
             let tenure = 3000.0 * uniform(&mut rng);
             let topup = (uniform(&mut rng) < 0.4) as u8 as f64;
@@ -402,7 +402,7 @@ mod tests {
             ]));
             let eta =
                 -1.0 - 0.04 * (age - 40.0) - 0.0005 * tenure - topup - 0.2 * (bal as f64 - 6.0);
-            y[i] = uniform(&mut rng) < sigmoid(eta);
+            *yi = uniform(&mut rng) < sigmoid(eta);
         }
         (attrs, x, y)
     }
