@@ -18,6 +18,7 @@
 pub mod attributes;
 pub mod control;
 pub mod disclosure;
+pub mod dp;
 pub mod membership;
 pub mod reidentify;
 pub mod replacement;
@@ -184,7 +185,7 @@ pub(crate) fn hash_sample(data: &LoadedData, rows: &[usize], seed: u64, n: usize
 /// The family and hyperparameters a registered model was trained with
 /// (without what only its lineage records: teacher labels, warm start, a
 /// table's encodings).
-fn spec_of(m: &ModelManifest) -> Result<ValidModelSpec> {
+pub(crate) fn spec_of(m: &ModelManifest) -> Result<ValidModelSpec> {
     let mut h = m.hyperparameters.clone();
     if let Some(o) = h.as_object_mut() {
         o.remove("labels");
@@ -221,7 +222,7 @@ pub(crate) struct Target<'a> {
 /// Refuses a data set other than the one `manifest`'s model was trained on
 /// (membership truth needs that one), and returns the model's training
 /// members and the held-out users of its population.
-fn members_of(
+pub(crate) fn members_of(
     data: &LoadedData,
     manifest: &ModelManifest,
     data_dir: &Path,

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod ceiling;
 pub mod curves;
+pub mod lawful;
 pub mod own;
 pub mod record;
 pub(crate) mod replicate;
@@ -233,6 +234,10 @@ pub struct ExperimentResult {
     /// table and every choice; absent for simulated runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_data: Option<own::OwnDataRecord>,
+    /// Lawful alternatives (`dp-all` arms): the membership audit at each ε
+    /// and the score computed at the wallet; absent without `dp-all` arms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lawful: Option<lawful::LawfulSummary>,
 }
 
 /// Test-set predictions of one replicate, for plots and exported
@@ -345,6 +350,7 @@ pub fn run_from(
                 Source::Table(own) => Some(own.record.clone()),
                 Source::Simulated(_) => None,
             },
+            lawful: None,
         },
         plot_data,
     ))

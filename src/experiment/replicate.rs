@@ -151,19 +151,24 @@ fn fit_arm(
     } else {
         (&data.design, spec.full_features())
     };
+    // A `dp-all` arm fits the DP logistic regression at its ε.
+    let dp = arm
+        .epsilon
+        .map(crate::experiment::lawful::dp_family)
+        .transpose()?;
     let (stored, hyper) = train::fit_model(
         design,
         attrs,
         &members,
         &data.nsf,
         weights.as_deref(),
-        family,
+        dp.as_ref().unwrap_or(family),
         r.seed,
     )?;
     let (model_id, _) = train::register_model(
         data,
         design,
-        &arm.name,
+        if dp.is_some() { "all" } else { &arm.name },
         &members,
         &stored,
         hyper,

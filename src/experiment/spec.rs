@@ -13,7 +13,7 @@ use crate::sim::preset::{FieldRange, MAX_USERS, above, closed, range_of};
 use crate::stats::money::Policy;
 
 /// Experiments shipped with nsfsim (also in `synthetic/experiments/`).
-pub const EMBEDDED: [(&str, &str); 3] = [
+pub const EMBEDDED: [(&str, &str); 4] = [
     (
         "default",
         include_str!("../../synthetic/experiments/default.toml"),
@@ -25,6 +25,10 @@ pub const EMBEDDED: [(&str, &str); 3] = [
     (
         "sweep-consent",
         include_str!("../../synthetic/experiments/sweep-consent.toml"),
+    ),
+    (
+        "lawful",
+        include_str!("../../synthetic/experiments/lawful.toml"),
     ),
 ];
 
@@ -92,6 +96,9 @@ pub struct ExperimentSpec {
     /// Optional consent sweep.
     #[serde(default)]
     pub sweep: Option<SweepSpec>,
+    /// The `dp-all` arms' ε and their audit (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lawful: Option<crate::experiment::lawful::LawfulSpec>,
 }
 
 fn yes() -> bool {
@@ -154,7 +161,7 @@ pub fn load_spec(name_or_path: &str, overrides: &[String]) -> Result<ExperimentS
         None => std::fs::read_to_string(name_or_path).map_err(|_| NsfError::Preset {
             source_name: name_or_path.into(),
             message:
-                "unknown experiment (not a file, and not one of: default, case, sweep-consent)"
+                "unknown experiment (not a file, and not one of: default, case, sweep-consent, lawful)"
                     .into(),
         })?,
     };
@@ -176,6 +183,8 @@ pub struct Arm {
     /// A size-matched arm: every eligible user (`rule` is `All`),
     /// subsampled at random to the size of this rule's members.
     pub size_of: Option<PopulationRule>,
+    /// A `dp-all` arm: the DP logistic regression at this ε.
+    pub epsilon: Option<f64>,
 }
 
 impl Arm {
@@ -193,7 +202,9 @@ impl Arm {
         let rule = PopulationRule::parse(base).map_err(|_| {
             NsfError::param(
                 "arms",
-                format!("`{s}` is not an arm (all, registered, consented, *-ipw, *-minimal)"),
+                format!(
+                    "`{s}` is not an arm (all, registered, consented, *-ipw, *-minimal, dp-all)"
+                ),
             )
         })?;
         if ipw && rule == PopulationRule::All {
@@ -208,6 +219,7 @@ impl Arm {
             ipw,
             minimal,
             size_of: None,
+            epsilon: None,
         })
     }
 
@@ -225,6 +237,7 @@ impl Arm {
             ipw: false,
             minimal: self.minimal,
             size_of: Some(self.rule),
+            epsilon: None,
         })
     }
 }
@@ -350,11 +363,13 @@ impl ExperimentSpec {
                 "the first arm must be `all` (the reference)",
             ));
         }
-        let mut arms = self
-            .arms
-            .iter()
-            .map(|a| Arm::parse(a))
-            .collect::<Result<Vec<_>>>()?;
+        let mut arms = Vec::new();
+        for a in &self.arms {
+            match a.as_str() {
+                "dp-all" => arms.extend(crate::experiment::lawful::dp_arms(&self.lawful_spec()?)),
+                _ => arms.push(Arm::parse(a)?),
+            }
+        }
         if self.size_matched {
             let extra: Vec<Arm> = arms.iter().filter_map(Arm::size_matched).collect();
             for a in extra {
@@ -380,7 +395,15 @@ impl ExperimentSpec {
                     .check()
             })
             .collect::<Result<Vec<_>>>()?;
+        crate::experiment::lawful::check_dp_families(&arms, &families)?;
         Ok((arms, families))
+    }
+
+    /// The `[lawful]` table (defaults when absent), checked.
+    pub fn lawful_spec(&self) -> Result<crate::experiment::lawful::LawfulSpec> {
+        let l = self.lawful.clone().unwrap_or_default();
+        l.check()?;
+        Ok(l)
     }
 }
 

@@ -5,6 +5,7 @@
 
 #[macro_use]
 pub mod family;
+pub mod dp_logistic;
 pub mod gbdt;
 pub mod logistic;
 pub mod scorecard;
@@ -22,6 +23,8 @@ families! {
     Scorecard(scorecard::ScorecardParams) = "scorecard", body "scorecard";
     /// Gradient-boosted trees (forust-ml).
     Gbdt(gbdt::GbdtParams) = "gbdt", body "booster";
+    /// Differentially private logistic regression (objective perturbation).
+    DpLogistic(dp_logistic::DpLogisticParams) = "dp-logistic", body "model";
 }
 
 /// A [`ModelSpec`] whose hyperparameters passed [`ModelSpec::check`]: the

@@ -136,6 +136,7 @@ pub fn figures(r: &ExperimentResult, d: &[PlotData], plots_dir: &Path) -> Result
     out.extend(learning_curve_figure(r, &st, plots_dir)?);
     out.extend(sweep_figure(r, plots_dir)?);
     out.extend(subgroup_figure(r, &st, plots_dir)?);
+    out.extend(crate::report::lawful::figures(r, plots_dir)?);
     out.push(Figure {
         stem: "loss_cost".into(),
         caption: money(r, "The cost of minimization in money: expected loss from failed grouped charges, each arm minus `all`, KRW per 1,000 registered users, mean and 95% interval."),
@@ -900,6 +901,7 @@ fn body(r: &ExperimentResult, figures: &str) -> String {
     s.push_str(&who_pays_md(r));
     s.push_str(&sweep_md(r));
     s.push_str(&learning_curves_md(r));
+    s.push_str(&crate::report::lawful::section_md(r));
     s.push_str(figures);
     s.push_str(&format!("\n{OUTPUTS_NOTE}\n"));
     s
@@ -1076,6 +1078,16 @@ pub fn compare(
     let (mut result, plot_data) =
         crate::experiment::run_from(spec, to.registry, &source, progress)?;
     result.sweep = crate::experiment::run_sweep(spec, to.registry, to.data_root, progress)?;
+    if spec.arms().iter().any(|a| a.epsilon.is_some()) {
+        let scratch = staged.staging_path();
+        result.lawful = Some(crate::report::lawful::summary(
+            spec,
+            &result,
+            to.registry,
+            scratch,
+            progress,
+        )?);
+    }
     progress("plots, tables and report");
     let figures = figures(&result, &plot_data, &staged.path("plots"))?;
     staged.write_json("metrics.json", &result)?;

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod experiment;
 pub mod html;
+pub mod lawful;
 pub mod lineage;
 pub mod plot;
 pub mod scale;

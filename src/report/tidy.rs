@@ -220,6 +220,9 @@ pub fn metrics_table(r: &ExperimentResult) -> Result<Table> {
             rows.push(None, &f.arm, &f.family, &name, [Some(x), None, None]);
         }
     }
+    for (arm, family, metric, v) in crate::report::lawful::metric_rows(r) {
+        rows.push(None, &arm, &family, &metric, v);
+    }
     Ok(rows.table())
 }
 

@@ -25,6 +25,9 @@ pub enum Stream {
     /// Bootstrap resamples of evaluation statistics (the "user" is the
     /// resample index): never shared with the simulation's streams.
     Bootstrap = 5,
+    /// The objective-perturbation noise of a differentially private fit
+    /// (`models::dp_logistic`; the "user" is 0, the key the fit seed).
+    DpNoise = 6,
 }
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.

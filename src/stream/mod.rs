@@ -3,3 +3,4 @@
 pub mod plan;
 pub mod shard;
 pub mod volume;
+pub mod wallet;
