@@ -15,10 +15,10 @@ use crate::models::family::ScoreModel;
 use crate::models::gbdt::{GbdtParams, fit_soft};
 use crate::models::train::LoadedData;
 use crate::sim::rng::{Stream, user_stream};
-use rand::RngCore;
 use crate::stats::interval::{Interval, interval};
 use crate::stats::metrics::auc;
 use crate::stats::scale::{ScaleSummary, summarize as scale_summary};
+use rand::RngCore;
 
 /// The oracle's AUC noise by replay paths: the gap of its AUC to the
 /// 64-path value, measured on the first 200,000 users of `default`
