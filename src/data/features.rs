@@ -222,8 +222,9 @@ fn feature_columns(batch: &RecordBatch, attr: &str) -> Result<Vec<Vec<f32>>> {
             let s = col.as_string::<i32>();
             if attr == "region" {
                 let mut out = vec![vec![0f32; n]; REGIONS.len() - 1];
-                for i in 0..n {
-                    if let Some(k) = REGIONS[1..].iter().position(|r| *r == s.value(i)) {
+                for (i, v) in s.iter().enumerate() {
+                    let v = v.unwrap_or_default();
+                    if let Some(k) = REGIONS[1..].iter().position(|r| *r == v) {
                         out[k][i] = 1.0;
                     }
                 }
