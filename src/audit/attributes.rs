@@ -259,9 +259,6 @@ fn identifier_values(
     data: &LoadedData,
     rows: &[usize],
 ) -> Result<HashMap<&'static str, Vec<f64>>> {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::UInt64Type;
     let names = ["account_id", "customer_no", "phone_sha256", "email_sha256"];
     let Some(manifest) = &data.manifest else {
         return Err(crate::error::NsfError::Input {
@@ -270,25 +267,14 @@ fn identifier_values(
         });
     };
     let path = dir.join(&manifest.files[0].name);
-    let batches = crate::data::validate::read_checked(&path, &manifest.files[0], &names)?;
-    let mut out: HashMap<&'static str, Vec<f64>> = HashMap::new();
-    for name in names {
-        let mut v = Vec::with_capacity(data.rows());
-        for b in &batches {
-            let c = b.column_by_name(name).expect("projected");
-            if let Some(p) = c.as_primitive_opt::<UInt64Type>() {
-                v.extend(p.values().iter().map(|&x| x as f64));
-            } else {
-                let f = c.as_fixed_size_binary();
-                v.extend((0..f.len()).map(|i| {
-                    let bytes: [u8; 8] = f.value(i)[..8].try_into().expect("32-byte digest");
-                    u64::from_le_bytes(bytes) as f64
-                }));
-            }
-        }
-        out.insert(name, rows.iter().map(|&i| v[i]).collect());
-    }
-    Ok(out)
+    // Only the sampled rows are kept, row group by row group (not 40 M
+    // values and digests of every identifier).
+    let (hash, values) = rayon::join(
+        || crate::data::validate::check_file(&path, &manifest.files[0]),
+        || crate::data::columns::identifier_values(&path, &manifest.files[0], &names, rows),
+    );
+    let (_, values) = (hash?, values?);
+    Ok(names.into_iter().zip(values).collect())
 }
 
 /// Singling out, on every user: how many people the score, the public

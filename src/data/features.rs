@@ -188,51 +188,87 @@ pub fn design_matrix(batches: &[RecordBatch], attributes: &[String]) -> Result<D
     Ok(Design { x, names })
 }
 
-/// Fills one batch's rows of the design matrix, column by column.
-fn fill_batch(
+/// Fills one batch's rows of the design matrix: each feature column is
+/// computed whole, then the rows are written one at a time (contiguous
+/// writes; filling the row-major matrix column by column touched every
+/// row's cache lines once per column).
+pub(crate) fn fill_batch(
     batch: &RecordBatch,
     attributes: &[String],
     x: &mut ndarray::ArrayViewMut2<f32>,
 ) -> Result<()> {
-    let n = batch.num_rows();
-    let mut j = 0;
+    let mut cols: Vec<Vec<f32>> = Vec::with_capacity(x.ncols());
     for attr in attributes {
-        match attr.as_str() {
-            "region" | "device_os" => {
-                let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
-                    path: Default::default(),
-                    message: format!("column `{attr}` missing from the data"),
-                })?;
-                let s = col.as_string::<i32>();
-                if attr == "region" {
-                    for i in 0..n {
-                        if let Some(k) = REGIONS[1..].iter().position(|r| *r == s.value(i)) {
-                            x[[i, j + k]] = 1.0;
-                        }
-                    }
-                    j += REGIONS.len() - 1;
-                } else {
-                    for i in 0..n {
-                        x[[i, j]] = (s.value(i) == "ios") as u8 as f32;
-                    }
-                    j += 1;
-                }
-            }
-            "auto_topup" | "age_years" | "account_age_days" => {
-                for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
-                    x[[i, j]] = v as f32;
-                }
-                j += 1;
-            }
-            _ => {
-                for (i, v) in column_f64(batch, attr)?.into_iter().enumerate() {
-                    x[[i, j]] = v.max(0.0).ln_1p() as f32;
-                }
-                j += 1;
-            }
+        cols.extend(feature_columns(batch, attr)?);
+    }
+    debug_assert_eq!(cols.len(), x.ncols());
+    for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+        for (t, c) in row.iter_mut().zip(&cols) {
+            *t = c[i];
         }
     }
     Ok(())
+}
+
+/// The feature columns of one attribute (`transform_names`) on a batch.
+fn feature_columns(batch: &RecordBatch, attr: &str) -> Result<Vec<Vec<f32>>> {
+    let n = batch.num_rows();
+    Ok(match attr {
+        "region" | "device_os" => {
+            let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
+                path: Default::default(),
+                message: format!("column `{attr}` missing from the data"),
+            })?;
+            let s = col.as_string::<i32>();
+            if attr == "region" {
+                let mut out = vec![vec![0f32; n]; REGIONS.len() - 1];
+                for (i, v) in s.iter().enumerate() {
+                    let v = v.unwrap_or_default();
+                    if let Some(k) = REGIONS[1..].iter().position(|r| *r == v) {
+                        out[k][i] = 1.0;
+                    }
+                }
+                out
+            } else {
+                vec![(0..n).map(|i| (s.value(i) == "ios") as u8 as f32).collect()]
+            }
+        }
+        "auto_topup" | "age_years" | "account_age_days" => {
+            vec![
+                column_f64(batch, attr)?
+                    .into_iter()
+                    .map(|v| v as f32)
+                    .collect(),
+            ]
+        }
+        _ => vec![
+            column_f64(batch, attr)?
+                .into_iter()
+                .map(log1p_f32)
+                .collect(),
+        ],
+    })
+}
+
+/// Small whole numbers whose `log1p` is looked up (counts, zero amounts).
+const LOG1P_TABLE: usize = 1 << 16;
+
+/// `v.max(0).ln_1p()` as `f32`: looked up for whole numbers below
+/// `LOG1P_TABLE` (the table holds the same expression's values), computed
+/// otherwise.
+fn log1p_f32(v: f64) -> f32 {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..LOG1P_TABLE)
+            .map(|k| (k as f64).ln_1p() as f32)
+            .collect()
+    });
+    let k = v as usize;
+    if k < LOG1P_TABLE && (k as f64).to_bits() == v.to_bits() {
+        table[k]
+    } else {
+        v.max(0.0).ln_1p() as f32
+    }
 }
 
 /// A boolean or 0/1 column (labels, flags) as `Vec<bool>`.
@@ -312,6 +348,21 @@ impl Design {
         )
     }
 
+    /// `f` (a row-wise function, e.g. a model's predictions) of the rows
+    /// `rows`, gathered and computed a block of rows at a time: the same
+    /// values as `f` of `select_rows(rows)`, without copying every row.
+    pub fn by_row_blocks(
+        &self,
+        rows: &[usize],
+        f: impl Fn(ndarray::ArrayView2<f32>) -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for block in rows.chunks(ROW_BLOCK) {
+            out.extend(f(gather(self.x.view(), Some(block), None).view())?);
+        }
+        Ok(out)
+    }
+
     /// The rows `rows` of this design (all columns).
     pub fn select_rows(&self, rows: &[usize]) -> Design {
         Design {
@@ -320,6 +371,9 @@ impl Design {
         }
     }
 }
+
+/// Rows per block of [`Design::by_row_blocks`] (35 features: 73 MB).
+const ROW_BLOCK: usize = 1 << 19;
 
 /// Copies the given rows (all if `None`) and columns (all if `None`) of `x`
 /// in parallel. (ndarray's `select` copies element by element: seconds at

@@ -92,39 +92,90 @@ pub fn check_schema_types(path: &Path, batches: &[RecordBatch]) -> Result<()> {
 /// Checks the columns read from a data file (see the module doc).
 pub fn check_batches(path: &Path, record: &FileRecord, batches: &[RecordBatch]) -> Result<()> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if rows as u64 != record.rows {
-        return Err(bad(
-            path,
-            format!("has {rows} rows; its manifest says {}", record.rows),
-        ));
-    }
+    check_rows(path, record, rows)?;
     let Some(first) = batches.first() else {
         return Ok(());
     };
-    for field in first.schema().fields() {
-        let name = field.name().as_str();
-        let nulls: usize = batches
-            .iter()
-            .filter_map(|b| b.column_by_name(name))
-            .map(|c| c.null_count())
-            .sum();
-        if nulls > 0 {
-            return Err(bad(
-                path,
-                format!("column `{name}` has {nulls} null values"),
-            ));
-        }
-        for b in batches {
-            let col = b.column_by_name(name).expect("same schema");
-            check_column(path, name, col.as_ref())?;
-        }
-    }
+    let checks: Vec<ColumnChecks> = batches.iter().map(|b| check_values(path, b)).collect();
+    first_refusal(path, &first.schema(), checks)?;
     if first.column_by_name("user_id").is_some() {
         check_unique_ids(path, batches)?;
     }
     Ok(())
 }
 
+/// The file has the rows its manifest says.
+pub(crate) fn check_rows(path: &Path, record: &FileRecord, rows: usize) -> Result<()> {
+    if rows as u64 != record.rows {
+        return Err(bad(
+            path,
+            format!("has {rows} rows; its manifest says {}", record.rows),
+        ));
+    }
+    Ok(())
+}
+
+/// What the value checks found in one batch, per column (in the batch's
+/// schema order): its null count and its first refusal.
+pub(crate) struct ColumnChecks(Vec<(usize, Option<NsfError>)>);
+
+impl ColumnChecks {
+    /// No nulls and no refusal in any column.
+    pub(crate) fn clean(&self) -> bool {
+        self.0.iter().all(|(n, e)| *n == 0 && e.is_none())
+    }
+}
+
+/// Checks the values of every column of one batch (see the module doc),
+/// without stopping at the first refusal: [`first_refusal`] merges the
+/// checks of every batch of a file, so a file read row group by row group
+/// is refused with the message reading it whole gives.
+pub(crate) fn check_values(path: &Path, batch: &RecordBatch) -> ColumnChecks {
+    ColumnChecks(
+        batch
+            .columns()
+            .iter()
+            .zip(batch.schema().fields())
+            .map(|(col, field)| {
+                let nulls = col.null_count();
+                (nulls, check_column(path, field.name(), col.as_ref()).err())
+            })
+            .collect(),
+    )
+}
+
+/// The first refusal of a file's batches (`checks` in row order, batches
+/// of `schema`), column by column: nulls (counted over every batch), then
+/// the first bad value.
+pub(crate) fn first_refusal(
+    path: &Path,
+    schema: &arrow_schema::Schema,
+    checks: Vec<ColumnChecks>,
+) -> Result<()> {
+    let mut per_batch: Vec<std::vec::IntoIter<(usize, Option<NsfError>)>> =
+        checks.into_iter().map(|c| c.0.into_iter()).collect();
+    for field in schema.fields() {
+        let mut nulls = 0;
+        let mut refusal = None;
+        for b in per_batch.iter_mut() {
+            let (n, e) = b.next().expect("one check per column");
+            nulls += n;
+            if refusal.is_none() {
+                refusal = e;
+            }
+        }
+        if nulls > 0 {
+            return Err(bad(
+                path,
+                format!("column `{}` has {nulls} null values", field.name()),
+            ));
+        }
+        if let Some(e) = refusal {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
 fn check_column(path: &Path, name: &str, col: &dyn Array) -> Result<()> {
     let is_flag = FLAGS.contains(&name);
     match (name, col.data_type()) {
@@ -246,9 +297,15 @@ fn check_unique_ids(path: &Path, batches: &[RecordBatch]) -> Result<()> {
         let c = b.column_by_name("user_id").expect("checked");
         ids.extend_from_slice(c.as_primitive::<UInt64Type>().values());
     }
+    check_unique(path, &ids)
+}
+
+/// `user_id`s are unique (increasing, or sorted in a copy and checked).
+pub(crate) fn check_unique(path: &Path, ids: &[u64]) -> Result<()> {
     if ids.windows(2).all(|w| w[0] < w[1]) {
         return Ok(());
     }
+    let mut ids = ids.to_vec();
     ids.sort_unstable();
     match ids.windows(2).find(|w| w[0] == w[1]) {
         Some(w) => Err(bad(path, format!("column `user_id` repeats user {}", w[0]))),

@@ -27,10 +27,9 @@ pub(crate) struct ReplicateData {
     pub seed: u64,
     /// Its data folder (or table file).
     pub dir: PathBuf,
-    /// The data set (full features).
+    /// The data set (full features; arms on the minimal feature set copy
+    /// its columns while they fit, see `fit_arm`).
     pub data: LoadedData,
-    /// The minimal feature set's design.
-    pub minimal_design: Design,
     /// Test users: held-out registered users.
     pub test: Vec<usize>,
     /// Users any arm may train on (not held out).
@@ -48,7 +47,6 @@ impl ReplicateData {
         let dir = cache::ensure_data(spec.spec(), data_root, seed)?;
         let full = spec.full_features();
         let data = train::load_data(&dir, full)?;
-        let minimal_design = data.design.select_attributes(full, spec.minimal_features());
         let test = train::holdout_rows(&data, PopulationRule::Registered);
         let eligible: Vec<usize> = (0..data.rows()).filter(|&i| !data.holdout[i]).collect();
         let truth: Vec<f64> = test.iter().map(|&i| data.nsf_prob[i]).collect();
@@ -57,7 +55,6 @@ impl ReplicateData {
             seed,
             dir,
             data,
-            minimal_design,
             test,
             eligible,
             truth,
@@ -84,8 +81,9 @@ fn ipw_weights(
         None,
         &LogisticParams::default(),
     )?;
-    let x = data.design.select_rows(members);
-    let p = model.predict_proba(x.x.view());
+    let p = data
+        .design
+        .by_row_blocks(members, |x| Ok(model.predict_proba(x)))?;
     let w: Vec<f64> = p.iter().map(|&q| 1.0 / q.max(min_prob)).collect();
     let mean = w.iter().sum::<f64>() / w.len() as f64;
     Ok(w.into_iter().map(|v| v / mean).collect())
@@ -146,8 +144,14 @@ fn fit_arm(
     } else {
         None
     };
+    // The minimal design lives only while its arm fits (at the case scale
+    // 1.8 GB, not kept beside the full one for the whole replicate).
+    let minimal;
     let (design, attrs): (&Design, &[String]) = if arm.minimal {
-        (&r.minimal_design, spec.minimal_features())
+        minimal = data
+            .design
+            .select_attributes(spec.full_features(), spec.minimal_features());
+        (&minimal, spec.minimal_features())
     } else {
         (&data.design, spec.full_features())
     };

@@ -183,6 +183,8 @@ struct Training<'a> {
     rows: &'a [usize],
     y: &'a [bool],
     w: Vec<f64>,
+    /// No weights were given (every `w` is 1): bin sums are counts.
+    unit: bool,
 }
 
 impl Training<'_> {
@@ -254,15 +256,11 @@ fn categorical_tallies(
         .collect()
 }
 
-/// Quantile pre-bins of a numeric column merged until monotone and large
-/// enough, labelled on the attribute's own scale.
-fn numeric_tallies(
-    t: &Training,
-    attr: &str,
-    column: usize,
-    params: &ScorecardParams,
-    min_mass: f64,
-) -> Vec<(Tally, String)> {
+/// Quantile pre-bins of a numeric column (cut at the values of ranks
+/// `q·n / max_bins`), in ascending order; empty bins are skipped and the
+/// next bin keeps the lower bound. The rows are sorted by value and each
+/// bin's weights summed in that order.
+fn sorted_pre_bins(t: &Training, column: usize, params: &ScorecardParams) -> Vec<Tally> {
     let n = t.rows.len();
     let mut vals: Vec<(f32, usize)> = t
         .rows
@@ -297,6 +295,82 @@ fn numeric_tallies(
             start = end;
         }
     }
+    pre
+}
+
+/// [`sorted_pre_bins`] without weights, without sorting: the cut values are
+/// selected (`select_nth`, the same order statistics), each row is counted
+/// in its bin, and the counts are the sums of unit weights (exact in any
+/// order), so the bins are the same. O(n) instead of a sort of n (value,
+/// row) pairs per attribute: seconds per attribute at 32 M rows.
+fn counted_pre_bins(t: &Training, column: usize, params: &ScorecardParams) -> Vec<Tally> {
+    use rayon::prelude::*;
+    let n = t.rows.len();
+    let mut vals: Vec<f32> = t.rows.par_iter().map(|&r| t.x[[r, column]]).collect();
+    let mut cuts: Vec<f32> = Vec::with_capacity(params.max_bins);
+    let mut done = 0usize;
+    for q in 1..params.max_bins {
+        let rank = q * n / params.max_bins;
+        let (_, v, _) = vals[done..].select_nth_unstable_by(rank - done, |a, b| a.total_cmp(b));
+        cuts.push(*v);
+        done = rank;
+    }
+    cuts.dedup();
+    drop(vals);
+    // Bin of a value: the number of cuts at or below it.
+    let bins = cuts.len() + 1;
+    let counts = t
+        .rows
+        .par_chunks(1 << 16)
+        .enumerate()
+        .map(|(c, rows)| {
+            let mut cnt = vec![[0u64; 2]; bins];
+            for (i, &r) in rows.iter().enumerate() {
+                let b = cuts.partition_point(|&cut| cut <= t.x[[r, column]]);
+                cnt[b][t.y[c * (1 << 16) + i] as usize] += 1;
+            }
+            cnt
+        })
+        .reduce(
+            || vec![[0u64; 2]; bins],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| {
+                    x[0] += y[0];
+                    x[1] += y[1];
+                });
+                a
+            },
+        );
+    let mut pre = Vec::new();
+    let mut lower = f64::MIN;
+    for (b, [good, bad]) in counts.into_iter().enumerate() {
+        if good + bad > 0 {
+            pre.push(Tally {
+                lower,
+                users: good + bad,
+                good: good as f64,
+                bad: bad as f64,
+            });
+            lower = cuts.get(b).map_or(f64::INFINITY, |&c| c as f64);
+        }
+    }
+    pre
+}
+
+/// Quantile pre-bins of a numeric column merged until monotone and large
+/// enough, labelled on the attribute's own scale.
+fn numeric_tallies(
+    t: &Training,
+    attr: &str,
+    column: usize,
+    params: &ScorecardParams,
+    min_mass: f64,
+) -> Vec<(Tally, String)> {
+    let pre = if t.unit {
+        counted_pre_bins(t, column, params)
+    } else {
+        sorted_pre_bins(t, column, params)
+    };
     let first = pre.first().map_or(0.0, Tally::rate);
     let last = pre.last().map_or(0.0, Tally::rate);
     let merged = monotone_merge(pre, last >= first, min_mass);
@@ -359,12 +433,22 @@ fn fit_points(
     }
     let m = chosen.len();
     let mut w = Array2::<f32>::zeros((t.rows.len(), m));
-    for (k, &r) in t.rows.iter().enumerate() {
-        let row = t.x.row(r);
-        for (j, &c) in chosen.iter().enumerate() {
-            let a = &out[c];
-            w[[k, j]] = a.bins[bin_index(a, row)].woe as f32;
-        }
+    {
+        use ndarray::parallel::prelude::*;
+        use rayon::prelude::ParallelSlice;
+        let out = &*out;
+        w.axis_chunks_iter_mut(ndarray::Axis(0), 1 << 14)
+            .into_par_iter()
+            .zip(t.rows.par_chunks(1 << 14))
+            .for_each(|(mut wb, rows)| {
+                for (mut wr, &r) in wb.rows_mut().into_iter().zip(rows) {
+                    let row = t.x.row(r);
+                    for (j, &c) in chosen.iter().enumerate() {
+                        let a = &out[c];
+                        wr[j] = a.bins[bin_index(a, row)].woe as f32;
+                    }
+                }
+            });
     }
     let lr = logistic::fit(
         w.view(),
@@ -454,6 +538,7 @@ pub fn fit<'a>(
         rows,
         y,
         w: weights.map_or_else(|| vec![1.0; n], <[f64]>::to_vec),
+        unit: weights.is_none(),
     };
     let (goods, bads) = (0..n).fold((0.0, 0.0), |(g, b), k| {
         let (dg, db) = t.split(k);
@@ -466,28 +551,36 @@ pub fn fit<'a>(
         ));
     }
     let min_mass = (params.min_bin_share * (goods + bads)).ceil();
-    let mut out = Vec::new();
+    let mut columns = Vec::with_capacity(attributes.len());
     let mut column = 0;
     for attr in attributes {
         let width = transform_names(attr).len();
-        let categorical = is_categorical(attr);
-        let tallies = if categorical {
-            categorical_tallies(&t, attr, column, width)
-        } else {
-            numeric_tallies(&t, attr, column, params, min_mass)
-        };
-        let (bins, iv) = woe_bins(tallies, goods, bads);
-        out.push(AttributeBins {
-            attribute: attr.clone(),
-            categorical,
-            column,
-            width,
-            iv,
-            selected: iv >= params.min_iv,
-            bins,
-        });
+        columns.push((attr, column, width));
         column += width;
     }
+    // Attributes are binned independently: in parallel, in order.
+    use rayon::prelude::*;
+    let mut out: Vec<AttributeBins> = columns
+        .into_par_iter()
+        .map(|(attr, column, width)| {
+            let categorical = is_categorical(attr);
+            let tallies = if categorical {
+                categorical_tallies(&t, attr, column, width)
+            } else {
+                numeric_tallies(&t, attr, column, params, min_mass)
+            };
+            let (bins, iv) = woe_bins(tallies, goods, bads);
+            AttributeBins {
+                attribute: attr.clone(),
+                categorical,
+                column,
+                width,
+                iv,
+                selected: iv >= params.min_iv,
+                bins,
+            }
+        })
+        .collect();
     let base_points = fit_signed_points(&t, &mut out, weights.is_some(), params)?;
     Ok(Scorecard {
         attributes: out,
@@ -499,17 +592,26 @@ pub fn fit<'a>(
 impl Scorecard {
     /// Total points of each row of `x`.
     pub fn points(&self, x: ArrayView2<f32>) -> Vec<f64> {
-        x.rows()
-            .into_iter()
-            .map(|row| {
-                self.base_points
-                    + self
-                        .attributes
-                        .iter()
-                        .map(|a| a.bins[bin_index(a, row)].points)
-                        .sum::<f64>()
-            })
-            .collect()
+        use ndarray::parallel::prelude::*;
+        use rayon::prelude::ParallelSliceMut;
+        let mut out = vec![0.0; x.nrows()];
+        // Rows are independent: blocks in parallel.
+        out.par_chunks_mut(1 << 14)
+            .zip(
+                x.axis_chunks_iter(ndarray::Axis(0), 1 << 14)
+                    .into_par_iter(),
+            )
+            .for_each(|(o, xb)| {
+                for (t, row) in o.iter_mut().zip(xb.rows()) {
+                    *t = self.base_points
+                        + self
+                            .attributes
+                            .iter()
+                            .map(|a| a.bins[bin_index(a, row)].points)
+                            .sum::<f64>();
+                }
+            });
+        out
     }
 
     /// P(nsf = 1) of each row: the logistic of total points / factor.

@@ -5,20 +5,16 @@
 
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
-use arrow_array::cast::AsArray;
-use arrow_array::types::UInt64Type;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::artifact::{self, FileRecord};
-use crate::data::features::{Design, FeatureSet, design_matrix, flag_column, numeric_column};
+use crate::data::features::{Design, FeatureSet};
 use crate::data::generate::{Format, PopulationManifest, read_manifest};
 use crate::error::{NsfError, Result};
 use crate::lineage::registry::{self, DataRef, ModelManifest, TrainingMembers};
 use crate::models::FitData;
 pub use crate::models::{ModelSpec, StoredModel, ValidModelSpec};
-use crate::sim::schema::{TRAILING, USER_ID};
 use crate::stats::metrics::{Evaluation, evaluate};
 use crate::stats::scale::ScoreScale;
 
@@ -132,21 +128,13 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         }
     }
     let data_path = dir.join(&manifest.files[0].name);
-    // The row key, then the flags and the outcome (in schema order).
-    let [registered, consented, nsf, nsf_prob] = TRAILING.map(|c| c.name);
-    let mut cols: Vec<&str> = vec![USER_ID.name, registered, consented, nsf, nsf_prob];
-    cols.extend(attributes.iter().map(|s| s.as_str()));
-    let (hash, batches) = rayon::join(
+    // Row group by row group into the design matrix (no copy of the file
+    // as Arrow batches), the file's SHA-256 beside it.
+    let (hash, columns) = rayon::join(
         || crate::data::validate::check_file(&data_path, &manifest.files[0]),
-        || artifact::read_parquet_columns(&data_path, &cols),
+        || crate::data::columns::read_model_columns(&data_path, &manifest.files[0], attributes),
     );
-    let (data_sha256, batches): (String, Vec<RecordBatch>) = (hash?, batches?);
-    crate::data::validate::check_batches(&data_path, &manifest.files[0], &batches)?;
-    let mut user_id = Vec::new();
-    for b in &batches {
-        let col = b.column_by_name(USER_ID.name).expect("projected");
-        user_id.extend_from_slice(col.as_primitive::<UInt64Type>().values());
-    }
+    let (data_sha256, columns) = (hash?, columns?);
     let manifest_bytes = std::fs::read(dir.join("manifest.json"))
         .map_err(|e| NsfError::io(dir.join("manifest.json"), e))?;
     let data_ref = DataRef {
@@ -157,17 +145,21 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         seed: manifest.seed,
         users: manifest.users,
     };
+    let c = columns;
     Ok(LoadedData {
-        holdout: user_id
-            .iter()
-            .map(|&u| is_holdout(manifest.seed, u))
-            .collect(),
-        registered: flag_column(&batches, registered)?,
-        consented: flag_column(&batches, consented)?,
-        nsf: flag_column(&batches, nsf)?,
-        nsf_prob: numeric_column(&batches, nsf_prob)?,
-        design: design_matrix(&batches, attributes)?,
-        user_id,
+        holdout: {
+            use rayon::prelude::*;
+            c.user_id
+                .par_iter()
+                .map(|&u| is_holdout(manifest.seed, u))
+                .collect()
+        },
+        registered: c.registered,
+        consented: c.consented,
+        nsf: c.nsf,
+        nsf_prob: c.nsf_prob,
+        design: c.design,
+        user_id: c.user_id,
         manifest: Some(manifest),
         data_ref,
     })

@@ -125,7 +125,7 @@ impl OwnData {
 
     /// The data set of replicate `seed`: the table with its test set held
     /// out (stratified by the label, among target rows).
-    pub(crate) fn replicate_data(&self, spec: &ValidSpec, seed: u64) -> Result<ReplicateData> {
+    pub(crate) fn replicate_data(&self, _spec: &ValidSpec, seed: u64) -> Result<ReplicateData> {
         let t = &self.table;
         let holdout = stratified_holdout(t, seed);
         let test: Vec<usize> = (0..t.rows()).filter(|&i| holdout[i]).collect();
@@ -144,15 +144,11 @@ impl OwnData {
         let mut eligible: Vec<usize> = (0..t.rows()).filter(|&i| !holdout[i]).collect();
         eligible.sort_by_key(|&i| (row_hash(seed ^ 0x1EA2, t.ids[i]), i));
         let data = self.loaded(seed, holdout);
-        let minimal_design = data
-            .design
-            .select_attributes(spec.full_features(), spec.minimal_features());
         Ok(ReplicateData {
             seed,
             dir: PathBuf::from(&self.record.file),
             truth: test.iter().map(|&i| t.label[i] as u8 as f64).collect(),
             labels: test.iter().map(|&i| t.label[i]).collect(),
-            minimal_design,
             test,
             eligible,
             data,
