@@ -41,6 +41,9 @@ impl RowGroups {
         let file = File::open(path).map_err(|e| input(path, format!("cannot open: {e}")))?;
         let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
             .map_err(|e| input(path, format!("not a Parquet file: {e}")))?;
+        let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
+        crate::data::artifact::check_chunk_ranges(meta.metadata(), len)
+            .map_err(|e| input(path, format!("not a valid Parquet file: {e}")))?;
         for c in columns {
             if meta.schema().field_with_name(c).is_err() {
                 return Err(input(
