@@ -49,7 +49,7 @@ fn mutate_bytes(rng: &mut Xoshiro256PlusPlus, v: &mut Vec<u8>, other: &[u8], cap
         return;
     }
     let at = rng.gen_range(0..v.len());
-    let len = rng.gen_range(1..=v.len().min(64).max(1));
+    let len = rng.gen_range(1..=v.len().clamp(1, 64));
     match rng.gen_range(0..7) {
         0 => v[at] ^= 1 << rng.gen_range(0..8),
         1 => v[at] = INTERESTING[rng.gen_range(0..INTERESTING.len())],
@@ -174,22 +174,8 @@ fn mutated_parquet_files_never_panic() {
     // The Parquet seeds are generated data (not tracked): a 400-user data
     // set and a score file, as in `fuzzed_inputs_stay_fixed`.
     let tmp = tempfile::tempdir().unwrap();
-    let (data, reg) = (tmp.path().join("d"), tmp.path().join("r"));
-    generate("small", 400, Some(7), &data);
-    let id = train_id(&data, &reg, &[]);
-    let scores = tmp.path().join("s.parquet");
-    ok(&[
-        "score",
-        "--model",
-        &id,
-        "--data",
-        s(&data),
-        "--out",
-        s(&scores),
-        "--registry",
-        s(&reg),
-    ]);
-    let seeds: Vec<Vec<u8>> = [data.join("users.parquet"), scores]
+    let (users, scores) = small_scored_data(tmp.path());
+    let seeds: Vec<Vec<u8>> = [users, scores]
         .iter()
         .map(|p| std::fs::read(p).unwrap())
         .collect();

@@ -1014,22 +1014,8 @@ fn fuzzed_inputs_stay_fixed() {
     // The Parquet seeds are generated data, so git does not track them:
     // make a 400-user data set and a score file here and replay them too.
     let tmp = tempfile::tempdir().unwrap();
-    let (data, reg) = (tmp.path().join("d"), tmp.path().join("r"));
-    generate("small", 400, Some(7), &data);
-    let id = train_id(&data, &reg, &[]);
-    let scores = tmp.path().join("s.parquet");
-    ok(&[
-        "score",
-        "--model",
-        &id,
-        "--data",
-        s(&data),
-        "--out",
-        s(&scores),
-        "--registry",
-        s(&reg),
-    ]);
-    for p in [data.join("users.parquet"), scores] {
+    let (users, scores) = small_scored_data(tmp.path());
+    for p in [users, scores] {
         fuzz_entry::parquet_data(&std::fs::read(&p).unwrap());
         inputs += 1;
     }

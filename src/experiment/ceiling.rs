@@ -14,11 +14,10 @@ use crate::experiment::{ArmSummary, PlotData};
 use crate::models::family::ScoreModel;
 use crate::models::gbdt::{GbdtParams, fit_soft};
 use crate::models::train::LoadedData;
-use crate::sim::rng::{Stream, user_stream};
+use crate::sim::rng::keyed_subsample;
 use crate::stats::interval::{Interval, interval};
 use crate::stats::metrics::auc;
 use crate::stats::scale::{ScaleSummary, summarize as scale_summary};
-use rand::RngCore;
 
 /// The oracle's AUC noise by replay paths: the gap of its AUC to the
 /// 64-path value, measured on the first 200,000 users of `default`
@@ -85,23 +84,9 @@ pub fn fit_ceiling(
 }
 
 /// `eligible` itself when it has at most `max` users, else `max` of them
-/// chosen by a key drawn per user (so the choice does not depend on the row
-/// order or the thread count), in row order.
+/// (`sim::rng::keyed_subsample`, with the ceiling's own key), in row order.
 fn ceiling_rows(user_id: &[u64], eligible: &[usize], seed: u64, max: usize) -> Vec<usize> {
-    if eligible.len() <= max {
-        return eligible.to_vec();
-    }
-    let mut keyed: Vec<(u64, usize)> = eligible
-        .iter()
-        .map(|&i| {
-            let mut rng = user_stream(seed ^ 0xCE11_1A6E, user_id[i], Stream::Replay, 9);
-            (rng.next_u64(), i)
-        })
-        .collect();
-    keyed.select_nth_unstable(max - 1);
-    let mut rows: Vec<usize> = keyed[..max].iter().map(|&(_, i)| i).collect();
-    rows.sort_unstable();
-    rows
+    keyed_subsample(user_id, eligible, max, seed ^ 0xCE11_1A6E, 9)
 }
 
 /// The truth lines across replicates (None when the ceiling was not fitted:

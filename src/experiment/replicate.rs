@@ -11,7 +11,7 @@ use crate::experiment::{ArmResult, PlotData, Replicate, SizeSplit, cache, curves
 use crate::models::ValidModelSpec;
 use crate::models::logistic::{self, LogisticParams};
 use crate::models::train::{self, LoadedData, PopulationRule};
-use crate::sim::rng::{Stream, user_stream};
+use crate::sim::rng::keyed_subsample;
 use crate::stats::calibration::calibration_fit;
 use crate::stats::decision::{
     Draw, cost_curve, decision_bootstrap, loss_at_refused_share, net_value,
@@ -19,7 +19,6 @@ use crate::stats::decision::{
 use crate::stats::interval::ci95;
 use crate::stats::metrics;
 use crate::stats::money::expected_loss;
-use rand::RngCore;
 
 /// A replicate's data set and its fixed rows.
 pub(crate) struct ReplicateData {
@@ -114,18 +113,7 @@ fn arm_members(r: &ReplicateData, arm: &Arm) -> Vec<usize> {
         return of_rule(arm.rule);
     };
     let n = of_rule(size_rule).len();
-    let mut keyed: Vec<(u64, usize)> = r
-        .eligible
-        .iter()
-        .map(|&i| {
-            let mut rng = user_stream(r.seed ^ 0x5152_E0F5, data.user_id[i], Stream::Replay, 7);
-            (rng.next_u64(), i)
-        })
-        .collect();
-    keyed.sort_unstable();
-    let mut rows: Vec<usize> = keyed.into_iter().take(n).map(|(_, i)| i).collect();
-    rows.sort_unstable();
-    rows
+    keyed_subsample(&data.user_id, &r.eligible, n, r.seed ^ 0x5152_E0F5, 7)
 }
 
 /// Fits `arm` with `family` on its members, registers it and scores the

@@ -124,9 +124,59 @@ pub fn normal<R: RngCore>(rng: &mut R) -> f64 {
     rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng)
 }
 
+/// `n` of `rows` chosen by a key drawn per user (`user_stream(seed,
+/// user_id, Stream::Replay, index)`), so the choice depends neither on the
+/// row order nor on the thread count; all of `rows` when it has at most
+/// `n`. In row order. Linear time: the `n` smallest keys are selected, not
+/// sorted.
+pub fn keyed_subsample(
+    user_id: &[u64],
+    rows: &[usize],
+    n: usize,
+    seed: u64,
+    index: u64,
+) -> Vec<usize> {
+    if rows.len() <= n {
+        return rows.to_vec();
+    }
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut keyed: Vec<(u64, usize)> = rows
+        .iter()
+        .map(|&i| {
+            let mut rng = user_stream(seed, user_id[i], Stream::Replay, index);
+            (rand::RngCore::next_u64(&mut rng), i)
+        })
+        .collect();
+    keyed.select_nth_unstable(n - 1);
+    let mut out: Vec<usize> = keyed[..n].iter().map(|&(_, i)| i).collect();
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The linear-time selection picks exactly the users a full sort of the
+    /// keys would (what the size-matched arms did before they shared it),
+    /// so arm membership and model IDs do not change.
+    #[test]
+    fn keyed_subsample_equals_sorting_every_key() {
+        let ids: Vec<u64> = (0..20_000u64).map(|i| i * 7_919 + 3).collect();
+        let rows: Vec<usize> = (0..20_000).filter(|i| i % 5 != 0).collect();
+        for n in [0, 1, 999, 15_999, 16_000, 30_000] {
+            let mut keyed: Vec<(u64, usize)> = rows
+                .iter()
+                .map(|&i| (user_stream(42, ids[i], Stream::Replay, 7).next_u64(), i))
+                .collect();
+            keyed.sort_unstable();
+            let mut want: Vec<usize> = keyed.into_iter().take(n).map(|(_, i)| i).collect();
+            want.sort_unstable();
+            assert_eq!(keyed_subsample(&ids, &rows, n, 42, 7), want, "n = {n}");
+        }
+    }
 
     #[test]
     fn streams_are_distinct_and_reproducible() {

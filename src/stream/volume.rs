@@ -199,14 +199,13 @@ pub fn read_shards(stream: &Path) -> Result<Vec<ShardManifest>> {
 /// Bytes per row of `user_id` + the 24 attributes and of `user_id` + the
 /// minimal attributes, from a Parquet file's column chunk sizes.
 pub fn user_record_bytes(path: &Path) -> Result<UserRecordBytes> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
     let input = |message: String| NsfError::Input {
         path: path.to_path_buf(),
         message,
     };
-    let f = std::fs::File::open(path).map_err(|e| input(format!("cannot open: {e}")))?;
-    let r = SerializedFileReader::new(f).map_err(|e| input(format!("not a Parquet file: {e}")))?;
-    let meta = r.metadata();
+    let meta = crate::data::artifact::open_parquet(path)?
+        .metadata()
+        .clone();
     let rows = meta.file_metadata().num_rows().max(1) as u64;
     let attrs: Vec<&str> = crate::sim::schema::ATTRIBUTES
         .iter()

@@ -9,14 +9,13 @@ use crate::error::{NsfError, Result};
 /// Compressed bytes per row of `columns` of the Parquet file `path`
 /// (column-chunk sizes summed over row groups, divided by the rows).
 pub fn column_bytes_per_row(path: &Path, columns: &[&str]) -> Result<f64> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
     let input = |message: String| NsfError::Input {
         path: path.to_path_buf(),
         message,
     };
-    let f = std::fs::File::open(path).map_err(|e| input(format!("cannot open: {e}")))?;
-    let r = SerializedFileReader::new(f).map_err(|e| input(format!("not a Parquet file: {e}")))?;
-    let meta = r.metadata();
+    let meta = crate::data::artifact::open_parquet(path)?
+        .metadata()
+        .clone();
     let rows = meta.file_metadata().num_rows().max(1) as f64;
     let mut bytes = 0u64;
     let mut seen = 0usize;

@@ -57,6 +57,28 @@ pub fn train_id(data: &Path, registry: &Path, extra: &[&str]) -> String {
     ok(&args).lines().last().unwrap().trim().to_string()
 }
 
+/// A 400-user `small` data set and a score file of a model trained on it,
+/// made under `dir`: the Parquet seeds of the fuzz replays (generated data,
+/// so git does not track them). Returns (users.parquet, score file).
+pub fn small_scored_data(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (data, reg) = (dir.join("d"), dir.join("r"));
+    generate("small", 400, Some(7), &data);
+    let id = train_id(&data, &reg, &[]);
+    let scores = dir.join("s.parquet");
+    ok(&[
+        "score",
+        "--model",
+        &id,
+        "--data",
+        s(&data),
+        "--out",
+        s(&scores),
+        "--registry",
+        s(&reg),
+    ]);
+    (data.join("users.parquet"), scores)
+}
+
 /// A full set of destruction-order flags (`nsfsim destroy` requires them).
 pub const ORDER: &[&str] = &[
     "--order-issuer",
