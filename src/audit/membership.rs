@@ -9,6 +9,7 @@ use crate::audit::{AuditParams, Est, Target, hash_sample};
 use crate::data::features::Design;
 use crate::error::Result;
 use crate::models::gbdt::GbdtParams;
+use crate::models::shadows::Shadows;
 use crate::models::train::{self, LoadedData};
 use crate::models::{ModelSpec, ValidModelSpec};
 use crate::sim::rng::mix64;
@@ -166,8 +167,7 @@ fn log_roc(score: &[f64], label: &[bool]) -> Vec<(f64, f64)> {
 fn lira(
     data: &LoadedData,
     design: &Design,
-    attrs: &[String],
-    spec: &ValidModelSpec,
+    shadows: &Shadows,
     pool: &[usize],
     eval: &[usize],
     target_p: &[f64],
@@ -187,15 +187,7 @@ fn lira(
     for k in 0..params.shadows {
         progress(&format!("    shadow {}/{}", k + 1, params.shadows));
         let rows: Vec<usize> = pool.iter().copied().filter(|&i| is_in(k, i)).collect();
-        let (m, _) = train::fit_model(
-            design,
-            attrs,
-            &rows,
-            &data.nsf,
-            None,
-            spec,
-            params.seed + k as u64,
-        )?;
+        let m = shadows.fit(&rows, &data.nsf, params.seed + k as u64)?;
         let p = m.predict(&eval_design)?;
         for (j, &i) in eval.iter().enumerate() {
             let v = phi(p[j], y[j]);
@@ -305,8 +297,9 @@ pub(crate) fn membership(
         .collect();
     let eval: Vec<usize> = eval_m.iter().chain(&eval_n).copied().collect();
     let tp: Vec<f64> = eval.iter().map(|&i| p_all[i]).collect();
+    let shadows = Shadows::new(t.design, t.attrs, t.spec, t.model, &pool);
     let lr = lira(
-        data, t.design, t.attrs, t.spec, &pool, &eval, &tp, params, 1, progress,
+        data, t.design, &shadows, &pool, &eval, &tp, params, 1, progress,
     )?;
     attacks.push(attack_result(
         "model",
@@ -352,8 +345,9 @@ fn overfit_control(
         &cl[c..],
         params,
     )];
+    let shadows = Shadows::new(design, t.attrs, &cspec, &cmodel, &c_eval);
     let clr = lira(
-        data, design, t.attrs, &cspec, &c_eval, &c_eval, &cp, params, 2, progress,
+        data, design, &shadows, &c_eval, &c_eval, &cp, params, 2, progress,
     )?;
     attacks.push(attack_result(
         "overfit control",

@@ -76,7 +76,7 @@ pub struct LogisticModel {
     pub iterations: u32,
 }
 
-fn blocks(n: usize) -> Vec<(usize, usize)> {
+pub(crate) fn blocks(n: usize) -> Vec<(usize, usize)> {
     (0..n.div_ceil(BLOCK_ROWS))
         .map(|b| (b * BLOCK_ROWS, ((b + 1) * BLOCK_ROWS).min(n)))
         .collect()

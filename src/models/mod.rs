@@ -8,7 +8,9 @@ pub mod family;
 pub mod dp_logistic;
 pub mod gbdt;
 pub mod logistic;
+pub mod logistic_chord;
 pub mod scorecard;
+pub mod shadows;
 pub mod train;
 
 use crate::data::features::Design;
