@@ -303,15 +303,15 @@ pub fn section_md(r: &ExperimentResult) -> String {
     let Some(l) = &r.lawful else {
         return String::new();
     };
+    let audit = r.spec.lawful.clone().unwrap_or_default();
     let mut s = format!(
-        "\n## Could it have been done lawfully?\n\nTwo alternatives on the same held-out registered users, money at the same grouping rate as `all`: a differentially private logistic regression trained on everyone (`dp-all`, objective perturbation, Chaudhuri et al. 2011, pure ε-DP, δ = 0), and the score computed at the wallet. AUC and money are means over the {} replicates. The membership attacks ran on the first replicate only (seed {}): the DP bound holds for each model, so one replicate's models test it; auditing every replicate (LiRA trains {} shadow models per audited model) would multiply the audit's time by the replicates to measure the attack's spread across populations, on which the guarantee does not depend. The bound: {}. A measured TPR whose interval lies above its bound would mean a broken guarantee. The DP model still needs everyone's data where it is trained: trained by the processor, it receives the whole transfer (the bytes shown); trained at the wallet, only its coefficients leave.\n\n",
+        "\n## Could it have been done lawfully?\n\nTwo alternatives on the same held-out registered users, money at the same grouping rate as `all`: a differentially private logistic regression trained on everyone (`dp-all`, objective perturbation, Chaudhuri et al. 2011, pure ε-DP, δ = 0), and the score computed at the wallet. AUC and money are means over the {} replicates. The membership attacks ran on the first replicate only (seed {}): the DP bound holds for each model, so one replicate's models test it; auditing every replicate (LiRA trains {} shadow models per audited model) would multiply the audit's time by the replicates to measure the attack's spread across populations, on which the guarantee does not depend. The bound: {}. A measured TPR whose interval lies above its bound flags a possible break, to be checked on more users: at 0.1% FPR the estimate rests on the few highest-scoring non-members ({} of {}), and a bootstrap interval of so thin a tail understates its spread. The DP model still needs everyone's data where it is trained: trained by the processor, it receives the whole transfer (the bytes shown); trained at the wallet, only its coefficients leave.\n\n",
         r.replicates.len(),
         l.audit_seed,
-        r.spec.lawful.as_ref().map_or(
-            crate::experiment::lawful::LawfulSpec::default().audit_shadows,
-            |l| { l.audit_shadows }
-        ),
-        l.bound
+        audit.audit_shadows,
+        l.bound,
+        audit.audit_users.div_ceil(1000),
+        audit.audit_users
     );
     s.push_str(&crate::report::experiment::md_table(
         &TABLE_HEADER,
