@@ -128,7 +128,8 @@ fn interp(fpr: f64, curve: &(Vec<f64>, Vec<f64>)) -> f64 {
 /// literature read "TPR at low FPR". A tied block is a randomized
 /// threshold: flagging a share of it at random reaches any FPR exactly,
 /// so a constant score has TPR = FPR (a strict `>` read 0 there and a
-/// `≥` would read 1).
+/// `≥` would read 1). `attack_result` reads both FPRs off one curve.
+#[cfg(test)]
 fn tpr_at(members: &[f64], non: &[f64], fpr: f64) -> f64 {
     interp(fpr, &roc_curve(members, non))
 }
@@ -478,7 +479,7 @@ mod tests {
     #[test]
     fn tpr_at_equals_the_randomized_neyman_pearson_test_on_tied_scores() {
         // Coarse scores (8 levels, many ties), members shifted up.
-        let level = |k: u64, shift: u64| ((mix64(k) % 8 + shift * (mix64(k ^ 77) % 2)) as f64);
+        let level = |k: u64, shift: u64| (mix64(k) % 8 + shift * (mix64(k ^ 77) % 2)) as f64;
         let m: Vec<f64> = (0..997).map(|k| level(k, 1)).collect();
         let n: Vec<f64> = (1000..5011).map(|k| level(k, 0)).collect();
         for f in [0.001, 0.01, 0.05, 0.2, 0.5, 0.9] {
