@@ -3,6 +3,7 @@ population, errors as exceptions with the command line's messages, and the
 same results as the `nsfsim` binary where one is built (NSFSIM_BIN)."""
 
 import json
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -148,6 +149,38 @@ def test_compare_returns_tables_as_dataframes(work):
     assert nsfsim.Run.open(work / "run").result == run.result
     with pytest.raises(nsfsim.InputError, match="replicates"):
         nsfsim.compare(out=work / "run2", replicates=0)
+
+
+def test_dp_logistic_trains_and_the_lawful_compare_reports_it(data, registry, work):
+    # The DP family by name (ε = 1, its default), then the `dp-all` arms of
+    # the lawful experiment at a chosen ε: reported as family dp-logistic.
+    m = nsfsim.train(data, model="dp-logistic", registry=registry, threads=2)
+    assert m["family"] == "dp-logistic"
+    assert m["hyperparameters"]["epsilon"] == 1.0
+    assert 0.5 < nsfsim.evaluate(m, data, registry=registry)["auc"] <= 1.0
+    run = nsfsim.compare(
+        "lawful",
+        out=work / "lawful",
+        registry=work / "lawful-registry",
+        data_root=work / "lawful-data",
+        users=20_000,
+        replicates=1,
+        bootstrap=20,
+        threads=2,
+        set=["lawful.epsilons=[0.5]", "lawful.audit_users=500", "lawful.audit_shadows=4"],
+    )
+    arm = next(a for a in run.result["summary"] if a["arm"] == "dp-all-eps0.5")
+    assert arm["family"] == "dp-logistic"
+    assert 0.5 < arm["auc"]["mean"] <= 1.0
+    model_id = next(a for a in run.result["replicates"][0]["arms"] if a["arm"] == "dp-all-eps0.5")["model_id"]
+    dp = nsfsim.model(model_id, registry=work / "lawful-registry")
+    assert dp["family"] == "dp-logistic"
+    assert dp["hyperparameters"]["epsilon"] == 0.5
+    t = run.metrics
+    assert set(t[t.arm == "dp-all-eps0.5"].family) == {"dp-logistic"}
+    assert set(t[t.arm == "all"].family) == {"logistic"}
+    bound = t[(t.arm == "dp-all-eps0.5") & (t.metric == "bound_tpr_at_0_1pct_fpr")].value
+    assert bound.tolist() == [pytest.approx(0.001 * math.exp(0.5))]
 
 
 def test_unknown_spec_field_is_refused(work):

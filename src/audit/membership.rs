@@ -78,14 +78,61 @@ fn phi(p: f64, y: bool) -> f64 {
     q.ln() - (1.0 - q).ln()
 }
 
-/// TPR at false-positive rate `fpr`: threshold at the (1 − fpr) quantile of
-/// the non-members' scores.
+/// The ROC curve of "member when score ≥ t" over every distinct threshold
+/// t, highest first, from (0, 0) to (1, 1): one point per block of tied
+/// scores, so a tied block is one straight segment (scikit-learn's
+/// `roc_curve` with `drop_intermediate=False`).
+fn roc_curve(members: &[f64], non: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let mut s: Vec<(f64, bool)> = members
+        .iter()
+        .map(|&v| (v, true))
+        .chain(non.iter().map(|&v| (v, false)))
+        .collect();
+    s.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (np, nn) = (members.len().max(1) as f64, non.len().max(1) as f64);
+    let (mut fpr, mut tpr) = (vec![0.0], vec![0.0]);
+    let (mut tp, mut fp) = (0usize, 0usize);
+    for (i, &(v, m)) in s.iter().enumerate() {
+        if m {
+            tp += 1;
+        } else {
+            fp += 1;
+        }
+        if s.get(i + 1).is_none_or(|n| n.0.total_cmp(&v).is_ne()) {
+            fpr.push(fp as f64 / nn);
+            tpr.push(tp as f64 / np);
+        }
+    }
+    (fpr, tpr)
+}
+
+/// The ROC curve's TPR at `fpr`, linear between its points (NumPy's
+/// `np.interp(fpr, fpr_points, tpr_points)`: on a vertical run of points
+/// at exactly `fpr`, the highest).
+fn interp(fpr: f64, curve: &(Vec<f64>, Vec<f64>)) -> f64 {
+    let (xs, ys) = curve;
+    let j = xs.partition_point(|&x| x <= fpr);
+    if j == 0 {
+        return ys[0];
+    }
+    if j == xs.len() || xs[j - 1] == fpr {
+        return ys[j - 1];
+    }
+    let slope = (ys[j] - ys[j - 1]) / (xs[j] - xs[j - 1]);
+    slope * (fpr - xs[j - 1]) + ys[j - 1]
+}
+
+/// TPR at false-positive rate `fpr`, tie-aware: the ROC curve's value at
+/// `fpr`, interpolated linearly within a block of tied scores — what
+/// `np.interp(fpr, *sklearn.metrics.roc_curve(y, score)[:2])` gives, the
+/// way LiRA's code (Carlini et al. 2022) and the membership-inference
+/// literature read "TPR at low FPR". A tied block is a randomized
+/// threshold: flagging a share of it at random reaches any FPR exactly,
+/// so a constant score has TPR = FPR (a strict `>` read 0 there and a
+/// `≥` would read 1). `attack_result` reads both FPRs off one curve.
+#[cfg(test)]
 fn tpr_at(members: &[f64], non: &[f64], fpr: f64) -> f64 {
-    let mut s = non.to_vec();
-    s.sort_by(f64::total_cmp);
-    let k = ((1.0 - fpr) * s.len() as f64).ceil() as usize;
-    let thr = s[k.min(s.len()).saturating_sub(1)];
-    members.iter().filter(|&&v| v > thr).count() as f64 / members.len() as f64
+    interp(fpr, &roc_curve(members, non))
 }
 
 fn attack_result(
@@ -100,11 +147,12 @@ fn attack_result(
         let y: Vec<bool> = (0..s.len()).map(|k| k < m.len()).collect();
         metrics::auc(&s, &y)
     };
-    let point = [
-        auc_of(members, non),
-        tpr_at(members, non, 0.001),
-        tpr_at(members, non, 0.01),
-    ];
+    let tprs = |m: &[f64], n: &[f64]| {
+        let c = roc_curve(m, n);
+        [interp(0.001, &c), interp(0.01, &c)]
+    };
+    let [t3, t2] = tprs(members, non);
+    let point = [auc_of(members, non), t3, t2];
     // Stratified bootstrap: members and non-members resampled separately.
     let mut boots: Vec<[f64; 3]> = Vec::with_capacity(params.bootstrap as usize);
     for b in 0..params.bootstrap as u64 {
@@ -117,7 +165,8 @@ fn attack_result(
         };
         let m = draw(members, 1);
         let n = draw(non, 2);
-        boots.push([auc_of(&m, &n), tpr_at(&m, &n, 0.001), tpr_at(&m, &n, 0.01)]);
+        let [t3, t2] = tprs(&m, &n);
+        boots.push([auc_of(&m, &n), t3, t2]);
     }
     let est = |k: usize| Est {
         value: point[k],
@@ -139,22 +188,19 @@ fn attack_result(
 
 /// ROC points at log-spaced FPRs from 1e-4 to 1.
 fn log_roc(score: &[f64], label: &[bool]) -> Vec<(f64, f64)> {
-    let members: Vec<f64> = score
-        .iter()
-        .zip(label)
-        .filter(|(_, y)| **y)
-        .map(|(s, _)| *s)
-        .collect();
-    let non: Vec<f64> = score
-        .iter()
-        .zip(label)
-        .filter(|(_, y)| !**y)
-        .map(|(s, _)| *s)
-        .collect();
+    let pick = |want: bool| -> Vec<f64> {
+        score
+            .iter()
+            .zip(label)
+            .filter(|(_, y)| **y == want)
+            .map(|(s, _)| *s)
+            .collect()
+    };
+    let curve = roc_curve(&pick(true), &pick(false));
     (0..=40)
         .map(|k| {
             let fpr = 10f64.powf(-4.0 + 4.0 * k as f64 / 40.0);
-            (fpr, tpr_at(&members, &non, fpr).max(1e-4))
+            (fpr, interp(fpr, &curve).max(1e-4))
         })
         .collect()
 }
@@ -363,4 +409,76 @@ fn overfit_control(
         test_auc: metrics::auc(&cp[c..], &cy[c..]),
     };
     Ok((control, attacks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tpr_at_interpolates_within_tied_blocks_hand_example() {
+        // Blocks, highest first: 5 (1 member), 4 (1 non), 3 (3 members,
+        // 2 non), 2 (4 non), 1 (1 member), 0 (3 non). ROC points: (0, 0),
+        // (0, .2), (.1, .2), (.3, .8), (.7, .8), (.7, 1), (1, 1) — worked
+        // out by hand; scikit-learn's roc_curve + np.interp agree.
+        let m = [5.0, 3.0, 3.0, 3.0, 1.0];
+        let n = [4.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0, 0.0, 0.0, 0.0];
+        let (fpr, tpr) = roc_curve(&m, &n);
+        assert_eq!(fpr, [0.0, 0.0, 0.1, 0.3, 0.7, 0.7, 1.0]);
+        assert_eq!(tpr, [0.0, 0.2, 0.2, 0.8, 0.8, 1.0, 1.0]);
+        for (f, want) in [
+            (0.0, 0.2),
+            (0.05, 0.2),
+            (0.2, 0.5),
+            (0.25, 0.65),
+            (0.5, 0.8),
+            (0.7, 1.0),
+            (1.0, 1.0),
+        ] {
+            let got = tpr_at(&m, &n, f);
+            assert!((got - want).abs() < 1e-12, "TPR at {f}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn tpr_at_a_constant_score_is_the_fpr() {
+        // Regression: the strict `>` threshold read 0 on tied losses.
+        let m = vec![-0.25; 300];
+        let n = vec![-0.25; 2000];
+        for f in [0.0, 0.001, 0.01, 0.3, 1.0] {
+            assert_eq!(tpr_at(&m, &n, f), f);
+        }
+    }
+
+    /// The Neyman–Pearson randomized test at FPR `f`: flag every score
+    /// above t and a share q of the scores equal to t, with t and q chosen
+    /// so that exactly a share f of the non-members is flagged.
+    fn randomized_test(m: &[f64], n: &[f64], f: f64) -> f64 {
+        let share = |v: &[f64], p: &dyn Fn(f64) -> bool| {
+            v.iter().filter(|&&x| p(x)).count() as f64 / v.len() as f64
+        };
+        let mut ts: Vec<f64> = n.to_vec();
+        ts.sort_by(|a, b| b.total_cmp(a));
+        ts.dedup();
+        for t in ts {
+            let (above, at) = (share(n, &|x| x > t), share(n, &|x| x == t));
+            if above + at >= f {
+                let q = (f - above) / at;
+                return share(m, &|x| x > t) + q * share(m, &|x| x == t);
+            }
+        }
+        1.0
+    }
+
+    #[test]
+    fn tpr_at_equals_the_randomized_neyman_pearson_test_on_tied_scores() {
+        // Coarse scores (8 levels, many ties), members shifted up.
+        let level = |k: u64, shift: u64| (mix64(k) % 8 + shift * (mix64(k ^ 77) % 2)) as f64;
+        let m: Vec<f64> = (0..997).map(|k| level(k, 1)).collect();
+        let n: Vec<f64> = (1000..5011).map(|k| level(k, 0)).collect();
+        for f in [0.001, 0.01, 0.05, 0.2, 0.5, 0.9] {
+            let (got, want) = (tpr_at(&m, &n, f), randomized_test(&m, &n, f));
+            assert!((got - want).abs() < 1e-9, "TPR at {f}: {got} vs {want}");
+        }
+    }
 }

@@ -23,7 +23,10 @@ pub struct LawfulSpec {
     /// ε of the `dp-all` arms (pure ε-DP, δ = 0), one arm each.
     #[serde(default = "default_epsilons")]
     pub epsilons: Vec<f64>,
-    /// Members and as many non-members attacked per ε (first replicate).
+    /// Members and as many non-members attacked per ε. The audit runs on
+    /// the first replicate only: the DP bound holds for each model, so one
+    /// replicate's models test it, and auditing every replicate would
+    /// multiply the audit's cost by the replicates.
     #[serde(default = "default_audit_users")]
     pub audit_users: usize,
     /// LiRA shadow models per ε.
@@ -78,6 +81,32 @@ impl LawfulSpec {
 /// The name of the `dp-all` arm at `epsilon` (`dp-all-eps0.5`).
 pub fn arm_name(epsilon: f64) -> String {
     format!("dp-all-eps{epsilon}")
+}
+
+/// The family of a `dp-all` arm's models, as the registry records it.
+pub const DP_FAMILY: &str = "dp-logistic";
+
+/// Whether `arm` names a `dp-all` arm.
+pub fn is_dp_arm(arm: &str) -> bool {
+    arm.starts_with("dp-all-eps")
+}
+
+/// The family an arm's model is fitted with, as results report it:
+/// `dp-logistic` for a `dp-all` arm, else the spec's `family`.
+pub fn arm_family<'a>(family: &'a str, arm: &Arm) -> &'a str {
+    if arm.epsilon.is_some() {
+        DP_FAMILY
+    } else {
+        family
+    }
+}
+
+/// The spec family whose block of results holds the arm (`family`,
+/// `arm`): `logistic` for a `dp-all` arm (they run only with families =
+/// ["logistic"], `check_dp_families`), else `family`. Tables and plots that
+/// gather a family's arms group by this.
+pub fn block_family<'a>(family: &'a str, arm: &str) -> &'a str {
+    if is_dp_arm(arm) { "logistic" } else { family }
 }
 
 /// The `dp-all` arms: everyone (not held out), no weights, full features,

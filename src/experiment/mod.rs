@@ -39,7 +39,8 @@ pub use sweep::{SweepCell, run_sweep};
 pub struct ArmResult {
     /// Arm name.
     pub arm: String,
-    /// Model family.
+    /// Model family the arm's model is fitted with (`dp-logistic` for a
+    /// `dp-all` arm, which runs in the `logistic` family's block).
     pub family: String,
     /// Registered model ID.
     pub model_id: String,
@@ -135,7 +136,8 @@ pub struct Replicate {
 pub struct ArmSummary {
     /// Arm name.
     pub arm: String,
-    /// Model family.
+    /// Model family the arm's model is fitted with (`dp-logistic` for a
+    /// `dp-all` arm).
     pub family: String,
     /// Training members (mean per replicate).
     pub training_members: f64,

@@ -239,7 +239,7 @@ fn arm_results(
         });
         out.push(ArmResult {
             arm: arm.name.clone(),
-            family: family.into(),
+            family: crate::experiment::lawful::arm_family(family, arm).into(),
             model_id: fitted[k].model_id.clone(),
             training_members: fitted[k].members,
             psi_vs_all: metrics::psi(&scores[0], &scores[k], &metrics::SCORE_BANDS),
@@ -304,7 +304,7 @@ pub(crate) fn run_replicate(
         }
         for (arm, p) in spec.arms().iter().zip(probs) {
             plot.push(crate::experiment::PlotArm {
-                family: name.to_string(),
+                family: crate::experiment::lawful::arm_family(name, arm).to_string(),
                 arm: arm.name.clone(),
                 size_matched: arm.size_of.is_some(),
                 probs: p,

@@ -19,12 +19,25 @@
 //! logistic loss' second derivative, w = the largest sample weight, 1
 //! without weights, taken as public):
 //! 1. ε′ = ε − 2·ln(1 + c·w/(n·Λ)) = ε − 2·ln(1 + c·w·C).
-//! 2. If ε′ > 0, Δ = 0; else Δ = c·w / (n·(e^{ε/4} − 1)) − Λ and ε′ = ε/2.
+//! 2. If ε′ ≥ ε/2, Δ = 0; else Δ = c·w / (n·(e^{ε/4} − 1)) − Λ (> 0
+//!    exactly then) and ε′ = ε/2.
 //! 3. Draw b ∈ ℝᵏ with density ∝ exp(−β‖b‖), β = ε′ / (2·w): its norm is
 //!    Gamma(k, 1/β), its direction uniform (k normal draws, normalized).
 //! 4. f = argmin (1/n)·Σ wᵢ·ℓ(yᵢ, fᵀxᵢ) + (Λ/2)‖f‖² + (1/n)·bᵀf + (Δ/2)‖f‖²,
 //!    solved here in the equivalent sum form (× n) by Newton's method to
 //!    convergence (the guarantee is for the exact minimizer).
+//!
+//! **Step 2's switch.** Algorithm 2 as printed (and diffprivlib's `Vector`
+//! mechanism, `if epsilon_p <= 0`) switches to Δ only when ε′ ≤ 0, so just
+//! above 2·ln(1 + c·w·C) (0.446 at C = 1) ε′ is tiny, the noise ‖b‖ ~ 2k/ε′
+//! huge and ε = 0.5 gave a worse model than ε = 0.1. Here the Δ branch is
+//! taken whenever ε′ would fall below ε/2, i.e. ε′ = max(ε − 2·ln(1 +
+//! c·w/(nΛ)), ε/2). Both branches are ε-DP by the same proof (Chaudhuri et
+//! al. 2011, Theorem 9): the output's density ratio between neighbouring
+//! data sets is at most e^{ε′} (noise) × (1 + c·w/(n(Λ + Δ)))² (Jacobian),
+//! and each branch sets ε′ + 2·ln(1 + c·w/(n(Λ + Δ))) ≤ ε; the switch reads
+//! only public quantities (ε, n, C, c, w). ε′ and Λ + Δ are then monotone
+//! in ε, so a larger ε never means more noise or more regularization.
 //!
 //! With weights the row's gradient is bounded by w and its curvature by
 //! c·w, hence w in steps 1–3 (Chaudhuri et al.'s proof with ℓ scaled by w).
@@ -98,7 +111,7 @@ pub struct DpLogisticModel {
     pub epsilon: f64,
     /// ε′ of step 1–2 (the part spent on the noise vector).
     pub epsilon_noise: f64,
-    /// Δ of step 2 (extra L2 strength, 0 when ε′ > 0).
+    /// Δ of step 2 (extra L2 strength, 0 when ε − 2·ln(1 + c·w·C) ≥ ε/2).
     pub extra_l2: f64,
     /// ‖b‖ drawn.
     pub noise_norm: f64,
@@ -183,8 +196,10 @@ fn noise(p: &DpLogisticParams, n: usize, k: usize, w: f64, seed: u64) -> (f64, f
     let cw = LOSS_CURVATURE * w;
     let mut eps_noise = p.epsilon - 2.0 * (cw / (nf * lambda)).ln_1p();
     let mut extra = 0.0;
-    if eps_noise <= 0.0 {
-        // Λ + Δ must reach c·w/(n(e^{ε/4} − 1)); Δ < 0 would mean Λ does.
+    if eps_noise < p.epsilon / 2.0 {
+        // Step 2 (module documentation: taken whenever ε′ < ε/2, not only
+        // at ε′ ≤ 0): Λ + Δ reaches c·w/(n(e^{ε/4} − 1)), which is > Λ
+        // exactly when ε′ < ε/2 (the max guards rounding at the boundary).
         extra = (cw / (nf * (p.epsilon / 4.0).exp_m1()) - lambda).max(0.0);
         eps_noise = p.epsilon / 2.0;
     }
@@ -436,11 +451,77 @@ mod tests {
         assert!((e - (1.0 - 2.0 * 1.25f64.ln())).abs() < 1e-12);
         assert_eq!(delta, 0.0);
         assert_eq!(b.len(), 5);
-        // ε = 0.1 < 2 ln 1.25: ε′ = ε/2 and Δ = c/(n(e^{ε/4} − 1)) − 1/(Cn).
-        let (e, delta, _) = noise(&p(0.1), 1000, 5, 1.0, 1);
-        assert_eq!(e, 0.05);
-        let want = 0.25 / (1000.0 * (0.025f64).exp_m1()) - 1.0 / 1000.0;
-        assert!((delta - want).abs() < 1e-15, "{delta} vs {want}");
+        // ε = 0.1 and 0.5: ε − 2 ln 1.25 < ε/2 (at 0.5 it is 0.054 > 0,
+        // where Algorithm 2 as printed would keep Δ = 0): ε′ = ε/2 and
+        // Δ = c/(n(e^{ε/4} − 1)) − 1/(Cn).
+        for eps in [0.1, 0.5] {
+            let (e, delta, _) = noise(&p(eps), 1000, 5, 1.0, 1);
+            assert_eq!(e, eps / 2.0);
+            let want = 0.25 / (1000.0 * (eps / 4.0f64).exp_m1()) - 1.0 / 1000.0;
+            assert!(
+                delta > 0.0 && (delta - want).abs() < 1e-15,
+                "{delta} vs {want}"
+            );
+        }
+        // The switch is at ε − 2 ln 1.25 = ε/2, ε = 4 ln 1.25.
+        let at = 4.0 * 1.25f64.ln();
+        let (below, d_below, _) = noise(&p(at - 1e-6), 1000, 5, 1.0, 1);
+        let (above, d_above, _) = noise(&p(at + 1e-6), 1000, 5, 1.0, 1);
+        assert!(d_below > 0.0 && d_above == 0.0, "{d_below} {d_above}");
+        assert!((below - at / 2.0).abs() < 2e-6 && (above - at / 2.0).abs() < 2e-6);
+    }
+
+    #[test]
+    fn noise_budget_and_ridge_are_monotone_in_epsilon() {
+        // ε′ never falls and Λ + Δ never rises as ε grows (the old switch at
+        // ε′ ≤ 0 made ε′ drop from 0.22 at ε = 0.44 to 0.01 at 0.45).
+        let mut last = (0.0, f64::INFINITY);
+        for i in 1..=400 {
+            let p = DpLogisticParams {
+                epsilon: 0.01 * i as f64,
+                ..Default::default()
+            };
+            let (e, delta, _) = noise(&p, 1000, 5, 1.0, 1);
+            let ridge = 1.0 / 1000.0 + delta;
+            assert!(e >= last.0 && ridge <= last.1 + 1e-18, "ε = {}", p.epsilon);
+            last = (e, ridge);
+        }
+    }
+
+    #[test]
+    fn auc_is_non_decreasing_in_epsilon_over_the_sweep() {
+        // Regression: ε = 0.5 fitted a worse model than ε = 0.1. Mean AUC
+        // over four noise seeds on one data set, at the default sweep.
+        let (attrs, x, y) = synthetic(20_000);
+        let rows: Vec<usize> = (0..y.len()).collect();
+        let mean_auc = |eps: f64| {
+            (1..=4)
+                .map(|seed| {
+                    let data = FitData {
+                        x: x.view(),
+                        attributes: &attrs,
+                        rows: &rows,
+                        y: &y,
+                        weights: None,
+                        seed,
+                    };
+                    let p = DpLogisticParams {
+                        epsilon: eps,
+                        ..Default::default()
+                    };
+                    let m = fit(&p, &data).unwrap();
+                    crate::stats::metrics::auc(&m.predict_proba(x.view()).unwrap(), &y)
+                })
+                .sum::<f64>()
+                / 4.0
+        };
+        let aucs: Vec<f64> = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|&e| mean_auc(e))
+            .collect();
+        for w in aucs.windows(2) {
+            assert!(w[1] >= w[0] - 0.002, "AUC by ε: {aucs:?}");
+        }
     }
 
     #[test]

@@ -1274,7 +1274,9 @@ fn who_pays_md(r: &ExperimentResult) -> String {
     let arms: Vec<&str> = r
         .summary
         .iter()
-        .filter(|a| Some(&a.family) == first.as_ref())
+        .filter(|a| {
+            first.as_deref() == Some(crate::experiment::lawful::block_family(&a.family, &a.arm))
+        })
         .map(|a| a.arm.as_str())
         .collect();
     let mut s = format!(

@@ -253,7 +253,7 @@ fn arm_names(r: &ExperimentResult, family: &str) -> Vec<String> {
         .map(|rep| {
             rep.arms
                 .iter()
-                .filter(|a| a.family == family)
+                .filter(|a| crate::experiment::lawful::block_family(&a.family, &a.arm) == family)
                 .map(|a| a.arm.clone())
                 .collect()
         })
