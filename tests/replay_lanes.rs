@@ -24,6 +24,7 @@ fn next_scalar(s: &mut [u64; 4]) -> u64 {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // k indexes the stream and a column of the table
 fn lane_streams_are_rand_xoshiro_streams() {
     let keys: [u64; lanes::STREAMS] =
         std::array::from_fn(|k| stream_key(20190627, 12_345, Stream::Replay, k as u64));
