@@ -29,7 +29,134 @@ pub const CHUNK_USERS: u64 = 131_072;
 const CHUNKS_AHEAD: usize = 8;
 
 thread_local! {
-    static USER_BUFFER: std::cell::RefCell<Vec<User>> = const { std::cell::RefCell::new(Vec::new()) };
+    static COLUMN_BUFFERS: std::cell::RefCell<ColumnBuffers> = std::cell::RefCell::new(ColumnBuffers::default());
+}
+
+/// Declares `ColumnBuffers` with one `Vec` per plain column (the `User`
+/// field of the same name) beside the columns that need a conversion.
+macro_rules! column_buffers {
+    ($($field:ident: $ty:ty => $array:ident),* $(,)?) => {
+        /// A chunk's columns, appended to one user at a time while the user
+        /// is still in cache, then moved into Arrow arrays: no row buffer of
+        /// the whole chunk to transpose column by column. Gives the same
+        /// arrays as `column_array` on the rows (tested).
+        #[derive(Default)]
+        struct ColumnBuffers {
+            $($field: Vec<$ty>,)*
+            phone_sha256: Vec<u8>,
+            email_sha256: Vec<u8>,
+            region: Vec<u8>,
+            ios: Vec<bool>,
+            auto_topup: Vec<bool>,
+            apple_registered: Vec<bool>,
+            consented: Vec<bool>,
+            nsf: Vec<u8>,
+            tally: Tally,
+        }
+
+        impl ColumnBuffers {
+            fn reserve(&mut self, n: usize) {
+                $(self.$field.reserve(n);)*
+                self.phone_sha256.reserve(32 * n);
+                self.email_sha256.reserve(32 * n);
+                for v in [&mut self.region, &mut self.nsf] {
+                    v.reserve(n);
+                }
+                for v in [&mut self.ios, &mut self.auto_topup, &mut self.apple_registered, &mut self.consented] {
+                    v.reserve(n);
+                }
+            }
+
+            fn push(&mut self, u: &User) {
+                $(self.$field.push(u.$field);)*
+                self.phone_sha256.extend_from_slice(&u.phone_sha256);
+                self.email_sha256.extend_from_slice(&u.email_sha256);
+                self.region.push(u.region);
+                self.ios.push(u.ios);
+                self.auto_topup.push(u.auto_topup);
+                self.apple_registered.push(u.apple_registered);
+                self.consented.push(u.consented);
+                self.nsf.push(u.nsf as u8);
+                self.tally.add_user(u);
+            }
+
+            /// Moves column `name` out as an Arrow array (None: not a
+            /// column of the schema).
+            fn take(&mut self, name: &str) -> Option<ArrayRef> {
+                let flag = |v: &mut Vec<bool>| -> ArrayRef {
+                    let a = BooleanArray::from_iter(v.iter().map(|&b| Some(b)));
+                    v.clear();
+                    Arc::new(a)
+                };
+                let digest = |v: &mut Vec<u8>| -> ArrayRef {
+                    let bytes = Buffer::from_vec(std::mem::take(v));
+                    Arc::new(FixedSizeBinaryArray::new(32, bytes, None))
+                };
+                Some(match name {
+                    $(stringify!($field) => Arc::new($array::from(std::mem::take(&mut self.$field))) as ArrayRef,)*
+                    "phone_sha256" => digest(&mut self.phone_sha256),
+                    "email_sha256" => digest(&mut self.email_sha256),
+                    "region" => {
+                        let a = StringArray::from_iter_values(self.region.iter().map(|&r| REGIONS[r as usize]));
+                        self.region.clear();
+                        Arc::new(a)
+                    }
+                    "device_os" => {
+                        let a = StringArray::from_iter_values(self.ios.iter().map(|&i| if i { "ios" } else { "android" }));
+                        self.ios.clear();
+                        Arc::new(a)
+                    }
+                    "auto_topup" => flag(&mut self.auto_topup),
+                    "apple_registered" => flag(&mut self.apple_registered),
+                    "consented" => flag(&mut self.consented),
+                    "nsf" => Arc::new(UInt8Array::from(std::mem::take(&mut self.nsf))),
+                    _ => return None,
+                })
+            }
+        }
+    };
+}
+
+column_buffers! {
+    user_id: u64 => UInt64Array,
+    account_id: u64 => UInt64Array,
+    customer_no: u64 => UInt64Array,
+    account_age_days: u32 => UInt32Array,
+    age_years: u8 => UInt8Array,
+    balance_krw: i64 => Int64Array,
+    balance_avg_30d_krw: i64 => Int64Array,
+    balance_min_30d_krw: i64 => Int64Array,
+    topup_count_30d: u32 => UInt32Array,
+    topup_amount_30d_krw: i64 => Int64Array,
+    withdrawal_amount_30d_krw: i64 => Int64Array,
+    payment_count_30d: u32 => UInt32Array,
+    payment_amount_30d_krw: i64 => Int64Array,
+    remit_sent_amount_30d_krw: i64 => Int64Array,
+    remit_received_amount_30d_krw: i64 => Int64Array,
+    registered_cards: u8 => UInt8Array,
+    card_payment_amount_30d_krw: i64 => Int64Array,
+    topup_count_7d: u32 => UInt32Array,
+    payment_count_7d: u32 => UInt32Array,
+    remit_count_7d: u32 => UInt32Array,
+    nsf_prob: f64 => Float64Array,
+}
+
+impl ColumnBuffers {
+    /// The chunk as a record batch with the `users.parquet` schema, and its
+    /// tally; leaves the buffers empty for the next chunk.
+    fn take_batch(&mut self, schema: &SchemaRef) -> (RecordBatch, Tally) {
+        let cols: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                self.take(f.name())
+                    .unwrap_or_else(|| panic!("column `{}` has no generator", f.name()))
+            })
+            .collect();
+        let batch =
+            RecordBatch::try_new(Arc::clone(schema), cols).expect("columns match the schema");
+        (batch, std::mem::take(&mut self.tally))
+    }
 }
 
 /// How far the writer got, shared with the workers.
@@ -52,12 +179,14 @@ fn encode_chunk(
     let start = c as u64 * CHUNK_USERS;
     let end = (start + CHUNK_USERS).min(p.users);
     let enc = factory.encoder(c).map_err(|e| e.to_string())?;
-    // Each worker reuses one user buffer: no fresh pages per chunk.
-    USER_BUFFER.with_borrow_mut(|users| {
-        users.clear();
-        users.extend((start..end).map(|u| generate_user(p, cal, p.seed, u)));
-        let t = Tally::of(users);
-        let batch = to_record_batch(schema, users);
+    // Each worker keeps one set of column buffers (a user goes straight into
+    // them, while it is in cache); the batch takes their contents.
+    COLUMN_BUFFERS.with_borrow_mut(|cols| {
+        cols.reserve((end - start) as usize);
+        for u in start..end {
+            cols.push(&generate_user(p, cal, p.seed, u));
+        }
+        let (batch, t) = cols.take_batch(schema);
         enc.encode(&batch).map(|e| (e, t, end - start))
     })
 }
@@ -128,25 +257,23 @@ struct Tally {
 }
 
 impl Tally {
-    fn of(users: &[User]) -> Tally {
-        let mut t = Tally::default();
-        for u in users {
-            t.users += 1;
-            t.registered += u.apple_registered as u64;
-            t.consented += u.consented as u64;
-            t.nsf += u.nsf as u64;
-            t.nsf_registered += (u.nsf && u.apple_registered) as u64;
-            t.ios += u.ios as u64;
-            t.auto_topup += u.auto_topup as u64;
-            t.zero_balance += (u.balance_krw == 0) as u64;
-            t.inactive += (u.payment_count_30d == 0
-                && u.topup_count_30d == 0
-                && u.remit_sent_amount_30d_krw == 0
-                && u.remit_received_amount_30d_krw == 0) as u64;
-            t.balance_sum += u.balance_krw as i128;
-            t.prob_sum += u.nsf_prob;
-        }
-        t
+    /// Counts one user (`prob_sum` adds in user order, as before).
+    fn add_user(&mut self, u: &User) {
+        let t = self;
+        t.users += 1;
+        t.registered += u.apple_registered as u64;
+        t.consented += u.consented as u64;
+        t.nsf += u.nsf as u64;
+        t.nsf_registered += (u.nsf && u.apple_registered) as u64;
+        t.ios += u.ios as u64;
+        t.auto_topup += u.auto_topup as u64;
+        t.zero_balance += (u.balance_krw == 0) as u64;
+        t.inactive += (u.payment_count_30d == 0
+            && u.topup_count_30d == 0
+            && u.remit_sent_amount_30d_krw == 0
+            && u.remit_received_amount_30d_krw == 0) as u64;
+        t.balance_sum += u.balance_krw as i128;
+        t.prob_sum += u.nsf_prob;
     }
 
     fn add(&mut self, o: &Tally) {
@@ -325,6 +452,15 @@ pub fn to_record_batch(schema: &SchemaRef, users: &[User]) -> RecordBatch {
     RecordBatch::try_new(Arc::clone(schema), cols).expect("columns match the schema")
 }
 
+/// `to_record_batch` through the column buffers `generate` fills (the same
+/// batch; for the test that says so).
+pub fn to_record_batch_streamed(schema: &SchemaRef, users: &[User]) -> RecordBatch {
+    let mut cols = ColumnBuffers::default();
+    cols.reserve(users.len());
+    users.iter().for_each(|u| cols.push(u));
+    cols.take_batch(schema).0
+}
+
 /// Generates users [start, end) in memory (all of them; for tests, benches
 /// and small experiments).
 pub fn generate_range(p: &ValidPreset, cal: &Calibration, start: u64, end: u64) -> Vec<User> {
@@ -497,5 +633,32 @@ mod tests {
         let batch = to_record_batch(&arrow_schema(), &users);
         assert_eq!(batch.num_columns(), 1 + 24 + 4);
         assert_eq!(batch.num_rows(), 50);
+    }
+
+    /// The column buffers `run` fills give the batch the row conversion
+    /// gives, column for column (values, types, null buffers).
+    #[test]
+    fn column_buffers_equal_the_row_conversion() {
+        let p = crate::sim::preset::load("small", &["users=3000".into()])
+            .unwrap()
+            .check()
+            .unwrap();
+        let cal = calibrate(&p, p.seed);
+        let users = generate_range(&p, &cal, 0, 3000);
+        let schema = arrow_schema();
+        let (a, b) = (
+            to_record_batch(&schema, &users),
+            to_record_batch_streamed(&schema, &users),
+        );
+        for (i, f) in schema.fields().iter().enumerate() {
+            assert_eq!(a.column(i).to_data(), b.column(i).to_data(), "{}", f.name());
+            assert_eq!(a.column(i).nulls(), b.column(i).nulls(), "{}", f.name());
+        }
+        let mut t = Tally::default();
+        users.iter().for_each(|u| t.add_user(u));
+        let mut cols = ColumnBuffers::default();
+        users.iter().for_each(|u| cols.push(u));
+        let (_, t2) = cols.take_batch(&schema);
+        assert_eq!(t.summary(), t2.summary());
     }
 }

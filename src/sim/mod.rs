@@ -1,5 +1,6 @@
 //! The simulated world: presets, the attribute schema, keyed random streams, the population and its outcome window.
 
+pub mod lanes;
 pub mod outcome;
 pub mod population;
 pub mod preset;

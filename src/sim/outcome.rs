@@ -294,8 +294,66 @@ fn run_replays(
 /// `outcome.prob_paths` replays (streams independent of the realized one) of
 /// 1 − P(no failure | replay path). Replays come in antithetic pairs: replay
 /// 2j runs on stream j, replay 2j+1 on its mirror; they are computed
-/// `2 * STREAMS` at a time (the lanes past `prob_paths` are dropped).
+/// `2 * STREAMS` at a time (the lanes past `prob_paths` are dropped), or 16
+/// at a time by the AVX2 / AVX-512 kernels (`sim::lanes`), which give the
+/// same bits.
 pub fn nsf_probability(p: &ValidPreset, s: &OutcomeState, seed: u64, user_id: u64) -> f64 {
+    nsf_probability_using(ReplayKernel::best(), p, s, seed, user_id)
+}
+
+/// Which code runs the replays; all give the same bits (tested).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayKernel {
+    /// `run_replays`, any CPU.
+    Portable,
+    /// `sim::lanes::run` (x86-64 with AVX2).
+    Avx2,
+    /// `sim::lanes::run512` (x86-64 with AVX-512F).
+    Avx512,
+}
+
+impl ReplayKernel {
+    /// The fastest kernel this CPU runs (detected once by std).
+    pub fn best() -> ReplayKernel {
+        if crate::sim::lanes::available_512() {
+            ReplayKernel::Avx512
+        } else if crate::sim::lanes::available() {
+            ReplayKernel::Avx2
+        } else {
+            ReplayKernel::Portable
+        }
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn runs_here(self) -> bool {
+        match self {
+            ReplayKernel::Portable => true,
+            ReplayKernel::Avx2 => crate::sim::lanes::available(),
+            ReplayKernel::Avx512 => crate::sim::lanes::available_512(),
+        }
+    }
+}
+
+/// `nsf_probability` with a given kernel (falls back to the portable path
+/// when the CPU cannot run it).
+pub fn nsf_probability_using(
+    kernel: ReplayKernel,
+    p: &ValidPreset,
+    s: &OutcomeState,
+    seed: u64,
+    user_id: u64,
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if kernel != ReplayKernel::Portable && kernel.runs_here() {
+        return nsf_probability_simd(kernel, p, s, seed, user_id);
+    }
+    let _ = kernel;
+    nsf_probability_scalar(p, s, seed, user_id)
+}
+
+/// `nsf_probability` on the portable path (the reference the AVX2 kernel is
+/// tested against).
+pub fn nsf_probability_scalar(p: &ValidPreset, s: &OutcomeState, seed: u64, user_id: u64) -> f64 {
     let m = p.outcome.prob_paths as usize;
     let lanes_per_group = 2 * STREAMS;
     let mut total = 0.0;
@@ -306,6 +364,59 @@ pub fn nsf_probability(p: &ValidPreset, s: &OutcomeState, seed: u64, user_id: u6
         let lanes = run_replays(p, s, &mut rngs);
         for (l, v) in lanes.iter().enumerate() {
             if group * lanes_per_group + l < m {
+                total += v;
+            }
+        }
+    }
+    1.0 - total / m as f64
+}
+
+/// `nsf_probability` with a SIMD kernel (`kernel.runs_here()`): 8 streams
+/// (16 lanes) per call, summed in the scalar path's lane order.
+#[cfg(target_arch = "x86_64")]
+fn nsf_probability_simd(
+    kernel: ReplayKernel,
+    p: &ValidPreset,
+    s: &OutcomeState,
+    seed: u64,
+    user_id: u64,
+) -> f64 {
+    use crate::sim::lanes;
+    let m = p.outcome.prob_paths as usize;
+    let rules = DayRules::new(p, s);
+    let prices: &[f64; crate::sim::preset::PRICE_CODES] = rules
+        .prices
+        .try_into()
+        .expect("price table has PRICE_CODES entries");
+    let lr = lanes::Rules {
+        t_in: rules.t_in,
+        t_out: rules.t_out,
+        t_app: rules.t_app,
+        in_median: rules.in_median,
+        out_median: rules.out_median,
+        charge_span: rules.charge_span,
+        grouping_days: p.outcome.grouping_days,
+        fail_prob: s.fail_prob,
+        spread: rules.spread,
+        prices,
+    };
+    let per_call = 2 * lanes::STREAMS;
+    let mut total = 0.0;
+    for call in 0..m.div_ceil(per_call) {
+        let base = (call * lanes::STREAMS) as u64;
+        let keys = std::array::from_fn(|k| {
+            crate::sim::rng::stream_key(seed, user_id, Stream::Replay, base + k as u64)
+        });
+        let state = lanes::seed_states(&keys);
+        // SAFETY: the caller checked `kernel.runs_here()`.
+        let out = unsafe {
+            match kernel {
+                ReplayKernel::Avx512 => lanes::run512(&lr, &state, s.balance0),
+                _ => lanes::run(&lr, &state, s.balance0),
+            }
+        };
+        for (l, v) in out.iter().enumerate() {
+            if call * per_call + l < m {
                 total += v;
             }
         }

@@ -88,8 +88,14 @@ fn coprime_multiplier(seed: u64, salt: u64, modulus: u64) -> u64 {
     a
 }
 
+/// (a*u + b) mod m, exactly; in 64-bit arithmetic when a*u + b fits (always
+/// for the phone and account spaces: a, b < 9*10^9 and u < 10^8 give less
+/// than 2^60), since the 128-bit remainder is a slow library call.
 fn affine(a: u64, b: u64, u: u64, m: u64) -> u64 {
-    ((a as u128 * u as u128 + b as u128) % m as u128) as u64
+    match a.checked_mul(u).and_then(|x| x.checked_add(b)) {
+        Some(x) => x % m,
+        None => ((a as u128 * u as u128 + b as u128) % m as u128) as u64,
+    }
 }
 
 /// The user's phone number digits after "010" (a bijection of user_id).
@@ -551,6 +557,25 @@ fn bisect(mut lo: f64, mut hi: f64, target: f64, f: impl Fn(f64) -> f64) -> f64 
 mod tests {
     use super::*;
     use crate::sim::preset::load;
+
+    /// The 64-bit shortcut of `affine` equals the 128-bit remainder, also
+    /// where a*u + b overflows 64 bits (the fallback).
+    #[test]
+    fn affine_equals_the_128_bit_remainder() {
+        let wide = |a: u64, b: u64, u: u64, m: u64| {
+            ((a as u128 * u as u128 + b as u128) % m as u128) as u64
+        };
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        for _ in 0..100_000 {
+            x = crate::sim::rng::mix64(x);
+            let (a, b, u) = (x % ACCOUNT_SPACE, (x >> 7) % ACCOUNT_SPACE, x % 100_000_000);
+            assert_eq!(affine(a, b, u, ACCOUNT_SPACE), wide(a, b, u, ACCOUNT_SPACE));
+            assert_eq!(
+                affine(x, x >> 3, x >> 1, 7_919),
+                wide(x, x >> 3, x >> 1, 7_919)
+            );
+        }
+    }
 
     fn preset(sets: &[&str]) -> ValidPreset {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();

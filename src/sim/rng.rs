@@ -47,8 +47,13 @@ pub type StreamRng = Xoshiro256PlusPlus;
 /// purpose, index).
 #[inline]
 pub fn user_stream(seed: u64, user_id: u64, stream: Stream, index: u64) -> StreamRng {
-    let key = mix64(seed ^ mix64(user_id ^ mix64(((stream as u64) << 32) | index)));
-    Xoshiro256PlusPlus::seed_from_u64(key)
+    Xoshiro256PlusPlus::seed_from_u64(stream_key(seed, user_id, stream, index))
+}
+
+/// The SplitMix64 seed of a user's stream (see `user_stream`).
+#[inline]
+pub fn stream_key(seed: u64, user_id: u64, stream: Stream, index: u64) -> u64 {
+    mix64(seed ^ mix64(user_id ^ mix64(((stream as u64) << 32) | index)))
 }
 
 /// A uniform in [0, 1) with 53 bits.
