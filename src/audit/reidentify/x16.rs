@@ -165,7 +165,11 @@ fn expand(x: &mut [__m512i; 16]) {
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn plus_k(x: &[__m512i; 16], from: usize) -> [__m512i; 16] {
-    std::array::from_fn(|i| add(x[i], set1(K[from + i])))
+    let mut kw = *x;
+    for (i, v) in kw.iter_mut().enumerate() {
+        *v = add(*v, set1(K[from + i]));
+    }
+    kw
 }
 
 /// One round on the working variables in the roles `a..h`: `d` becomes
@@ -225,8 +229,16 @@ fn rounds16(s: &mut [__m512i; 8], kw: &[__m512i; 16]) {
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn compress(w0: __m512i, w1: __m512i, w2: __m512i) -> [__m512i; 8] {
-    let mut s = IV.map(|x| set1(x));
-    let mut kw: [__m512i; 16] = std::array::from_fn(|t| set1(K[t]));
+    // No closures here: they would not inherit AVX-512 and stay calls.
+    let mut iv = [w0; 8];
+    for (v, &x) in iv.iter_mut().zip(&IV) {
+        *v = set1(x);
+    }
+    let mut s = iv;
+    let mut kw = [w0; 16];
+    for (t, v) in kw.iter_mut().enumerate() {
+        *v = set1(K[t]);
+    }
     kw[0] = add(kw[0], w0);
     kw[1] = add(kw[1], w1);
     kw[2] = add(kw[2], w2);
@@ -238,5 +250,8 @@ fn compress(w0: __m512i, w1: __m512i, w2: __m512i) -> [__m512i; 8] {
         expand(&mut x);
         rounds16(&mut s, &plus_k(&x, from));
     }
-    std::array::from_fn(|k| add(s[k], set1(IV[k])))
+    for (v, i) in s.iter_mut().zip(iv) {
+        *v = add(*v, i);
+    }
+    s
 }
