@@ -179,31 +179,38 @@ fn lane_state(b: &Batch, j: usize) -> [u32; 8] {
     std::array::from_fn(|k| b[k][j])
 }
 
+/// Hashes the `m` (at most 16) candidates from `n` into `out`; `block` is
+/// candidate `n`'s block and is advanced past them (the sha2 kernel's
+/// in-place increments).
+#[allow(clippy::needless_range_loop)] // lanes index word-major arrays
+fn hash_batch(kernel: Kernel, n: u64, m: usize, block: &mut [u8; 64], out: &mut Batch) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512x16 => {
+            // SAFETY: `Kernel::Avx512x16` is only chosen (`detect`,
+            // `from_env`) when the CPU has AVX-512F.
+            unsafe { x16::hash_batch(n, out) }
+        }
+        _ => {
+            for j in 0..m {
+                let mut s = IV;
+                compress256(&mut s, std::slice::from_ref(block));
+                next_candidate(block);
+                (0..8).for_each(|k| out[k][j] = s[k]);
+            }
+        }
+    }
+}
+
 /// Hashes candidates `start..end` in order and hands each batch of final
 /// states to `f` with the number of its first candidate and its size.
-#[allow(clippy::needless_range_loop)] // lanes index word-major arrays
 fn hash_range(kernel: Kernel, start: u64, end: u64, mut f: impl FnMut(u64, &Batch, usize)) {
     let mut out: Batch = [[0u32; BATCH]; 8];
     let mut block = candidate_block(start);
     let mut n = start;
     while n < end {
         let m = ((end - n) as usize).min(BATCH);
-        match kernel {
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512x16 => {
-                // SAFETY: `Kernel::Avx512x16` is only chosen (`detect`,
-                // `from_env`) when the CPU has AVX-512F.
-                unsafe { x16::hash_batch(n, &mut out) }
-            }
-            _ => {
-                for j in 0..m {
-                    let mut s = IV;
-                    compress256(&mut s, std::slice::from_ref(&block));
-                    next_candidate(&mut block);
-                    (0..8).for_each(|k| out[k][j] = s[k]);
-                }
-            }
-        }
+        hash_batch(kernel, n, m, &mut block, &mut out);
         f(n, &out, m);
         n += m as u64;
     }
@@ -219,128 +226,13 @@ pub fn candidate_digests(kernel: Kernel, start: u64, count: u64) -> Vec<[u8; 32]
     v
 }
 
-/// SHA-256 of 16 consecutive candidates in the lanes of AVX-512 vectors:
-/// the message words 3..15 are the same fixed padding for every candidate,
-/// only words 0..2 (`010` and the 8 digits) differ.
+/// SHA-256 of 16 consecutive candidates in the lanes of AVX-512 vectors
+/// (`reidentify/x16.rs`).
 #[cfg(target_arch = "x86_64")]
-mod x16 {
-    use std::arch::x86_64::*;
-    use std::sync::LazyLock;
+mod x16;
 
-    use super::{BATCH, Batch, IV};
-
-    /// The SHA-256 round constants (FIPS 180-4, 4.2.2).
-    const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-
-    /// `DIGITS[k]`: the four ASCII digits of `k` (< 10^4) as a big-endian word.
-    static DIGITS: LazyLock<Vec<u32>> = LazyLock::new(|| {
-        (0..10_000u32)
-            .map(|k| {
-                u32::from_be_bytes([0, 1, 2, 3].map(|i| b'0' + (k / 10u32.pow(3 - i) % 10) as u8))
-            })
-            .collect()
-    });
-
-    /// Message words 0..2 of candidate `n`: "010d", "dddd", "ddd" + 0x80.
-    fn words(d: &[u32], n: u64) -> [u32; 3] {
-        [
-            0x3031_3030 + (n / 10_000_000) as u32,
-            d[(n / 1000 % 10_000) as usize],
-            (d[(n % 1000) as usize] << 8) | 0x80,
-        ]
-    }
-
-    /// Hashes candidates `n..n + 16` into `out` (lanes past the space hold
-    /// digests of no candidate and are ignored by the caller).
-    ///
-    /// # Safety
-    /// The CPU must have AVX-512F.
-    #[allow(clippy::needless_range_loop)] // lanes index word-major arrays
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn hash_batch(n: u64, out: &mut Batch) {
-        let mut w = [[0u32; BATCH]; 3];
-        let d = &*DIGITS;
-        for j in 0..BATCH {
-            let x = words(d, n + j as u64);
-            (0..3).for_each(|k| w[k][j] = x[k]);
-        }
-        // SAFETY: unaligned loads and stores of 16 u32 from/to arrays of 16 u32.
-        let load = |a: &[u32; BATCH]| unsafe { _mm512_loadu_si512(a.as_ptr().cast()) };
-        let s = compress(load(&w[0]), load(&w[1]), load(&w[2]));
-        for (o, v) in out.iter_mut().zip(s) {
-            unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), v) };
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn xor3(a: __m512i, b: __m512i, c: __m512i) -> __m512i {
-        _mm512_ternarylogic_epi32::<0x96>(a, b, c)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn add(a: __m512i, b: __m512i) -> __m512i {
-        _mm512_add_epi32(a, b)
-    }
-
-    /// The compression of 16 single-block messages from the initial state;
-    /// returns the final state words (FIPS 180-4, 6.2.2).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    fn compress(w0: __m512i, w1: __m512i, w2: __m512i) -> [__m512i; 8] {
-        let mut w = [_mm512_setzero_si512(); 16];
-        (w[0], w[1], w[2]) = (w0, w1, w2);
-        w[15] = _mm512_set1_epi32(88); // the message length in bits
-        let mut s: [__m512i; 8] = std::array::from_fn(|k| _mm512_set1_epi32(IV[k] as i32));
-        for (i, &k) in K.iter().enumerate() {
-            if i >= 16 {
-                let (x, y) = (w[(i - 15) & 15], w[(i - 2) & 15]);
-                let s0 = xor3(
-                    _mm512_ror_epi32::<7>(x),
-                    _mm512_ror_epi32::<18>(x),
-                    _mm512_srli_epi32::<3>(x),
-                );
-                let s1 = xor3(
-                    _mm512_ror_epi32::<17>(y),
-                    _mm512_ror_epi32::<19>(y),
-                    _mm512_srli_epi32::<10>(y),
-                );
-                w[i & 15] = add(add(w[i & 15], s0), add(w[(i - 7) & 15], s1));
-            }
-            let [a, b, c, d, e, f, g, h] = s;
-            let s1 = xor3(
-                _mm512_ror_epi32::<6>(e),
-                _mm512_ror_epi32::<11>(e),
-                _mm512_ror_epi32::<25>(e),
-            );
-            let ch = _mm512_ternarylogic_epi32::<0xCA>(e, f, g);
-            let t1 = add(
-                add(h, s1),
-                add(ch, add(w[i & 15], _mm512_set1_epi32(k as i32))),
-            );
-            let s0 = xor3(
-                _mm512_ror_epi32::<2>(a),
-                _mm512_ror_epi32::<13>(a),
-                _mm512_ror_epi32::<22>(a),
-            );
-            let maj = _mm512_ternarylogic_epi32::<0xE8>(a, b, c);
-            s = [add(t1, add(s0, maj)), a, b, c, add(d, t1), e, f, g];
-        }
-        std::array::from_fn(|k| add(s[k], _mm512_set1_epi32(IV[k] as i32)))
-    }
-}
+mod huge;
+use huge::Huge;
 
 /// HMAC-SHA-256 (RFC 2104) with the key's inner and outer states computed
 /// once, so that each 11-byte message costs two compressions.
@@ -387,16 +279,18 @@ fn prefix(d: &[u8; 32]) -> u64 {
     u64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
-/// Digests looked up by their first 8 bytes (the prefix). A bitmap over the
-/// top prefix bits (at most 2 MiB, so it stays in L2) turns most candidates
-/// away; the rest probe a linear-probing table filled in prefix order (a
-/// probe stops at the first larger key), without wrap-around, whose empty
-/// slots hold `u64::MAX` and no entry; only an equal prefix compares the
-/// full digest.
+/// Digests looked up by their first 8 bytes (the prefix). A blocked Bloom
+/// filter (16 bits per digest, at most 8 MiB: three bits in the 64-bit word
+/// the top prefix bits choose) turns away all but ~1 % of the candidates
+/// that match nothing; the rest probe a linear-probing table filled in
+/// prefix order (a probe stops at the first larger key), without
+/// wrap-around, whose empty slots hold `u64::MAX` and no entry; only an
+/// equal prefix compares the full digest. Filter and slots sit on huge
+/// pages ([`huge::Huge`]).
 pub struct DigestTable {
-    filter: Vec<u64>,
+    filter: Huge<u64>,
     filter_shift: u32,
-    slots: Vec<Slot>,
+    slots: Huge<Slot>,
     shift: u32,
     digests: Vec<[u8; 32]>,
 }
@@ -439,6 +333,13 @@ fn sorted_prefixes(digests: &[[u8; 32]]) -> Vec<(u64, u32)> {
     order
 }
 
+/// The filter bits of prefix `p` in its word: three positions from its low
+/// 18 bits (the word is chosen by its top bits).
+#[inline]
+fn filter_bits(p: u64) -> u64 {
+    (1 << (p & 63)) | (1 << ((p >> 6) & 63)) | (1 << ((p >> 12) & 63))
+}
+
 /// `64 - log2(size)` for a power-of-two size of at least `n` (and 2).
 fn shift_for(n: usize) -> u32 {
     64 - n.max(2).next_power_of_two().trailing_zeros()
@@ -449,23 +350,23 @@ impl DigestTable {
     pub fn new(digests: Vec<[u8; 32]>) -> Self {
         assert!(digests.len() < NO_ENTRY as usize);
         let shift = shift_for(2 * digests.len());
-        // 8 bits per digest, at most 2^24 bits.
-        let filter_shift = shift_for((8 * digests.len()).min(1 << 24));
-        let mut filter = vec![0u64; (1usize << (64 - filter_shift) >> 6).max(1)];
-        let mut slots = vec![EMPTY; 1usize << (64 - shift)];
+        // 16 bits per digest in 64-bit words, at least 2 words, at most 2^20.
+        let filter_shift = shift_for((digests.len() / 4).min(1 << 20));
+        let mut filter = Huge::new(1usize << (64 - filter_shift), 0u64);
+        let order = sorted_prefixes(&digests);
+        // Each prefix goes to its home slot or the first slot after the
+        // previous prefix's; a final empty slot ends every probe.
+        let last = order
+            .iter()
+            .fold(0, |next, &(p, _)| next.max((p >> shift) as usize) + 1);
+        let mut slots = Huge::new(last.max(1usize << (64 - shift)) + 1, EMPTY);
         let mut next = 0usize;
-        for (p, i) in sorted_prefixes(&digests) {
-            let bit = (p >> filter_shift) as usize;
-            filter[bit >> 6] |= 1 << (bit & 63);
+        for (p, i) in order {
+            filter[(p >> filter_shift) as usize] |= filter_bits(p);
             let pos = next.max((p >> shift) as usize);
-            if pos >= slots.len() {
-                slots.resize(pos + 1, EMPTY);
-            }
             slots[pos] = Slot { key: p, entry: i };
             next = pos + 1;
         }
-        // A final empty slot ends every probe.
-        slots.push(EMPTY);
         Self {
             filter,
             filter_shift,
@@ -478,8 +379,8 @@ impl DigestTable {
     /// False when no digest has prefix `p`; true when one may.
     #[inline]
     fn may_contain(&self, p: u64) -> bool {
-        let bit = (p >> self.filter_shift) as usize;
-        self.filter[bit >> 6] & (1 << (bit & 63)) != 0
+        let bits = filter_bits(p);
+        self.filter[(p >> self.filter_shift) as usize] & bits == bits
     }
 
     fn home(&self, p: u64) -> usize {
@@ -516,12 +417,21 @@ impl DigestTable {
     pub fn scan(&self, kernel: Kernel, start: u64, end: u64) -> Vec<(u32, u64)> {
         let mut s = Scan {
             table: self,
+            bufs: [[[0u32; BATCH]; 8]; 2],
             batch: None,
             passed: Vec::with_capacity(BATCH),
             matched: Vec::new(),
             hits: Vec::new(),
         };
-        hash_range(kernel, start, end, |n0, b, m| s.step(Some((n0, b, m))));
+        let mut block = candidate_block(start);
+        let (mut n, mut buf) = (start, 0);
+        while n < end {
+            let m = ((end - n) as usize).min(BATCH);
+            hash_batch(kernel, n, m, &mut block, &mut s.bufs[buf]);
+            s.step(Some((n, m, buf)));
+            n += m as u64;
+            buf ^= 1;
+        }
         (0..3).for_each(|_| s.step(None));
         s.hits
     }
@@ -545,16 +455,20 @@ fn prefetch<T>(x: &T) {
 /// is in the table are compared a batch later.
 struct Scan<'a> {
     table: &'a DigestTable,
-    batch: Option<(u64, Batch, usize)>,
+    /// The newest batch and the one before it, alternately.
+    bufs: [Batch; 2],
+    /// The previous batch: its first candidate, size and buffer.
+    batch: Option<(u64, usize, usize)>,
     passed: Vec<(u64, [u32; 8])>,
     matched: Vec<(u64, [u32; 8], u32)>,
     hits: Vec<(u32, u64)>,
 }
 
 impl Scan<'_> {
-    fn step(&mut self, next: Option<(u64, &Batch, usize)>) {
+    fn step(&mut self, next: Option<(u64, usize, usize)>) {
         let Scan {
             table: t,
+            bufs,
             batch,
             passed,
             matched,
@@ -571,21 +485,21 @@ impl Scan<'_> {
                 matched.push((n, s, e));
             });
         }
-        if let Some((n0, b, m)) = batch.take() {
+        if let Some((n0, m, buf)) = batch.take() {
+            let b = &bufs[buf];
             for j in 0..m {
-                let p = batch_prefix(&b, j);
+                let p = batch_prefix(b, j);
                 if t.may_contain(p) {
                     prefetch(&t.slots[t.home(p)]);
-                    passed.push((n0 + j as u64, lane_state(&b, j)));
+                    passed.push((n0 + j as u64, lane_state(b, j)));
                 }
             }
         }
-        if let Some((n0, b, m)) = next {
+        if let Some((n0, m, buf)) = next {
             for j in 0..m {
-                let bit = (batch_prefix(b, j) >> t.filter_shift) as usize;
-                prefetch(&t.filter[bit >> 6]);
+                prefetch(&t.filter[(batch_prefix(&bufs[buf], j) >> t.filter_shift) as usize]);
             }
-            *batch = Some((n0, *b, m));
+            *batch = Some((n0, m, buf));
         }
     }
 }
@@ -734,6 +648,40 @@ mod tests {
         let table = DigestTable::new(digests);
         let hits = table.scan(Kernel::detect(), 0, 5000);
         assert_eq!(hits, vec![(0, 1000), (1, 1001), (2, 1002)]);
+    }
+
+    /// The filtered, pipelined scan finds exactly what comparing every
+    /// candidate's sha2 digest with every table entry finds, with a table
+    /// large enough for a multi-word filter and both batch paths of the
+    /// AVX-512 kernel (batches crossing a thousand, partial last batch).
+    #[test]
+    fn scan_equals_a_brute_force_match() {
+        let (start, end) = (1_234_567u64, 1_334_571u64);
+        let mut digests: Vec<[u8; 32]> = (0..4000u64)
+            .map(|i| Sha256::digest(phone_string(start + i * 25 + i % 7)).into())
+            .collect();
+        // Entries matching nothing, and one candidate just outside the range.
+        digests.extend((0..4000u64).map(|i| <[u8; 32]>::from(Sha256::digest(i.to_le_bytes()))));
+        digests.push(Sha256::digest(phone_string(end)).into());
+        let index: std::collections::HashMap<[u8; 32], u32> = digests
+            .iter()
+            .enumerate()
+            .map(|(e, d)| (*d, e as u32))
+            .collect();
+        let mut want: Vec<(u32, u64)> = (start..end)
+            .filter_map(|n| {
+                let d: [u8; 32] = Sha256::digest(phone_string(n)).into();
+                index.get(&d).map(|&e| (e, n))
+            })
+            .collect();
+        want.sort_unstable();
+        assert_eq!(want.len(), 4000);
+        let table = DigestTable::new(digests);
+        for kernel in [Kernel::Sha2, Kernel::detect()] {
+            let mut got = table.scan(kernel, start, end);
+            got.sort_unstable();
+            assert_eq!(got, want, "{kernel:?}");
+        }
     }
 
     #[test]
