@@ -389,7 +389,7 @@ impl<R: Read> Walk<R> {
                 n.saturating_mul(least)
             ));
         }
-        if types.iter().any(|&t| t == BOOL_TRUE) {
+        if types.contains(&BOOL_TRUE) {
             return Err(format!(
                 "holds a collection of {n} booleans, which the parquet crate skips without reading"
             ));
