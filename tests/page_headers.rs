@@ -25,7 +25,6 @@ const FUZZ_INPUT: &str =
 /// seed's manifest (its file record pointed at these bytes), as
 /// `fuzz/entry.rs` presents an input.
 fn data_set(dir: &Path, bytes: &[u8]) -> PathBuf {
-    use sha2::{Digest, Sha256};
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("users.parquet");
     std::fs::write(&path, bytes).unwrap();
@@ -34,6 +33,16 @@ fn data_set(dir: &Path, bytes: &[u8]) -> PathBuf {
         .metadata()
         .file_metadata()
         .num_rows();
+    data_set_of(dir, bytes, rows)
+}
+
+/// [`data_set`] with its row count given (for a file whose footer the
+/// readers refuse).
+fn data_set_of(dir: &Path, bytes: &[u8], rows: i64) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("users.parquet");
+    std::fs::write(&path, bytes).unwrap();
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/manifest.json");
     let mut m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(seed).unwrap()).unwrap();
@@ -269,4 +278,85 @@ fn a_page_claiming_a_huge_compressed_size_is_refused_quickly() {
         &users,
         &needle,
     );
+}
+
+/// `valid` with `field` (a Thrift field) added at the end of its footer's
+/// `FileMetaData`, the footer length updated.
+fn with_footer_field(valid: &[u8], field: &[u8]) -> Vec<u8> {
+    let n = valid.len();
+    let len = u32::from_le_bytes(valid[n - 8..n - 4].try_into().unwrap()) as usize;
+    assert_eq!(&valid[n - 4..], b"PAR1");
+    assert_eq!(valid[n - 9], 0, "FileMetaData's stop byte");
+    let mut out = valid[..n - 9].to_vec();
+    out.extend_from_slice(field);
+    out.push(0);
+    out.extend(((len + field.len()) as u32).to_le_bytes());
+    out.extend_from_slice(b"PAR1");
+    out
+}
+
+/// The regression of the footer's item of issue 11: an unknown field of a
+/// few bytes claiming a list of 2^31-1 booleans kept the parquet crate
+/// busy 13-18 s (nested ones multiply that); every reader refuses it in
+/// milliseconds (`data::chunks::check_footer`).
+#[test]
+fn a_footer_field_claiming_more_than_the_footer_is_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (valid, _, _) = valid_file(&tmp.path().join("valid"), "account_age_days");
+    let big = (1u64 << 31) - 1;
+    // Field 100 (long form): a list of 2^31-1 booleans.
+    let mut flat = vec![0x09, 0xc8, 0x01, 0xf1];
+    flat.extend(varint(big));
+    // Field 100: a list of 50 such lists.
+    let mut nested = vec![0x09, 0xc8, 0x01, 0xf9];
+    nested.extend(varint(50));
+    for _ in 0..50 {
+        nested.push(0xf1);
+        nested.extend(varint(big));
+    }
+    let needle = "its footer claims a collection of 2147483647 elements";
+    for (k, field) in [flat, nested].iter().enumerate() {
+        let bytes = with_footer_field(&valid, field);
+        let data = tmp.path().join(format!("case{k}"));
+        let users = data_set_of(&data, &bytes, 400);
+        every_reader_refuses(&users, "account_age_days", needle, needle);
+        assert!(nsfsim::data::artifact::parquet_key_values(&users).is_none());
+        let reg = tmp.path().join("reg");
+        refused_quickly(
+            &["train", "--data", s(&data), "--registry", s(&reg)],
+            &users,
+            needle,
+        );
+    }
+    // The same field with a fitting size (one i32) is read as before.
+    let ok = with_footer_field(&valid, &[0x05, 0xc8, 0x01, 0x02]);
+    let data = tmp.path().join("fits");
+    let users = data_set(&data, &ok);
+    nsfsim::data::artifact::read_parquet_columns(&users, &["user_id"]).unwrap();
+}
+
+/// The footer walk accepts every footer nsfsim writes and those of the
+/// fixtures written by other tools (pandas/pyarrow, every codec).
+#[test]
+fn footers_written_by_nsfsim_and_other_tools_are_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let generated = tmp.path().join("gen");
+    generate("small", 400, Some(7), &generated);
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for dir in [generated, fixtures.clone(), fixtures.join("codecs")] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "parquet") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() >= 9, "{files:?}");
+    for p in &files {
+        let f = std::fs::File::open(p).unwrap();
+        let len = f.metadata().unwrap().len();
+        nsfsim::data::chunks::check_footer(&f, len).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+        nsfsim::data::artifact::open_parquet(p).unwrap();
+    }
 }

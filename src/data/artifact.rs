@@ -624,8 +624,9 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Opens a Parquet file for reading, its footer checked: every column
-/// chunk must lie inside the file, and every page is read within its
+/// Opens a Parquet file for reading, its footer checked (walked before the
+/// crate parses it, `data::chunks::check_footer`; every column chunk must
+/// lie inside the file), and every page is read within its
 /// chunk, its header checked first (`data::chunks`).
 pub fn open_parquet(
     path: &Path,
@@ -653,6 +654,7 @@ pub fn bounded_parquet(
     file: File,
     len: u64,
 ) -> std::result::Result<(BoundedFile, ArrowReaderMetadata), (&'static str, String)> {
+    crate::data::chunks::check_footer(&file, len).map_err(|e| ("not a valid Parquet file", e))?;
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
         .map_err(|e| ("not a Parquet file", e.to_string()))?;
     check_chunk_ranges(meta.metadata(), len).map_err(|e| ("not a valid Parquet file", e))?;
@@ -884,6 +886,8 @@ pub fn remove_empty_tree(dir: &Path) {
 pub fn parquet_key_values(path: &Path) -> Option<Vec<(String, String)>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    crate::data::chunks::check_footer(&f, len).ok()?;
     let r = SerializedFileReader::new(f).ok()?;
     let kv = r.metadata().file_metadata().key_value_metadata()?;
     Some(

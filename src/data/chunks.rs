@@ -11,7 +11,8 @@
 //! least its encoded size) and refused as soon as it claims more than its
 //! column chunk has left; the crate then gets a reader that ends at the
 //! chunk and fails there. Nothing is buffered beyond an 8 KB reader per
-//! page: row groups still stream from the file.
+//! page: row groups still stream from the file. The footer is walked the
+//! same way before the crate parses it ([`check_footer`]).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Take};
@@ -115,6 +116,7 @@ impl ChunkReader for BoundedFile {
         let mut walk = Walk {
             r: self.range(start, end)?,
             left,
+            region: "column chunk",
             page_size: None,
         };
         walk.page_header().map_err(|why| {
@@ -134,6 +136,66 @@ impl ChunkReader for BoundedFile {
         }
         self.file.get_bytes(start, length)
     }
+}
+
+/// Walks a Parquet file's footer (its Thrift `FileMetaData`, `len` bytes
+/// from the file's end) before the parquet crate parses it: the crate
+/// trusts what a field it does not know claims, and skips a list of
+/// booleans without consuming a byte, so an unknown field of 6 bytes
+/// claiming 2^31-1 booleans costs it 13-18 s, and nested ones multiply
+/// that. The walk is generic (every compact-protocol value says its own
+/// size) and refuses a collection claiming more elements than the bytes
+/// left (at least one each), a binary longer than them, nesting deeper
+/// than 64 levels, an unknown type, and any collection of booleans (no
+/// `FileMetaData` field is one, and the crate's skip would part from this
+/// walk there). A file without a Parquet tail is left to the crate.
+pub fn check_footer(file: &File, len: u64) -> std::result::Result<(), String> {
+    match footer_bytes(file, len)? {
+        Some(footer) => walk_footer(&footer),
+        None => Ok(()),
+    }
+}
+
+/// The generic walk of a footer's bytes (see [`check_footer`]).
+fn walk_footer(footer: &[u8]) -> std::result::Result<(), String> {
+    let mut walk = Walk {
+        r: footer,
+        left: footer.len() as u64,
+        region: "footer",
+        page_size: None,
+    };
+    walk.skip(STRUCT, MAX_DEPTH).map_err(|why| {
+        format!(
+            "its footer {why} ({} of its {} bytes are left)",
+            walk.left,
+            footer.len()
+        )
+    })
+}
+
+/// The footer's bytes, `None` when the file has no `PAR1` tail or its
+/// footer length does not fit (the crate reports those).
+fn footer_bytes(file: &File, len: u64) -> std::result::Result<Option<Vec<u8>>, String> {
+    let read = |at: u64, n: usize| -> std::io::Result<Vec<u8>> {
+        let mut f = file.try_clone()?;
+        f.seek(SeekFrom::Start(at))?;
+        let mut buf = vec![0u8; n];
+        f.read_exact(&mut buf)?;
+        Ok(buf)
+    };
+    let cannot = |e: std::io::Error| format!("its footer cannot be read: {e}");
+    if len < 12 {
+        return Ok(None);
+    }
+    let tail = read(len - 8, 8).map_err(cannot)?;
+    if &tail[4..] != b"PAR1" {
+        return Ok(None);
+    }
+    let n = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    if n + 12 > len {
+        return Ok(None);
+    }
+    read(len - 8 - n, n as usize).map(Some).map_err(cannot)
 }
 
 /// A decoding error's message without the wrappers the arrow and parquet
@@ -223,6 +285,8 @@ const MAX_DEPTH: u8 = 64;
 struct Walk<R: Read> {
     r: R,
     left: u64,
+    /// What is being walked, for messages ("column chunk", "footer").
+    region: &'static str,
     /// The header's `compressed_page_size` (field 3), as the crate reads it.
     page_size: Option<i32>,
 }
@@ -246,7 +310,10 @@ impl<R: Read> Walk<R> {
         let copied = std::io::copy(&mut (&mut self.r).take(n), &mut std::io::sink())
             .map_err(|e| format!("cannot be read: {e}"))?;
         if copied != n {
-            return Err("ends before its column chunk does (file truncated?)".into());
+            return Err(format!(
+                "ends before its {} does (file truncated?)",
+                self.region
+            ));
         }
         self.left -= n;
         Ok(())
@@ -254,7 +321,7 @@ impl<R: Read> Walk<R> {
 
     fn byte(&mut self) -> Walked<u8> {
         if self.left == 0 {
-            return Err("runs past the end of its column chunk".into());
+            return Err(format!("runs past the end of its {}", self.region));
         }
         let mut b = [0u8];
         self.r
@@ -431,6 +498,7 @@ mod tests {
         let mut w = Walk {
             r: bytes,
             left: bytes.len() as u64,
+            region: "column chunk",
             page_size: None,
         };
         w.page_header()?;
@@ -496,5 +564,54 @@ mod tests {
         let n = h.len() as u64;
         h.push(0xee);
         assert_eq!(walk(&h), Ok(n));
+    }
+
+    #[test]
+    fn a_footer_field_claiming_more_than_the_footer_is_refused_quickly() {
+        // FileMetaData { 1: i32 2, 100: list<bool> of 2^31-1 }.
+        let big = [0xf1, 0xff, 0xff, 0xff, 0xff, 0x07];
+        let mut f = vec![0x15, 0x04, 0x09, 0xc8, 0x01];
+        f.extend(big);
+        f.push(0x00);
+        let t = std::time::Instant::now();
+        let e = walk_footer(&f).unwrap_err();
+        assert!(
+            e.contains("its footer claims a collection of 2147483647 elements"),
+            "{e}"
+        );
+        // Nested: a list of 3 lists, the second of 2^31-1 booleans.
+        let mut f = vec![0x19, 0x39, 0x00];
+        f.extend(big);
+        f.extend([0x00, 0x00]);
+        let e = walk_footer(&f).unwrap_err();
+        assert!(e.contains("2147483647 elements"), "{e}");
+        // A list of booleans that fits is refused too (the crate skips it
+        // without reading, so it would read the following bytes as fields).
+        let e = walk_footer(&[0x19, 0x31, 1, 1, 1, 0x00]).unwrap_err();
+        assert!(e.contains("3 booleans"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_footer_binary_too_long_too_deep_or_of_unknown_type_is_refused() {
+        let e = walk_footer(&[0x18, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]).unwrap_err();
+        assert!(e.contains("binary field of 4294967295 bytes"), "{e}");
+        // 70 nested structs (field 1 of each is the next).
+        let mut f = vec![0x1c; 70];
+        f.extend([0u8; 71]);
+        let e = walk_footer(&f).unwrap_err();
+        assert!(e.contains("deeper than 64"), "{e}");
+        let e = walk_footer(&[0x1e, 0x00]).unwrap_err();
+        assert!(e.contains("unknown type 14"), "{e}");
+        let e = walk_footer(&[0x15]).unwrap_err();
+        assert!(e.contains("past the end of its footer"), "{e}");
+        // A valid struct of every other type is accepted.
+        let mut f = vec![0x15, 0x04, 0x17];
+        f.extend([0u8; 8]);
+        f.extend([
+            0x18, 0x02, b'a', b'b', 0x19, 0x25, 0x02, 0x04, 0x1b, 0x01, 0x5c, 0x02, 0x00,
+        ]);
+        f.extend([0x1c, 0x11, 0x00, 0x00]);
+        assert_eq!(walk_footer(&f), Ok(()));
     }
 }
