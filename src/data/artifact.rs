@@ -13,6 +13,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowSchemaConverter;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
 };
@@ -23,6 +24,7 @@ use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::data::chunks::{BoundedFile, Chunks, decode_message};
 use crate::error::{NsfError, Result};
 
 /// A `Write` that keeps a running SHA-256 and byte count of what passes.
@@ -622,22 +624,42 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Opens a Parquet file for reading, its footer checked: every column
-/// chunk must lie inside the file.
+/// Opens a Parquet file for reading, its footer checked (walked before the
+/// crate parses it, `data::chunks::check_footer`; every column chunk must
+/// lie inside the file), and every page is read within its
+/// chunk, its header checked first (`data::chunks`).
 pub fn open_parquet(
     path: &Path,
-) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<File>> {
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder<BoundedFile>> {
     let input_err = |message: String| NsfError::Input {
         path: path.to_path_buf(),
         message,
     };
     let file = File::open(path).map_err(|e| input_err(format!("cannot open: {e}")))?;
     let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| input_err(format!("not a Parquet file: {e}")))?;
-    check_chunk_ranges(builder.metadata(), len)
-        .map_err(|e| input_err(format!("not a valid Parquet file: {e}")))?;
-    Ok(builder)
+    let (file, meta) =
+        bounded_parquet(file, len).map_err(|(stage, e)| input_err(format!("{stage}: {e}")))?;
+    Ok(
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+            file, meta,
+        ),
+    )
+}
+
+/// An open Parquet file's metadata (the file is `len` bytes long), its
+/// chunk ranges checked, and the file wrapped to read pages within their
+/// chunks; on failure the stage ("not a Parquet file", "not a valid
+/// Parquet file") and the reason.
+pub fn bounded_parquet(
+    file: File,
+    len: u64,
+) -> std::result::Result<(BoundedFile, ArrowReaderMetadata), (&'static str, String)> {
+    crate::data::chunks::check_footer(&file, len).map_err(|e| ("not a valid Parquet file", e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .map_err(|e| ("not a Parquet file", e.to_string()))?;
+    check_chunk_ranges(meta.metadata(), len).map_err(|e| ("not a valid Parquet file", e))?;
+    let chunks = Chunks::of(meta.metadata(), len);
+    Ok((BoundedFile::new(file, chunks), meta))
 }
 
 /// Refuses a footer whose column chunks lie outside the file (a negative or
@@ -704,7 +726,7 @@ pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordB
                 .build()
                 .map_err(|e| input_err(e.to_string()))?
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| input_err(format!("unreadable: {e}")))
+                .map_err(|e| input_err(format!("unreadable: {}", decode_message(&e))))
         })
         .collect();
     let mut out = Vec::new();
@@ -864,6 +886,8 @@ pub fn remove_empty_tree(dir: &Path) {
 pub fn parquet_key_values(path: &Path) -> Option<Vec<(String, String)>> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    crate::data::chunks::check_footer(&f, len).ok()?;
     let r = SerializedFileReader::new(f).ok()?;
     let kv = r.metadata().file_metadata().key_value_metadata()?;
     Some(

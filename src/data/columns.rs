@@ -16,12 +16,11 @@ use arrow_array::types::{Float64Type, UInt64Type};
 use arrow_schema::SchemaRef;
 use ndarray::{Array2, ArrayViewMut2, Axis};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use rayon::prelude::*;
 
 use crate::data::artifact::FileRecord;
+use crate::data::chunks::{BoundedFile, Chunks, decode_message};
 use crate::data::features::{Design, fill_batch, transform_names};
 use crate::data::validate::{self, ColumnChecks};
 use crate::error::{NsfError, Result};
@@ -32,6 +31,7 @@ use crate::sim::schema::{TRAILING, USER_ID};
 pub struct RowGroups {
     path: PathBuf,
     meta: ArrowReaderMetadata,
+    chunks: Chunks,
     columns: Vec<String>,
 }
 
@@ -39,11 +39,9 @@ impl RowGroups {
     /// Opens `path` to read `columns` (each must be present).
     pub fn open(path: &Path, columns: &[&str]) -> Result<RowGroups> {
         let file = File::open(path).map_err(|e| input(path, format!("cannot open: {e}")))?;
-        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-            .map_err(|e| input(path, format!("not a Parquet file: {e}")))?;
         let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
-        crate::data::artifact::check_chunk_ranges(meta.metadata(), len)
-            .map_err(|e| input(path, format!("not a valid Parquet file: {e}")))?;
+        let (file, meta) = crate::data::artifact::bounded_parquet(file, len)
+            .map_err(|(stage, e)| input(path, format!("{stage}: {e}")))?;
         for c in columns {
             if meta.schema().field_with_name(c).is_err() {
                 return Err(input(
@@ -55,6 +53,7 @@ impl RowGroups {
         Ok(RowGroups {
             path: path.to_path_buf(),
             meta,
+            chunks: file.chunks().clone(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
         })
     }
@@ -78,6 +77,7 @@ impl RowGroups {
     fn read(&self, rg: usize, rows: usize) -> Result<Option<RecordBatch>> {
         let path = &self.path;
         let file = File::open(path).map_err(|e| input(path, format!("cannot open: {e}")))?;
+        let file = BoundedFile::new(file, self.chunks.clone());
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
         let mask = ProjectionMask::columns(
             builder.parquet_schema(),
@@ -90,7 +90,7 @@ impl RowGroups {
             .build()
             .map_err(|e| input(path, e.to_string()))?
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| input(path, format!("unreadable: {e}")))?;
+            .map_err(|e| input(path, format!("unreadable: {}", decode_message(&e))))?;
         match batches.len() {
             0 => Ok(None),
             1 => Ok(batches.pop()),

@@ -13,6 +13,7 @@ use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
+use crate::data::chunks::decode_message;
 use crate::error::{NsfError, Result};
 
 /// One column's values.
@@ -123,16 +124,15 @@ fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
             format!("not a Parquet file ({e}); CSV files need a .csv name"),
         )
     };
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| not_parquet(e.to_string()))?;
-    crate::data::artifact::check_chunk_ranges(builder.metadata(), len).map_err(not_parquet)?;
-    let reader = builder
+    let (file, meta) =
+        crate::data::artifact::bounded_parquet(file, len).map_err(|(_, e)| not_parquet(e))?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
         .with_batch_size(65_536)
         .build()
         .map_err(|e| not_parquet(e.to_string()))?;
     reader
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| input(path, format!("cannot decode: {e}")))
+        .map_err(|e| input(path, format!("cannot decode: {}", decode_message(&e))))
 }
 
 fn read_csv(path: &Path) -> Result<Vec<RecordBatch>> {
