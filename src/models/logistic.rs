@@ -274,13 +274,7 @@ pub fn fit_rows_from(
                 "the starting model has another number of feature columns",
             ));
         }
-        // Raw-scale coefficients, then this data's standardization.
-        let raw: Vec<f64> = m.coef.iter().zip(&m.scale).map(|(c, s)| c / s).collect();
-        let raw0 = m.intercept - raw.iter().zip(&m.mean).map(|(b, mu)| b * mu).sum::<f64>();
-        beta[0] = raw0 + raw.iter().zip(&mean).map(|(b, mu)| b * mu).sum::<f64>();
-        for j in 0..d {
-            beta[j + 1] = raw[j] * scale[j];
-        }
+        beta = m.coefficients_on(&mean, &scale);
     }
     let all_blocks = blocks(n);
     // Warm start: Newton on every 8th block (the penalty scaled to the

@@ -196,41 +196,38 @@ pub fn read_shards(stream: &Path) -> Result<Vec<ShardManifest>> {
     Ok(shards)
 }
 
+/// The compressed bytes of the column chunks of `columns` in the Parquet
+/// file `path`, summed over row groups; how many chunks matched; the rows.
+pub fn column_chunk_bytes(path: &Path, columns: &[&str]) -> Result<(u64, usize, u64)> {
+    let reader = crate::data::artifact::open_parquet(path)?;
+    let meta = reader.metadata();
+    let (mut bytes, mut seen) = (0u64, 0usize);
+    for c in meta.row_groups().iter().flat_map(|rg| rg.columns()) {
+        if columns.contains(&c.column_path().string().as_str()) {
+            bytes += c.compressed_size() as u64;
+            seen += 1;
+        }
+    }
+    Ok((bytes, seen, meta.file_metadata().num_rows().max(1) as u64))
+}
+
 /// Bytes per row of `user_id` + the 24 attributes and of `user_id` + the
 /// minimal attributes, from a Parquet file's column chunk sizes.
 pub fn user_record_bytes(path: &Path) -> Result<UserRecordBytes> {
-    let input = |message: String| NsfError::Input {
-        path: path.to_path_buf(),
-        message,
-    };
-    let meta = crate::data::artifact::open_parquet(path)?
-        .metadata()
-        .clone();
-    let rows = meta.file_metadata().num_rows().max(1) as u64;
-    let attrs: Vec<&str> = crate::sim::schema::ATTRIBUTES
-        .iter()
-        .map(|c| c.name)
+    let attrs: Vec<&str> = std::iter::once("user_id")
+        .chain(crate::sim::schema::ATTRIBUTES.iter().map(|c| c.name))
         .collect();
-    let (mut all, mut minimal) = (0u64, 0u64);
-    let mut seen = 0usize;
-    for rg in meta.row_groups() {
-        for c in rg.columns() {
-            let name = c.column_path().string();
-            let size = c.compressed_size() as u64;
-            if name == "user_id" || attrs.contains(&name.as_str()) {
-                all += size;
-                seen += 1;
-            }
-            if name == "user_id" || crate::data::features::MINIMAL.contains(&name.as_str()) {
-                minimal += size;
-            }
-        }
-    }
+    let minimal: Vec<&str> = std::iter::once("user_id")
+        .chain(crate::data::features::MINIMAL.iter().copied())
+        .collect();
+    let (all, seen, rows) = column_chunk_bytes(path, &attrs)?;
     if seen == 0 {
-        return Err(input(
-            "has none of the 24 attribute columns (not users.parquet?)".into(),
-        ));
+        return Err(NsfError::Input {
+            path: path.to_path_buf(),
+            message: "has none of the 24 attribute columns (not users.parquet?)".into(),
+        });
     }
+    let (minimal, _, _) = column_chunk_bytes(path, &minimal)?;
     Ok(UserRecordBytes {
         file: path.display().to_string(),
         rows,

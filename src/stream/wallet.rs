@@ -9,26 +9,12 @@ use crate::error::{NsfError, Result};
 /// Compressed bytes per row of `columns` of the Parquet file `path`
 /// (column-chunk sizes summed over row groups, divided by the rows).
 pub fn column_bytes_per_row(path: &Path, columns: &[&str]) -> Result<f64> {
-    let input = |message: String| NsfError::Input {
-        path: path.to_path_buf(),
-        message,
-    };
-    let meta = crate::data::artifact::open_parquet(path)?
-        .metadata()
-        .clone();
-    let rows = meta.file_metadata().num_rows().max(1) as f64;
-    let mut bytes = 0u64;
-    let mut seen = 0usize;
-    for rg in meta.row_groups() {
-        for c in rg.columns() {
-            if columns.contains(&c.column_path().string().as_str()) {
-                bytes += c.compressed_size() as u64;
-                seen += 1;
-            }
-        }
-    }
+    let (bytes, seen, rows) = crate::stream::volume::column_chunk_bytes(path, columns)?;
     if seen == 0 {
-        return Err(input(format!("has none of the columns {columns:?}")));
+        return Err(NsfError::Input {
+            path: path.to_path_buf(),
+            message: format!("has none of the columns {columns:?}"),
+        });
     }
-    Ok(bytes as f64 / rows)
+    Ok(bytes as f64 / rows as f64)
 }
