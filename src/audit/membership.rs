@@ -3,12 +3,14 @@
 //! and a deliberately overfit positive control that the same attacks must
 //! catch. Every figure has a stratified-bootstrap interval.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{AuditParams, Est, Target, hash_sample};
 use crate::data::features::Design;
 use crate::error::Result;
 use crate::models::gbdt::GbdtParams;
+use crate::models::logistic_chord::GROUP;
 use crate::models::shadows::Shadows;
 use crate::models::train::{self, LoadedData};
 use crate::models::{ModelSpec, ValidModelSpec};
@@ -230,17 +232,28 @@ fn lira(
     };
     let mut ins: Vec<Vec<f64>> = vec![Vec::new(); eval.len()];
     let mut outs: Vec<Vec<f64>> = vec![Vec::new(); eval.len()];
-    for k in 0..params.shadows {
-        progress(&format!("    shadow {}/{}", k + 1, params.shadows));
-        let rows: Vec<usize> = pool.iter().copied().filter(|&i| is_in(k, i)).collect();
-        let m = shadows.fit(&rows, &data.nsf, params.seed + k as u64)?;
-        let p = m.predict(&eval_design)?;
-        for (j, &i) in eval.iter().enumerate() {
-            let v = phi(p[j], y[j]);
-            if is_in(k, i) {
-                ins[j].push(v);
-            } else {
-                outs[j].push(v);
+    for g in (0..params.shadows).step_by(GROUP) {
+        let count = GROUP.min(params.shadows - g);
+        progress(&format!(
+            "    shadows {}–{} of {}",
+            g + 1,
+            g + count,
+            params.shadows
+        ));
+        let member: Vec<u32> = pool
+            .par_iter()
+            .map(|&i| (0..count).fold(0u32, |m, k| m | ((is_in(g + k, i) as u32) << k)))
+            .collect();
+        let models = shadows.fit_group(pool, &member, count, &data.nsf, params.seed + g as u64)?;
+        for (k, m) in (g..).zip(&models) {
+            let p = m.predict(&eval_design)?;
+            for (j, &i) in eval.iter().enumerate() {
+                let v = phi(p[j], y[j]);
+                if is_in(k, i) {
+                    ins[j].push(v);
+                } else {
+                    outs[j].push(v);
+                }
             }
         }
     }

@@ -106,8 +106,14 @@ pub fn standardization(x: ArrayView2<f32>, rows: &[usize]) -> (Vec<f64>, Vec<f64
         s1 += a;
         s2 += b;
     }
+    standardization_from_sums(&s1.to_vec(), &s2.to_vec(), n)
+}
+
+/// Means and standard deviations (1 for a constant column) from the sums
+/// `s1` of values and `s2` of squares over `n` rows.
+pub(crate) fn standardization_from_sums(s1: &[f64], s2: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
     let mean: Vec<f64> = s1.iter().map(|v| v / n as f64).collect();
-    let scale: Vec<f64> = (0..d)
+    let scale: Vec<f64> = (0..s1.len())
         .map(|j| {
             let var = (s2[j] / n as f64 - mean[j] * mean[j]).max(0.0);
             if var > 1e-24 { var.sqrt() } else { 1.0 }

@@ -19,7 +19,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 
 use crate::error::{NsfError, Result};
 use crate::models::logistic::{
-    LogisticModel, LogisticParams, blocks, fit_rows_from, standardization,
+    LogisticModel, LogisticParams, blocks, fit_rows_from, standardization_from_sums,
 };
 use crate::sim::rng::sigmoid;
 
@@ -118,73 +118,203 @@ impl PoolHessian {
     }
 }
 
+/// Shadows fitted together at most: one bit each in a row's membership word.
+pub const GROUP: usize = 32;
+
 /// `Σ xⱼ·bⱼ` with eight independent partial sums (a fixed order, so the
 /// same bits at any thread count): one dependent chain of 35 additions
 /// would wait on the adder's latency at every term.
-fn dot(xs: &[f32], b: &[f64]) -> f64 {
+fn dot(xs: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0f64; 8];
     let (xc, bc) = (xs.chunks_exact(8), b.chunks_exact(8));
     let (xr, br) = (xc.remainder(), bc.remainder());
     for (x8, b8) in xc.zip(bc) {
         for k in 0..8 {
-            acc[k] += x8[k] as f64 * b8[k];
+            acc[k] += x8[k] * b8[k];
         }
     }
     for (k, (&x, &w)) in xr.iter().zip(br).enumerate() {
-        acc[k] += x as f64 * w;
+        acc[k] += x * w;
     }
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 }
 
-/// The gradient of the penalized summed log loss at `beta` (on the
-/// standardization `mean`, `scale`) over `rows`. The pass works on raw
-/// values: η = c₀ + Σ bⱼxⱼ with bⱼ = βⱼ/sⱼ, and it sums r = p − y and r·xⱼ;
-/// the standardized gradient is then (Σ r·xⱼ − mⱼ Σ r)/sⱼ. Sums are reduced
-/// over fixed blocks in block order.
-fn gradient(
+/// Calls `f(block, j, row)` for every pool position `j` of each fixed block
+/// whose membership word meets `active`, the row widened to f64; the
+/// per-block results come back in block order.
+fn over_pool<T: Send>(
     x: ArrayView2<f32>,
-    rows: &[usize],
-    y: &[bool],
-    mean: &[f64],
-    scale: &[f64],
-    beta: &Array1<f64>,
-    penalty: f64,
-) -> Array1<f64> {
-    let d = x.ncols();
-    let b: Vec<f64> = (0..d).map(|j| beta[j + 1] / scale[j]).collect();
-    let c0 = beta[0] - b.iter().zip(mean).map(|(b, m)| b * m).sum::<f64>();
-    let parts: Vec<(f64, Vec<f64>)> = blocks(rows.len())
+    pool: &[usize],
+    member: &[u32],
+    active: u32,
+    init: impl Fn() -> T + Sync,
+    f: impl Fn(&mut T, usize, u32, &[f64]) + Sync,
+) -> Vec<T> {
+    blocks(pool.len())
         .par_iter()
         .map(|&(lo, hi)| {
-            let (mut sr, mut srx) = (0.0f64, vec![0.0f64; d]);
-            let mut copy = vec![0.0f32; d];
-            for i in lo..hi {
-                let row = x.row(rows[i]);
-                let xs = row.as_slice().unwrap_or_else(|| {
-                    copy.iter_mut().zip(row.iter()).for_each(|(c, &v)| *c = v);
-                    &copy
-                });
-                let eta = c0 + dot(xs, &b);
-                let r = sigmoid(eta) - y[i] as u8 as f64;
-                sr += r;
-                srx.iter_mut()
-                    .zip(xs)
-                    .for_each(|(acc, &v)| *acc += r * v as f64);
+            let mut acc = init();
+            let mut row = vec![0.0f64; x.ncols()];
+            for j in lo..hi {
+                let bits = member[j] & active;
+                if bits == 0 {
+                    continue;
+                }
+                let xr = x.row(pool[j]);
+                match xr.as_slice() {
+                    Some(xs) => row.iter_mut().zip(xs).for_each(|(c, &v)| *c = v as f64),
+                    None => row
+                        .iter_mut()
+                        .zip(xr.iter())
+                        .for_each(|(c, &v)| *c = v as f64),
+                }
+                f(&mut acc, j, bits, &row);
             }
-            (sr, srx)
+            acc
         })
-        .collect();
-    let (mut sr, mut srx) = (0.0f64, vec![0.0f64; d]);
+        .collect()
+}
+
+/// Calls `f(k)` for each set bit `k` of `bits`, lowest first.
+fn each_bit(mut bits: u32, mut f: impl FnMut(usize)) {
+    while bits != 0 {
+        f(bits.trailing_zeros() as usize);
+        bits &= bits - 1;
+    }
+}
+
+/// Each shadow's row count, means and standard deviations, from one pass
+/// (sums of values and squares per shadow, reduced in block order; for a
+/// single shadow over its own rows these are [`crate::models::logistic::standardization`]'s sums).
+fn joint_standardization(
+    x: ArrayView2<f32>,
+    pool: &[usize],
+    member: &[u32],
+    count: usize,
+) -> Vec<(usize, Vec<f64>, Vec<f64>)> {
+    let d = x.ncols();
+    let all = if count == GROUP {
+        u32::MAX
+    } else {
+        (1u32 << count) - 1
+    };
+    let init = || {
+        (
+            vec![0usize; count],
+            vec![0.0f64; count * d],
+            vec![0.0f64; count * d],
+        )
+    };
+    let parts = over_pool(x, pool, member, all, init, |(n, s1, s2), _, bits, row| {
+        each_bit(bits, |k| {
+            n[k] += 1;
+            let (a, b) = (&mut s1[k * d..(k + 1) * d], &mut s2[k * d..(k + 1) * d]);
+            for j in 0..d {
+                a[j] += row[j];
+                b[j] += row[j] * row[j];
+            }
+        })
+    });
+    let (mut n, mut s1, mut s2) = init();
+    for (pn, p1, p2) in &parts {
+        n.iter_mut().zip(pn).for_each(|(a, b)| *a += b);
+        s1.iter_mut().zip(p1).for_each(|(a, b)| *a += b);
+        s2.iter_mut().zip(p2).for_each(|(a, b)| *a += b);
+    }
+    (0..count)
+        .map(|k| {
+            let r = k * d..(k + 1) * d;
+            let (mean, scale) = standardization_from_sums(&s1[r.clone()], &s2[r], n[k]);
+            (n[k], mean, scale)
+        })
+        .collect()
+}
+
+/// One shadow's chord iteration.
+struct Fit {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    h: Array2<f64>,
+    beta: Array1<f64>,
+    done: Option<LogisticModel>,
+    stalled: bool,
+}
+
+impl Fit {
+    /// The raw-space coefficients `bⱼ = βⱼ/sⱼ` and intercept `c₀`.
+    fn raw(&self) -> (Vec<f64>, f64) {
+        let b: Vec<f64> = (0..self.mean.len())
+            .map(|j| self.beta[j + 1] / self.scale[j])
+            .collect();
+        let c0 = self.beta[0] - b.iter().zip(&self.mean).map(|(b, m)| b * m).sum::<f64>();
+        (b, c0)
+    }
+
+    /// One preconditioned step from the gradient's raw sums `sr` = Σ r and
+    /// `srx` = Σ r·x; done when the largest step is below `tol`.
+    fn step(&mut self, sr: f64, srx: &[f64], penalty: f64, tol: f64, it: u32) {
+        let d = self.mean.len();
+        let mut g = Array1::<f64>::zeros(d + 1);
+        g[0] = sr;
+        for j in 0..d {
+            g[j + 1] = (srx[j] - self.mean[j] * sr) / self.scale[j] + self.beta[j + 1] * penalty;
+        }
+        let mut step = g.insert_axis(Axis(1));
+        if self.h.clone().solvec_inplace(&mut step).is_err() {
+            self.stalled = true;
+            return;
+        }
+        let step = step.slice(s![.., 0]).to_owned();
+        let largest = step.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if !largest.is_finite() {
+            self.stalled = true;
+            return;
+        }
+        self.beta -= &(step * (5.0 / largest).min(1.0));
+        if largest < tol {
+            self.done = Some(LogisticModel {
+                mean: self.mean.clone(),
+                scale: self.scale.clone(),
+                intercept: self.beta[0],
+                coef: self.beta.iter().skip(1).copied().collect(),
+                iterations: it + 1,
+            });
+        }
+    }
+}
+
+/// One gradient pass for every shadow in `active`: per shadow, Σ r and
+/// Σ r·x over its rows (r = p − y, η on raw values), reduced in block
+/// order. Each row is read once for all the shadows it belongs to.
+fn joint_gradient(
+    x: ArrayView2<f32>,
+    pool: &[usize],
+    member: &[u32],
+    y: &[bool],
+    active: u32,
+    fits: &[Fit],
+) -> (Vec<f64>, Vec<f64>) {
+    let (d, count) = (x.ncols(), fits.len());
+    let raws: Vec<(Vec<f64>, f64)> = fits.iter().map(Fit::raw).collect();
+    let init = || (vec![0.0f64; count], vec![0.0f64; count * d]);
+    let parts = over_pool(x, pool, member, active, init, |(sr, srx), j, bits, row| {
+        let yj = y[j] as u8 as f64;
+        each_bit(bits, |k| {
+            let (b, c0) = &raws[k];
+            let r = sigmoid(c0 + dot(row, b)) - yj;
+            sr[k] += r;
+            srx[k * d..(k + 1) * d]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(acc, &v)| *acc += r * v);
+        })
+    });
+    let (mut sr, mut srx) = init();
     for (a, v) in &parts {
-        sr += a;
-        srx.iter_mut().zip(v).for_each(|(acc, x)| *acc += x);
+        sr.iter_mut().zip(a).for_each(|(s, x)| *s += x);
+        srx.iter_mut().zip(v).for_each(|(s, x)| *s += x);
     }
-    let mut g = Array1::<f64>::zeros(d + 1);
-    g[0] = sr;
-    for j in 0..d {
-        g[j + 1] = (srx[j] - mean[j] * sr) / scale[j] + beta[j + 1] * penalty;
-    }
-    g
+    (sr, srx)
 }
 
 /// Fits `params` on `rows` of `x` (labels `y` in the order of `rows`) by
@@ -200,39 +330,80 @@ pub fn fit_rows_chord(
     start: &LogisticModel,
     pool: &PoolHessian,
 ) -> Result<LogisticModel> {
-    if rows.len() != y.len() || start.coef.len() != x.ncols() || pool.mean.len() != x.ncols() {
+    let member = vec![1u32; rows.len()];
+    let mut fits = fit_many_chord(x, rows, &member, y, 1, params, start, pool)?;
+    Ok(fits.remove(0))
+}
+
+/// Fits `count` (≤ [`GROUP`]) shadows at once: shadow `k` trains on the
+/// `pool` rows whose `member` word has bit `k` set (labels `y` in the order
+/// of `pool`). Each step is one pass over the pool for all shadows still
+/// moving; each shadow is [`fit_rows_chord`] on its own rows (the same
+/// optimum; sums in another block order). A shadow that does not converge
+/// is refitted by Newton's method from `start`.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_many_chord(
+    x: ArrayView2<f32>,
+    pool: &[usize],
+    member: &[u32],
+    y: &[bool],
+    count: usize,
+    params: &LogisticParams,
+    start: &LogisticModel,
+    hessian: &PoolHessian,
+) -> Result<Vec<LogisticModel>> {
+    if pool.len() != y.len()
+        || pool.len() != member.len()
+        || !(1..=GROUP).contains(&count)
+        || start.coef.len() != x.ncols()
+        || hessian.mean.len() != x.ncols()
+        || pool.iter().any(|&r| r >= x.nrows())
+    {
         return Err(NsfError::param(
             "data",
-            "shadow fit: rows, labels and model differ in size",
+            "shadow fit: rows, labels, memberships and model differ in size",
         ));
     }
-    let (mean, scale) = standardization(x, rows);
     let penalty = 1.0 / params.c;
-    let h = pool.preconditioner(rows.len(), &mean, &scale, penalty);
-    let mut beta = start.coefficients_on(&mean, &scale);
+    let mut fits: Vec<Fit> = joint_standardization(x, pool, member, count)
+        .into_iter()
+        .map(|(n, mean, scale)| Fit {
+            h: hessian.preconditioner(n, &mean, &scale, penalty),
+            beta: start.coefficients_on(&mean, &scale),
+            mean,
+            scale,
+            done: None,
+            stalled: false,
+        })
+        .collect();
     for it in 0..MAX_CHORD_ITER {
-        let g = gradient(x, rows, y, &mean, &scale, &beta, penalty);
-        let mut step = g.insert_axis(Axis(1));
-        if h.clone().solvec_inplace(&mut step).is_err() {
+        let active = fits
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.done.is_none() && !f.stalled)
+            .fold(0u32, |m, (k, _)| m | (1 << k));
+        if active == 0 {
             break;
         }
-        let step = step.slice(s![.., 0]).to_owned();
-        let largest = step.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        if !largest.is_finite() {
-            break;
-        }
-        beta -= &(step * (5.0 / largest).min(1.0));
-        if largest < params.tol {
-            return Ok(LogisticModel {
-                mean,
-                scale,
-                intercept: beta[0],
-                coef: beta.iter().skip(1).copied().collect(),
-                iterations: it + 1,
-            });
-        }
+        let (sr, srx) = joint_gradient(x, pool, member, y, active, &fits);
+        let d = x.ncols();
+        each_bit(active, |k| {
+            fits[k].step(sr[k], &srx[k * d..(k + 1) * d], penalty, params.tol, it)
+        });
     }
-    fit_rows_from(x, rows, y, None, params, Some(start))
+    fits.into_iter()
+        .enumerate()
+        .map(|(k, f)| match f.done {
+            Some(m) => Ok(m),
+            None => {
+                let (rows, yk): (Vec<usize>, Vec<bool>) = (0..pool.len())
+                    .filter(|&j| (member[j] >> k) & 1 == 1)
+                    .map(|j| (pool[j], y[j]))
+                    .unzip();
+                fit_rows_from(x, &rows, &yk, None, params, Some(start))
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -322,6 +493,106 @@ mod tests {
         let a = with(1);
         assert_eq!(a, with(2));
         assert_eq!(a, with(8));
+    }
+
+    /// Five random halves of a pool, as the audit's shadows draw them.
+    fn memberships(n: usize, count: usize) -> Vec<u32> {
+        (0..n)
+            .map(|i| {
+                (0..count).fold(0u32, |m, k| {
+                    m | ((mix64((k * 7919 + i) as u64) as u32 & 1) << k)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn joint_shadow_fits_equal_separate_fits() {
+        let (x, y_all) = synthetic(90_000);
+        let params = LogisticParams::default();
+        let pool: Vec<usize> = (0..x.nrows())
+            .rev()
+            .step_by(2)
+            .chain((0..x.nrows()).step_by(2))
+            .collect();
+        let yp: Vec<bool> = pool.iter().map(|&i| y_all[i]).collect();
+        let target = fit_rows(x.view(), &pool, &yp, None, &params).unwrap();
+        let ph = pool_hessian(x.view(), &pool, &target);
+        let member = memberships(pool.len(), 5);
+        let joint =
+            fit_many_chord(x.view(), &pool, &member, &yp, 5, &params, &target, &ph).unwrap();
+        for (k, m) in joint.iter().enumerate() {
+            let (rows, y): (Vec<usize>, Vec<bool>) = (0..pool.len())
+                .filter(|&j| (member[j] >> k) & 1 == 1)
+                .map(|j| (pool[j], yp[j]))
+                .unzip();
+            let alone = fit_rows_chord(x.view(), &rows, &y, &params, &target, &ph).unwrap();
+            let newton = fit_rows(x.view(), &rows, &y, None, &params).unwrap();
+            assert!(m.iterations < MAX_CHORD_ITER);
+            for ((a, b), c) in m
+                .coef
+                .iter()
+                .chain([&m.intercept])
+                .zip(alone.coef.iter().chain([&alone.intercept]))
+                .zip(newton.coef.iter().chain([&newton.intercept]))
+            {
+                assert!((a - b).abs() < 1e-9, "shadow {k}: {a} joint vs {b} alone");
+                assert!((a - c).abs() < 1e-6, "shadow {k}: {a} joint vs {c} Newton");
+            }
+            for (a, b) in m.mean.iter().zip(&newton.mean) {
+                assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn joint_fits_are_identical_at_any_thread_count() {
+        let (x, y_all) = synthetic(50_000);
+        let params = LogisticParams::default();
+        let pool: Vec<usize> = (0..x.nrows()).collect();
+        let target = fit_rows(x.view(), &pool, &y_all, None, &params).unwrap();
+        let member = memberships(pool.len(), GROUP);
+        let with = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let ph = pool_hessian(x.view(), &pool, &target);
+                    fit_many_chord(
+                        x.view(),
+                        &pool,
+                        &member,
+                        &y_all,
+                        GROUP,
+                        &params,
+                        &target,
+                        &ph,
+                    )
+                    .unwrap()
+                })
+        };
+        let a = with(1);
+        assert_eq!(a.len(), GROUP);
+        assert_eq!(a, with(2));
+        assert_eq!(a, with(8));
+    }
+
+    #[test]
+    fn a_joint_fit_refuses_mismatched_inputs() {
+        let (x, y_all) = synthetic(2_000);
+        let params = LogisticParams::default();
+        let pool: Vec<usize> = (0..x.nrows()).collect();
+        let target = fit_rows(x.view(), &pool, &y_all, None, &params).unwrap();
+        let ph = pool_hessian(x.view(), &pool, &target);
+        let member = memberships(pool.len(), 3);
+        let fit = |m: &[u32], c: usize| {
+            fit_many_chord(x.view(), &pool, m, &y_all, c, &params, &target, &ph)
+        };
+        assert!(fit(&member[1..], 3).is_err());
+        assert!(fit(&member, 0).is_err());
+        assert!(fit(&member, GROUP + 1).is_err());
+        assert_eq!(fit(&member, 3).unwrap().len(), 3);
     }
 
     #[test]

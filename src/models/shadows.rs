@@ -1,11 +1,12 @@
 //! The audit's shadow models: many fits of the audited family on subsets
 //! of one design. Logistic shadows share one Hessian over the attacker's
-//! pool (`logistic_chord`); the other families fit each shadow from scratch.
+//! pool and are fitted together (`logistic_chord`); the other families fit
+//! each shadow from scratch.
 
 use crate::data::features::Design;
 use crate::error::Result;
 use crate::models::logistic::{LogisticModel, LogisticParams};
-use crate::models::logistic_chord::{PoolHessian, fit_rows_chord, pool_hessian};
+use crate::models::logistic_chord::{PoolHessian, fit_many_chord, pool_hessian};
 use crate::models::train;
 use crate::models::{ModelSpec, StoredModel, ValidModelSpec};
 
@@ -44,19 +45,48 @@ impl<'a> Shadows<'a> {
         }
     }
 
-    /// One shadow trained on `rows` (labels from `nsf`, indexed by row).
-    pub fn fit(&self, rows: &[usize], nsf: &[bool], seed: u64) -> Result<StoredModel> {
+    /// Shadows `0..count` (at most [`crate::models::logistic_chord::GROUP`]): shadow `k` trains on the
+    /// `pool` rows whose `member` word has bit `k` set, with seed
+    /// `seed + k` (labels from `nsf`, indexed by row). Logistic shadows are
+    /// fitted together, one pass over the pool per chord step.
+    pub fn fit_group(
+        &self,
+        pool: &[usize],
+        member: &[u32],
+        count: usize,
+        nsf: &[bool],
+        seed: u64,
+    ) -> Result<Vec<StoredModel>> {
         let Some((params, start, hessian)) = &self.chord else {
-            let (m, _) =
-                train::fit_model(self.design, self.attrs, rows, nsf, None, self.spec, seed)?;
-            return Ok(m);
+            return (0..count)
+                .map(|k| {
+                    let rows: Vec<usize> = (0..pool.len())
+                        .filter(|&j| (member[j] >> k) & 1 == 1)
+                        .map(|j| pool[j])
+                        .collect();
+                    let (m, _) = train::fit_model(
+                        self.design,
+                        self.attrs,
+                        &rows,
+                        nsf,
+                        None,
+                        self.spec,
+                        seed + k as u64,
+                    )?;
+                    Ok(m)
+                })
+                .collect();
         };
-        let y: Vec<bool> = rows.iter().map(|&i| nsf[i]).collect();
-        let fitted = fit_rows_chord(self.design.x.view(), rows, &y, params, start, hessian)?;
-        Ok(StoredModel::Logistic {
-            features: self.attrs.to_vec(),
-            feature_columns: self.design.names.clone(),
-            fitted,
-        })
+        let y: Vec<bool> = pool.iter().map(|&i| nsf[i]).collect();
+        let x = self.design.x.view();
+        let fits = fit_many_chord(x, pool, member, &y, count, params, start, hessian)?;
+        Ok(fits
+            .into_iter()
+            .map(|fitted| StoredModel::Logistic {
+                features: self.attrs.to_vec(),
+                feature_columns: self.design.names.clone(),
+                fitted,
+            })
+            .collect())
     }
 }
