@@ -121,24 +121,6 @@ impl PoolHessian {
 /// Shadows fitted together at most: one bit each in a row's membership word.
 pub const GROUP: usize = 32;
 
-/// `Σ xⱼ·bⱼ` with eight independent partial sums (a fixed order, so the
-/// same bits at any thread count): one dependent chain of 35 additions
-/// would wait on the adder's latency at every term.
-fn dot(xs: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let (xc, bc) = (xs.chunks_exact(8), b.chunks_exact(8));
-    let (xr, br) = (xc.remainder(), bc.remainder());
-    for (x8, b8) in xc.zip(bc) {
-        for k in 0..8 {
-            acc[k] += x8[k] * b8[k];
-        }
-    }
-    for (k, (&x, &w)) in xr.iter().zip(br).enumerate() {
-        acc[k] += x * w;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-}
-
 /// Calls `f(block, j, row)` for every pool position `j` of each fixed block
 /// whose membership word meets `active`, the row widened to f64; the
 /// per-block results come back in block order.
@@ -283,9 +265,16 @@ impl Fit {
     }
 }
 
+/// Shadows per vector lane group: the coefficients of eight shadows on one
+/// feature sit side by side, so a row's linear predictors for a group are
+/// eight-wide multiply–adds (two AVX2 or one AVX-512 operation each).
+const LANES: usize = 8;
+type Lanes = [f64; LANES];
+
 /// One gradient pass for every shadow in `active`: per shadow, Σ r and
-/// Σ r·x over its rows (r = p − y, η on raw values), reduced in block
-/// order. Each row is read once for all the shadows it belongs to.
+/// Σ r·x over its rows (r = p − y, η on raw values, summed over features in
+/// order), reduced in block order. Each row is read once for all the
+/// shadows it belongs to; a lane of a shadow the row is not in has r = 0.
 fn joint_gradient(
     x: ArrayView2<f32>,
     pool: &[usize],
@@ -294,27 +283,58 @@ fn joint_gradient(
     active: u32,
     fits: &[Fit],
 ) -> (Vec<f64>, Vec<f64>) {
-    let (d, count) = (x.ncols(), fits.len());
-    let raws: Vec<(Vec<f64>, f64)> = fits.iter().map(Fit::raw).collect();
-    let init = || (vec![0.0f64; count], vec![0.0f64; count * d]);
+    let (d, groups) = (x.ncols(), fits.len().div_ceil(LANES));
+    let (mut bt, mut c0) = (vec![[0.0; LANES]; d * groups], vec![[0.0; LANES]; groups]);
+    for (k, f) in fits.iter().enumerate() {
+        let (b, c) = f.raw();
+        c0[k / LANES][k % LANES] = c;
+        for (j, v) in b.into_iter().enumerate() {
+            bt[j * groups + k / LANES][k % LANES] = v;
+        }
+    }
+    let init = || {
+        (
+            vec![[0.0f64; LANES]; groups],
+            vec![[0.0f64; LANES]; groups * d],
+        )
+    };
     let parts = over_pool(x, pool, member, active, init, |(sr, srx), j, bits, row| {
         let yj = y[j] as u8 as f64;
-        each_bit(bits, |k| {
-            let (b, c0) = &raws[k];
-            let r = sigmoid(c0 + dot(row, b)) - yj;
-            sr[k] += r;
-            srx[k * d..(k + 1) * d]
-                .iter_mut()
-                .zip(row)
-                .for_each(|(acc, &v)| *acc += r * v);
-        })
+        for g in 0..groups {
+            let gb = (bits >> (g * LANES)) & 0xFF;
+            if gb == 0 {
+                continue;
+            }
+            let mut eta = c0[g];
+            for (jj, &v) in row.iter().enumerate() {
+                let b = &bt[jj * groups + g];
+                (0..LANES).for_each(|l| eta[l] += v * b[l]);
+            }
+            let mut r: Lanes = [0.0; LANES];
+            each_bit(gb, |l| r[l] = sigmoid(eta[l]) - yj);
+            (0..LANES).for_each(|l| sr[g][l] += r[l]);
+            for (jj, &v) in row.iter().enumerate() {
+                let a = &mut srx[jj * groups + g];
+                (0..LANES).for_each(|l| a[l] += r[l] * v);
+            }
+        }
     });
     let (mut sr, mut srx) = init();
     for (a, v) in &parts {
-        sr.iter_mut().zip(a).for_each(|(s, x)| *s += x);
-        srx.iter_mut().zip(v).for_each(|(s, x)| *s += x);
+        sr.iter_mut()
+            .zip(a)
+            .for_each(|(s, x)| (0..LANES).for_each(|l| s[l] += x[l]));
+        srx.iter_mut()
+            .zip(v)
+            .for_each(|(s, x)| (0..LANES).for_each(|l| s[l] += x[l]));
     }
-    (sr, srx)
+    let k_of = |k: usize| (k / LANES, k % LANES);
+    let sr_k = (0..fits.len()).map(|k| sr[k_of(k).0][k_of(k).1]).collect();
+    let srx_k = (0..fits.len())
+        .flat_map(|k| (0..d).map(move |j| (k, j)))
+        .map(|(k, j)| srx[j * groups + k / LANES][k % LANES])
+        .collect();
+    (sr_k, srx_k)
 }
 
 /// Fits `params` on `rows` of `x` (labels `y` in the order of `rows`) by
@@ -606,5 +626,58 @@ mod tests {
         let chord = fit_rows_chord(x.view(), &pool, &y_all, &params, &target, &ph).unwrap();
         let newton = fit_rows_from(x.view(), &pool, &y_all, None, &params, Some(&target)).unwrap();
         assert_eq!(chord, newton);
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::models::logistic::fit_rows;
+    use crate::sim::rng::{Stream, mix64, normal, uniform, user_stream};
+
+    #[test]
+    #[ignore]
+    fn joint_against_separate_timing() {
+        let (n, d, count) = (2_000_000usize, 35usize, 16usize);
+        let mut rng = user_stream(5, 0, Stream::Attributes, 0);
+        let mut x = Array2::<f32>::zeros((n, d));
+        let mut y = vec![false; n];
+        for i in 0..n {
+            let mut eta = -3.0;
+            for j in 0..d {
+                let v = normal(&mut rng);
+                x[[i, j]] = v as f32;
+                eta += 0.1 * v * (j % 3) as f64;
+            }
+            y[i] = uniform(&mut rng) < sigmoid(eta);
+        }
+        let params = LogisticParams::default();
+        let pool: Vec<usize> = (0..n).collect();
+        let target = fit_rows(x.view(), &pool, &y, None, &params).unwrap();
+        let ph = pool_hessian(x.view(), &pool, &target);
+        let member: Vec<u32> = (0..n)
+            .map(|i| {
+                (0..count).fold(0u32, |m, k| {
+                    m | ((mix64((k * 7919 + i) as u64) as u32 & 1) << k)
+                })
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let joint =
+            fit_many_chord(x.view(), &pool, &member, &y, count, &params, &target, &ph).unwrap();
+        let tj = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        for k in 0..count {
+            let (rows, yk): (Vec<usize>, Vec<bool>) = (0..n)
+                .filter(|&j| (member[j] >> k) & 1 == 1)
+                .map(|j| (j, y[j]))
+                .unzip();
+            fit_rows_chord(x.view(), &rows, &yk, &params, &target, &ph).unwrap();
+        }
+        let ts = t.elapsed().as_secs_f64();
+        eprintln!(
+            "joint {tj:.2} s, separate {ts:.2} s, iterations {:?}",
+            joint.iter().map(|m| m.iterations).collect::<Vec<_>>()
+        );
     }
 }
