@@ -316,8 +316,10 @@ struct Inference {
     by_both: Vec<u32>,
     half_a: Vec<bool>,
     rows_b: Vec<usize>,
-    /// Bootstrap resamples of the first `m` half-B rows.
-    boot_rows: Vec<Vec<usize>>,
+    /// Bootstrap resamples of the first `m` half-B rows, as multiplicities
+    /// (how often each row is drawn): sums over a resample become weighted
+    /// sums in row order, with no gathers.
+    boot_weights: Vec<Vec<u32>>,
     m: usize,
     /// sqrt(m / |half B|): scales the resampled interval to the full half.
     widen: f64,
@@ -337,46 +339,60 @@ impl Inference {
         }
     }
 
-    /// R² of `pred` (per column, on half B) with its interval.
-    fn r2(&self, pred: &[Vec<f64>], truths: &[Vec<f64>]) -> Est {
-        // 1 − ΣSSE / ΣSST over the columns, on the rows `ix` of half B.
-        let r2_rows = |ix: &mut dyn Iterator<Item = usize>| {
-            let ix: Vec<usize> = ix.collect();
-            let (mut sse, mut sst) = (0.0, 0.0);
-            for (p, t) in pred.iter().zip(truths) {
-                let mt = ix.iter().map(|&k| t[k]).sum::<f64>() / ix.len() as f64;
-                for &k in &ix {
-                    sse += (t[k] - p[k]).powi(2);
-                    sst += (t[k] - mt).powi(2);
-                }
-            }
-            if sst <= 0.0 { 0.0 } else { 1.0 - sse / sst }
-        };
-        let v: Vec<f64> = self
-            .boot_rows
-            .iter()
-            .map(|ix| r2_rows(&mut ix.iter().copied()))
+    /// The total sums of squares of `truths` (columns on half B).
+    fn sst(&self, truths: &[Vec<f64>]) -> Sst {
+        let ones = vec![1u32; self.rows_b.len()];
+        Sst {
+            point: sst_weighted(truths, &ones),
+            sub: sst_weighted(truths, &ones[..self.m]),
+            boot: self
+                .boot_weights
+                .iter()
+                .map(|w| sst_weighted(truths, w))
+                .collect(),
+        }
+    }
+
+    /// R² = 1 − ΣSSE / ΣSST of `pred` (per column, on half B) against
+    /// `truths`, whose sums of squares are `sst`, with its interval; 0 when
+    /// the truths do not vary.
+    fn r2(&self, pred: &[Vec<f64>], truths: &[Vec<f64>], sst: &Sst) -> Est {
+        // Each row's squared error summed over the columns, once.
+        let e: Vec<f64> = (0..self.rows_b.len())
+            .map(|k| {
+                pred.iter()
+                    .zip(truths)
+                    .map(|(p, t)| (t[k] - p[k]).powi(2))
+                    .sum()
+            })
             .collect();
-        self.interval(
-            r2_rows(&mut (0..self.rows_b.len())),
-            r2_rows(&mut (0..self.m)),
-            v,
-        )
+        let r2 = |w: &[u32], sst: f64| {
+            if sst <= 0.0 {
+                0.0
+            } else {
+                1.0 - weighted_sum(w, &e, |v| v) / sst
+            }
+        };
+        let ones = vec![1u32; self.rows_b.len()];
+        let v: Vec<f64> = self
+            .boot_weights
+            .iter()
+            .zip(&sst.boot)
+            .map(|(w, &s)| r2(w, s))
+            .collect();
+        self.interval(r2(&ones, sst.point), r2(&ones[..self.m], sst.sub), v)
     }
 
     /// AUC of the score's prediction `ps` for a binary attribute.
     fn auc(&self, ps: &[f64], truth: &[f64]) -> Est {
         let y: Vec<bool> = truth.iter().map(|&t| t > 0.5).collect();
-        let v: Vec<f64> = self
-            .boot_rows
-            .iter()
-            .map(|ix| {
-                let p: Vec<f64> = ix.iter().map(|&k| ps[k]).collect();
-                let t: Vec<bool> = ix.iter().map(|&k| y[k]).collect();
-                metrics::auc(&p, &t)
-            })
-            .collect();
         let m = self.m;
+        let ranking = metrics::rank_rows(&ps[..m]);
+        let v: Vec<f64> = self
+            .boot_weights
+            .iter()
+            .map(|w| metrics::auc_weighted(&ranking, &y[..m], w))
+            .collect();
         self.interval(metrics::auc(ps, &y), metrics::auc(&ps[..m], &y[..m]), v)
     }
 
@@ -414,22 +430,62 @@ impl Inference {
             let raw: Vec<f64> = a.values.iter().map(|v| v.exp_m1()).collect();
             let truth: Vec<f64> = self.rows_b.iter().map(|&i| raw[i]).collect();
             let pred = cross_fit(&raw, &self.by_score, None, &self.half_a, &self.rows_b);
-            self.r2(&[pred], &[truth])
+            let truth = [truth];
+            self.r2(&[pred], &truth, &self.sst(&truth))
         });
+        let sst = self.sst(&truths);
         let (mi_bits, entropy_bits) = mutual_information(&self.by_score, &bins(a));
         AttributeRow {
             attribute: a.name.clone(),
             kind: a.kind.into(),
             scale: a.scale.into(),
-            r2_score: self.r2(&ps_all, &truths),
+            r2_score: self.r2(&ps_all, &truths, &sst),
             r2_score_raw,
-            r2_quasi: self.r2(&pq, &truths),
-            r2_score_quasi: self.r2(&pb, &truths),
+            r2_quasi: self.r2(&pq, &truths, &sst),
+            r2_score_quasi: self.r2(&pb, &truths, &sst),
             auc_score,
             mi_bits,
             entropy_bits,
         }
     }
+}
+
+/// `Σₖ wₖ·f(vₖ)` over the rows of `w` in eight interleaved partial sums,
+/// added in a fixed order: the same bits every time, and the adds need not
+/// wait on each other (they vectorize).
+fn weighted_sum(w: &[u32], v: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (wc, vc) = (w.chunks_exact(8), v[..w.len()].chunks_exact(8));
+    let (wr, vr) = (wc.remainder(), vc.remainder());
+    for (w8, v8) in wc.zip(vc) {
+        (0..8).for_each(|l| acc[l] += w8[l] as f64 * f(v8[l]));
+    }
+    for (l, (&w, &v)) in wr.iter().zip(vr).enumerate() {
+        acc[l] += w as f64 * f(v);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// Σ over the columns of `truths` of Σₖ wₖ (tₖ − t̄)², t̄ the weighted mean,
+/// on the first `w.len()` rows (row `k` counted `w[k]` times).
+fn sst_weighted(truths: &[Vec<f64>], w: &[u32]) -> f64 {
+    let total = weighted_sum(w, &vec![1.0; w.len()], |v| v);
+    truths
+        .iter()
+        .map(|t| {
+            let mt = weighted_sum(w, t, |v| v) / total;
+            weighted_sum(w, t, |v| (v - mt).powi(2))
+        })
+        .sum()
+}
+
+/// The total sum of squares of one attribute's truths on half B: on all
+/// its rows, on the first `m`, and on each bootstrap resample. It is the
+/// same for every predictor of the attribute, so it is computed once.
+struct Sst {
+    point: f64,
+    sub: f64,
+    boot: Vec<f64>,
 }
 
 /// The users attribute inference runs on: every user, or a seeded sample
@@ -524,11 +580,14 @@ fn infer(
     // widened or narrowed to the full half by sqrt(m / n).
     let m = rows_b.len().min(200_000);
     let widen = (m as f64 / rows_b.len().max(1) as f64).sqrt();
-    let boot_rows: Vec<Vec<usize>> = (0..params.bootstrap.min(100) as u64)
+    let boot_weights: Vec<Vec<u32>> = (0..params.bootstrap.min(100) as u64)
+        .into_par_iter()
         .map(|b| {
-            (0..m as u64)
-                .map(|k| (mix64(params.seed ^ mix64(b + 0xB00) ^ k) % m as u64) as usize)
-                .collect()
+            let mut w = vec![0u32; m];
+            for k in 0..m as u64 {
+                w[(mix64(params.seed ^ mix64(b + 0xB00) ^ k) % m as u64) as usize] += 1;
+            }
+            w
         })
         .collect();
     let inf = Inference {
@@ -537,7 +596,7 @@ fn infer(
         by_both,
         half_a,
         rows_b,
-        boot_rows,
+        boot_weights,
         m,
         widen,
     };
