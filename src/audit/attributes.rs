@@ -602,3 +602,61 @@ fn infer(
     };
     values.par_iter().map(|a| inf.attribute_row(a)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// R² on a materialized resample, the way a reader would compute it.
+    fn r2_on(pred: &[Vec<f64>], truths: &[Vec<f64>], ix: &[usize]) -> f64 {
+        let (mut sse, mut sst) = (0.0, 0.0);
+        for (p, t) in pred.iter().zip(truths) {
+            let mt = ix.iter().map(|&k| t[k]).sum::<f64>() / ix.len() as f64;
+            for &k in ix {
+                sse += (t[k] - p[k]).powi(2);
+                sst += (t[k] - mt).powi(2);
+            }
+        }
+        1.0 - sse / sst
+    }
+
+    #[test]
+    fn weighted_r2_equals_r2_on_the_materialized_resample() {
+        let n = 5_003;
+        let col = |salt: u64| -> Vec<f64> {
+            (0..n as u64)
+                .map(|k| (mix64(k ^ salt) % 1000) as f64 / 7.0)
+                .collect()
+        };
+        let truths = vec![col(1), col(2), col(3)];
+        let pred: Vec<Vec<f64>> = truths
+            .iter()
+            .zip([col(4), col(5), col(6)])
+            .map(|(t, noise)| {
+                t.iter()
+                    .zip(&noise)
+                    .map(|(a, b)| 0.7 * a + 0.3 * b)
+                    .collect()
+            })
+            .collect();
+        for b in 0..5u64 {
+            let ix: Vec<usize> = (0..n as u64)
+                .map(|k| (mix64(b << 32 ^ k) % n as u64) as usize)
+                .collect();
+            let mut w = vec![0u32; n];
+            ix.iter().for_each(|&k| w[k] += 1);
+            let e: Vec<f64> = (0..n)
+                .map(|k| {
+                    pred.iter()
+                        .zip(&truths)
+                        .map(|(p, t)| (t[k] - p[k]).powi(2))
+                        .sum()
+                })
+                .collect();
+            let weighted = 1.0 - weighted_sum(&w, &e, |v| v) / sst_weighted(&truths, &w);
+            let direct = r2_on(&pred, &truths, &ix);
+            assert!((weighted - direct).abs() < 1e-12, "{weighted} vs {direct}");
+            assert!(direct > 0.1 && direct < 0.99, "a meaningful R²: {direct}");
+        }
+    }
+}
