@@ -501,21 +501,26 @@ mod tests {
         let rows: Vec<usize> = pool.iter().copied().filter(|i| i % 2 == 0).collect();
         let y: Vec<bool> = rows.iter().map(|&i| y_all[i]).collect();
         let with = |t: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-                .install(|| {
-                    let ph = pool_hessian(x.view(), &pool, &target);
-                    fit_rows_chord(x.view(), &rows, &y, &params, &target, &ph).unwrap()
-                })
+            on_threads(t, || {
+                let ph = pool_hessian(x.view(), &pool, &target);
+                fit_rows_chord(x.view(), &rows, &y, &params, &target, &ph).unwrap()
+            })
         };
         let a = with(1);
         assert_eq!(a, with(2));
         assert_eq!(a, with(8));
     }
 
-    /// Five random halves of a pool, as the audit's shadows draw them.
+    /// `f` on a pool of `t` threads.
+    fn on_threads<T: Send>(t: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    /// Random halves of a pool, one bit per shadow, as the audit draws them.
     fn memberships(n: usize, count: usize) -> Vec<u32> {
         (0..n)
             .map(|i| {
@@ -573,24 +578,11 @@ mod tests {
         let target = fit_rows(x.view(), &pool, &y_all, None, &params).unwrap();
         let member = memberships(pool.len(), GROUP);
         let with = |t: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-                .install(|| {
-                    let ph = pool_hessian(x.view(), &pool, &target);
-                    fit_many_chord(
-                        x.view(),
-                        &pool,
-                        &member,
-                        &y_all,
-                        GROUP,
-                        &params,
-                        &target,
-                        &ph,
-                    )
-                    .unwrap()
-                })
+            on_threads(t, || {
+                let ph = pool_hessian(x.view(), &pool, &target);
+                let (m, c) = (&member, GROUP);
+                fit_many_chord(x.view(), &pool, m, &y_all, c, &params, &target, &ph).unwrap()
+            })
         };
         let a = with(1);
         assert_eq!(a.len(), GROUP);
