@@ -194,6 +194,49 @@ fn copies_found_make_incomplete() {
     assert!(v["limits"].to_string().contains("backups"));
 }
 
+/// `destroy --scan` skipped a Parquet file it could not read (a copy of a
+/// score file whose footer was corrupted, so its scores are still in its
+/// pages): now the scan lists it as unreadable in the record, the
+/// Markdown and the output, and the order cannot be `complete`. A readable
+/// Parquet file (the data set, also scanned) is not listed.
+#[test]
+fn an_unreadable_parquet_file_under_the_scan_roots_is_reported() {
+    let f = fx();
+    let a = f.train(&[]);
+    let out = f.root.join("out").join("a.parquet");
+    f.score(&f.reg, &a, &out);
+    let elsewhere = f.root.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut bytes = std::fs::read(&out).unwrap();
+    let n = bytes.len();
+    let footer_len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let footer = n - 8 - footer_len;
+    bytes[footer..footer + 16].fill(0xFF);
+    let kept = elsewhere.join("kept.parquet");
+    std::fs::write(&kept, &bytes).unwrap();
+    let o = f.destroy(&a, &["--scan", s(&elsewhere), "--scan", s(&f.data)]);
+    discrepancy(&o, "unreadable Parquet file");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        stdout.contains("UNREADABLE") && stdout.contains("kept.parquet"),
+        "{stdout}"
+    );
+    let rec = f.record(&a);
+    assert_eq!(rec["status"], "incomplete");
+    let unreadable = rec["verification"]["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{unreadable:?}");
+    let shown = std::fs::canonicalize(&kept).unwrap().display().to_string();
+    assert_eq!(unreadable[0]["path"], shown.as_str());
+    assert!(!unreadable[0]["reason"].as_str().unwrap().is_empty());
+    let md = std::fs::read_to_string(f.record_path(&a).with_extension("md")).unwrap();
+    assert!(
+        md.contains("could not be read") && md.contains("kept.parquet"),
+        "{md}"
+    );
+    // The record still verifies (its digest covers the new list).
+    succeeded(&verify(&[s(&f.record_path(&a))]));
+}
+
 #[test]
 fn changed_kept_makes_incomplete() {
     let f = fx();
