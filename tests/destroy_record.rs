@@ -508,3 +508,70 @@ fn data_disposition_destroy_deletes_the_training_data() {
     assert!(arts.len() >= 2 && arts.iter().all(|x| x["fate"] == "deleted"));
     succeeded(&verify(&[s(&f.record_path(&a))]));
 }
+
+/// The record's `build` (`NSFSIM_BUILD`, from build.rs) claimed to be the
+/// SHA-256 of the sources but left out what the binary embeds (the
+/// presets, the experiment specs, the font): a build with another embedded
+/// preset had the same build ID. Recomputed here from the files: every
+/// `.rs` under `src/`, every file they embed, Cargo.toml, Cargo.lock and
+/// build.rs, by path in order.
+#[test]
+fn the_build_id_covers_every_file_the_binary_is_compiled_from() {
+    use sha2::{Digest, Sha256};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut rs = Vec::new();
+    walk(&root.join("src"), &mut rs);
+    let include = regex::Regex::new(r#"include_(?:str|bytes)!\("([^"]+)"\)"#).unwrap();
+    let mut files: Vec<PathBuf> = ["Cargo.toml", "Cargo.lock", "build.rs"]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+    for p in &rs {
+        let text = std::fs::read_to_string(p).unwrap();
+        for c in include.captures_iter(&text) {
+            let f = std::fs::canonicalize(p.parent().unwrap().join(&c[1])).unwrap();
+            files.push(f);
+        }
+    }
+    files.extend(rs);
+    let root = std::fs::canonicalize(root).unwrap();
+    // Sorted as paths (component by component), as build.rs sorts them.
+    let mut rel: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            let f = std::fs::canonicalize(f).unwrap();
+            f.strip_prefix(&root).unwrap().to_path_buf()
+        })
+        .collect();
+    rel.sort();
+    rel.dedup();
+    for embedded in [
+        "synthetic/small.toml",
+        "synthetic/experiments/default.toml",
+        "assets/fonts/DejaVuSans.ttf",
+    ] {
+        assert!(
+            rel.iter().any(|r| r == Path::new(embedded)),
+            "{embedded} not embedded"
+        );
+    }
+    let mut h = Sha256::new();
+    for r in &rel {
+        h.update(r.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(std::fs::read(root.join(r)).unwrap());
+        h.update([0]);
+    }
+    let want = format!("sources-sha256:{}", hex::encode(h.finalize()));
+    assert_eq!(env!("NSFSIM_BUILD"), want);
+}
