@@ -210,6 +210,29 @@ pub fn holdout_rows(data: &LoadedData, rule: PopulationRule) -> Vec<usize> {
         .collect()
 }
 
+/// The family of `--model`, with `--epsilon` (dp-logistic's privacy
+/// budget ε) when given, checked once: an ε that is not a finite number
+/// above 0, or an ε for another family, is one line naming `--epsilon`.
+pub fn model_spec(model: &str, epsilon: Option<f64>) -> Result<ValidModelSpec> {
+    let mut spec = ModelSpec::parse(model)?;
+    if let Some(eps) = epsilon {
+        let ModelSpec::DpLogistic(p) = &mut spec else {
+            return Err(NsfError::param(
+                "--epsilon",
+                format!("applies to --model dp-logistic only (got --model {model})"),
+            ));
+        };
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(NsfError::param(
+                "--epsilon",
+                format!("must be a finite number > 0 (got {eps})"),
+            ));
+        }
+        p.epsilon = eps;
+    }
+    spec.check()
+}
+
 /// What `train` produced.
 pub struct Trained {
     /// Registry ID.
