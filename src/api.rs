@@ -168,8 +168,10 @@ pub struct TrainParams {
     pub population: String,
     /// `--features`: full, minimal or a comma-separated list.
     pub features: String,
-    /// `--model`: logistic, scorecard or gbdt.
+    /// `--model`: logistic, scorecard, gbdt or dp-logistic.
     pub model: String,
+    /// `--epsilon`: dp-logistic's privacy budget ε (default its 1.0).
+    pub epsilon: Option<f64>,
     /// `--seed`.
     pub seed: u64,
     /// `--teacher MODEL_ID`: distil from this model's scores.
@@ -190,12 +192,19 @@ impl TrainParams {
             population: "all".into(),
             features: "full".into(),
             model: "logistic".into(),
+            epsilon: None,
             seed: 0,
             teacher: None,
             warm_start: None,
             threads: None,
             registry: None,
         }
+    }
+
+    /// `--model` with `--epsilon`, checked once
+    /// ([`train::model_spec`]).
+    pub fn model_spec(&self) -> Result<train::ValidModelSpec> {
+        train::model_spec(&self.model, self.epsilon)
     }
 }
 
@@ -209,7 +218,7 @@ pub fn train(p: &TrainParams) -> Result<Trained> {
 pub fn train_on_scale(p: &TrainParams, scale: crate::stats::scale::ScoreScale) -> Result<Trained> {
     let rule = train::PopulationRule::parse(&p.population)?;
     let features = crate::data::features::FeatureSet::parse(&p.features)?;
-    let spec = train::ModelSpec::parse(&p.model)?.check()?;
+    let spec = p.model_spec()?;
     let pool = thread_pool(p.threads)?;
     pool.install(|| {
         train::train(

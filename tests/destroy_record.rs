@@ -194,6 +194,49 @@ fn copies_found_make_incomplete() {
     assert!(v["limits"].to_string().contains("backups"));
 }
 
+/// `destroy --scan` skipped a Parquet file it could not read (a copy of a
+/// score file whose footer was corrupted, so its scores are still in its
+/// pages): now the scan lists it as unreadable in the record, the
+/// Markdown and the output, and the order cannot be `complete`. A readable
+/// Parquet file (the data set, also scanned) is not listed.
+#[test]
+fn an_unreadable_parquet_file_under_the_scan_roots_is_reported() {
+    let f = fx();
+    let a = f.train(&[]);
+    let out = f.root.join("out").join("a.parquet");
+    f.score(&f.reg, &a, &out);
+    let elsewhere = f.root.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut bytes = std::fs::read(&out).unwrap();
+    let n = bytes.len();
+    let footer_len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let footer = n - 8 - footer_len;
+    bytes[footer..footer + 16].fill(0xFF);
+    let kept = elsewhere.join("kept.parquet");
+    std::fs::write(&kept, &bytes).unwrap();
+    let o = f.destroy(&a, &["--scan", s(&elsewhere), "--scan", s(&f.data)]);
+    discrepancy(&o, "unreadable Parquet file");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        stdout.contains("UNREADABLE") && stdout.contains("kept.parquet"),
+        "{stdout}"
+    );
+    let rec = f.record(&a);
+    assert_eq!(rec["status"], "incomplete");
+    let unreadable = rec["verification"]["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{unreadable:?}");
+    let shown = std::fs::canonicalize(&kept).unwrap().display().to_string();
+    assert_eq!(unreadable[0]["path"], shown.as_str());
+    assert!(!unreadable[0]["reason"].as_str().unwrap().is_empty());
+    let md = std::fs::read_to_string(f.record_path(&a).with_extension("md")).unwrap();
+    assert!(
+        md.contains("could not be read") && md.contains("kept.parquet"),
+        "{md}"
+    );
+    // The record still verifies (its digest covers the new list).
+    succeeded(&verify(&[s(&f.record_path(&a))]));
+}
+
 #[test]
 fn changed_kept_makes_incomplete() {
     let f = fx();
@@ -464,4 +507,71 @@ fn data_disposition_destroy_deletes_the_training_data() {
     let arts = rec["data_disposition"]["artifacts"].as_array().unwrap();
     assert!(arts.len() >= 2 && arts.iter().all(|x| x["fate"] == "deleted"));
     succeeded(&verify(&[s(&f.record_path(&a))]));
+}
+
+/// The record's `build` (`NSFSIM_BUILD`, from build.rs) claimed to be the
+/// SHA-256 of the sources but left out what the binary embeds (the
+/// presets, the experiment specs, the font): a build with another embedded
+/// preset had the same build ID. Recomputed here from the files: every
+/// `.rs` under `src/`, every file they embed, Cargo.toml, Cargo.lock and
+/// build.rs, by path in order.
+#[test]
+fn the_build_id_covers_every_file_the_binary_is_compiled_from() {
+    use sha2::{Digest, Sha256};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut rs = Vec::new();
+    walk(&root.join("src"), &mut rs);
+    let include = regex::Regex::new(r#"include_(?:str|bytes)!\("([^"]+)"\)"#).unwrap();
+    let mut files: Vec<PathBuf> = ["Cargo.toml", "Cargo.lock", "build.rs"]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+    for p in &rs {
+        let text = std::fs::read_to_string(p).unwrap();
+        for c in include.captures_iter(&text) {
+            let f = std::fs::canonicalize(p.parent().unwrap().join(&c[1])).unwrap();
+            files.push(f);
+        }
+    }
+    files.extend(rs);
+    let root = std::fs::canonicalize(root).unwrap();
+    // Sorted as paths (component by component), as build.rs sorts them.
+    let mut rel: Vec<PathBuf> = files
+        .iter()
+        .map(|f| {
+            let f = std::fs::canonicalize(f).unwrap();
+            f.strip_prefix(&root).unwrap().to_path_buf()
+        })
+        .collect();
+    rel.sort();
+    rel.dedup();
+    for embedded in [
+        "synthetic/small.toml",
+        "synthetic/experiments/default.toml",
+        "assets/fonts/DejaVuSans.ttf",
+    ] {
+        assert!(
+            rel.iter().any(|r| r == Path::new(embedded)),
+            "{embedded} not embedded"
+        );
+    }
+    let mut h = Sha256::new();
+    for r in &rel {
+        h.update(r.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(std::fs::read(root.join(r)).unwrap());
+        h.update([0]);
+    }
+    let want = format!("sources-sha256:{}", hex::encode(h.finalize()));
+    assert_eq!(env!("NSFSIM_BUILD"), want);
 }

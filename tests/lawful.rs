@@ -224,3 +224,57 @@ fn dp_fit_is_byte_identical_at_1_2_and_8_threads() {
     assert_eq!(one, fit(2));
     assert_eq!(one, fit(8));
 }
+
+/// `train` could not set dp-logistic's ε (no flag; the Python keyword was
+/// missing too): `--epsilon` sets it, and a bad value, or an ε for another
+/// family, is one line naming the flag (exit 2).
+#[test]
+fn train_epsilon_sets_dp_logistics_budget_and_refuses_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, reg) = (dir.path().join("data"), dir.path().join("reg"));
+    common::generate("small", 3000, Some(5), &data);
+    let id = common::train_id(
+        &data,
+        &reg,
+        &["--model", "dp-logistic", "--epsilon", "0.25"],
+    );
+    let m: Value =
+        serde_json::from_str(&ok(&["models", "show", &id, "--registry", s(&reg)])).unwrap();
+    assert_eq!(m["family"], "dp-logistic");
+    assert_eq!(m["hyperparameters"]["epsilon"], 0.25);
+    let model: Value =
+        serde_json::from_slice(&std::fs::read(reg.join(&id).join("model.json")).unwrap()).unwrap();
+    assert_eq!(
+        model["model"]["epsilon"], 0.25,
+        "the fit spent the ε asked for"
+    );
+    for bad in ["0", "-1", "nan", "inf"] {
+        let args = [
+            "train",
+            "--data",
+            s(&data),
+            "--registry",
+            s(&reg),
+            "--model",
+            "dp-logistic",
+            "--epsilon",
+            bad,
+        ];
+        refused(&args, "--epsilon");
+        let err = String::from_utf8_lossy(&common::nsfsim(&args).stderr).to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("finite number > 0"), "{err}");
+    }
+    refused(
+        &[
+            "train",
+            "--data",
+            s(&data),
+            "--registry",
+            s(&reg),
+            "--epsilon",
+            "1",
+        ],
+        "dp-logistic only",
+    );
+}

@@ -137,6 +137,31 @@ fn train_and_score_a_table_file() {
     assert_eq!(text.lines().count(), 1001);
 }
 
+/// `train --data TABLE` recorded an oracle AUC of 1.0 (the table's label
+/// stood in for the true probability): a table has no oracle, so the
+/// model's manifest, `models show` and the training line claim none. A
+/// rewritten nsfsim data set keeps its real oracle (tests/python).
+#[test]
+fn a_model_trained_on_a_table_claims_no_oracle_auc() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("reg");
+    let data = fixture("german_credit.parquet");
+    let mut args = vec!["train", "--data", s(&data), "--registry", s(&reg)];
+    args.extend(&GERMAN[..4]);
+    let o = nsfsim(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!err.contains("oracle"), "{err}");
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let m = json(&reg.join(&id).join("manifest.json"));
+    assert!(m["metrics"]["auc"].as_f64().unwrap() > 0.5, "{m}");
+    assert!(m["metrics"]["oracle_auc"].is_null(), "{}", m["metrics"]);
+    // The manifest reads back (the registry recomputes the ID from it).
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&["models", "show", &id, "--registry", s(&reg)])).unwrap();
+    assert!(shown["metrics"]["oracle_auc"].is_null(), "{shown}");
+}
+
 /// A CSV of `rows` rows with a label, a text column and a number.
 fn small_csv(dir: &Path, rows: usize, label: impl Fn(usize) -> String) -> PathBuf {
     let p = dir.join("t.csv");
@@ -331,6 +356,10 @@ fn audit_on_a_table_file_reports_attacks_and_attribute_inference() {
     assert_eq!(
         r["membership"]["training_members"],
         model["training_members"]["count"]
+    );
+    assert!(
+        r["model"]["metrics"]["oracle_auc"].is_null(),
+        "no oracle on a table"
     );
     let attacks = r["membership"]["attacks"].as_array().unwrap();
     assert_eq!(attacks.len(), 4, "{attacks:?}");

@@ -118,7 +118,7 @@ fn read_dataset(
 
 /// Trains and registers a model; returns its manifest (JSON, with `model_id`).
 #[pyfunction]
-#[pyo3(signature = (data, *, population="all".to_string(), features="full".to_string(), model="logistic".to_string(), seed=0, teacher=None, warm_start=None, threads=None, registry=None))]
+#[pyo3(signature = (data, *, population="all".to_string(), features="full".to_string(), model="logistic".to_string(), seed=0, teacher=None, warm_start=None, threads=None, registry=None, epsilon=None))]
 #[allow(clippy::too_many_arguments)]
 fn train(
     py: Python<'_>,
@@ -131,12 +131,14 @@ fn train(
     warm_start: Option<String>,
     threads: Option<usize>,
     registry: Option<PathBuf>,
+    epsilon: Option<f64>,
 ) -> PyResult<String> {
     let p = api::TrainParams {
         data,
         population,
         features,
         model,
+        epsilon,
         seed,
         teacher,
         warm_start,

@@ -183,6 +183,19 @@ def test_dp_logistic_trains_and_the_lawful_compare_reports_it(data, registry, wo
     assert bound.tolist() == [pytest.approx(0.001 * math.exp(0.5))]
 
 
+def test_train_sets_epsilon_for_dp_logistic(data, registry):
+    # ε could not be set from Python (nor from the command line): now the
+    # `epsilon` keyword is `--epsilon`, checked once, with its messages.
+    m = nsfsim.train(data, model="dp-logistic", epsilon=0.25, registry=registry, threads=2)
+    assert m["family"] == "dp-logistic"
+    assert m["hyperparameters"]["epsilon"] == 0.25
+    for bad in [0.0, -1.0, float("nan"), float("inf")]:
+        with pytest.raises(nsfsim.InputError, match="--epsilon.*finite number > 0"):
+            nsfsim.train(data, model="dp-logistic", epsilon=bad, registry=registry)
+    with pytest.raises(nsfsim.InputError, match="--epsilon.*dp-logistic only"):
+        nsfsim.train(data, model="logistic", epsilon=1.0, registry=registry)
+
+
 def test_unknown_spec_field_is_refused(work):
     with pytest.raises(nsfsim.InputError, match="no_such_field"):
         nsfsim.compare(out=work / "run3", no_such_field=1)

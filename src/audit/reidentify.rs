@@ -514,10 +514,16 @@ fn state_prefix(s: &[u32; 8]) -> u64 {
     ((s[0] as u64) << 32) | s[1] as u64
 }
 
-/// The user IDs and phone digests of a data set, with a clear error when a
-/// column does not have the type nsfsim writes.
-fn read_digests(path: &Path) -> Result<(Vec<u64>, Vec<[u8; 32]>)> {
-    let batches = crate::data::artifact::read_parquet_columns(path, &["user_id", "phone_sha256"])?;
+/// The user IDs and phone digests of a data set, checked against its
+/// manifest like every other read (`validate::read_checked`: the file's
+/// SHA-256 and rows, no nulls or duplicate IDs, the generator's column
+/// types), with a clear error when a column does not have the type nsfsim
+/// writes.
+fn read_digests(
+    path: &Path,
+    record: &crate::data::artifact::FileRecord,
+) -> Result<(Vec<u64>, Vec<[u8; 32]>)> {
+    let batches = crate::data::validate::read_checked(path, record, &["user_id", "phone_sha256"])?;
     let bad = |c: &str, t: &DataType, want: &str| NsfError::Input {
         path: path.to_path_buf(),
         message: format!("column `{c}` is {t}, expected {want}"),
@@ -555,9 +561,16 @@ pub fn run(dir: &Path, candidates: u64) -> Result<ReidentifyReport> {
     let kernel = Kernel::from_env()?;
     let loading = Instant::now();
     let manifest = crate::data::generate::read_manifest(dir)?;
-    let path = dir.join(&manifest.files[0].name);
+    let record = manifest.files.first().ok_or_else(|| NsfError::Input {
+        path: dir.join("manifest.json"),
+        message: "lists no data file".into(),
+    })?;
+    let path = dir.join(&record.name);
     let preset = manifest.preset.clone().check()?;
-    let (read, cal) = rayon::join(|| read_digests(&path), || calibrate(&preset, manifest.seed));
+    let (read, cal) = rayon::join(
+        || read_digests(&path, record),
+        || calibrate(&preset, manifest.seed),
+    );
     let (ids, plain) = read?;
     // The secret key a careful sender would use (never sent, never stored),
     // and the keyed digests it would have produced: entries users..2*users.

@@ -315,6 +315,15 @@ fn print_destroy_outcome(o: &Outcome) {
 }
 
 fn print_verification(v: &destroy::Verification) {
+    if !v.unreadable.is_empty() {
+        println!(
+            "verification: {} UNREADABLE Parquet files (not checked for copies):",
+            v.unreadable.len()
+        );
+        for u in &v.unreadable {
+            println!("  {}: {}", u.path, u.reason);
+        }
+    }
     if v.copies_found.is_empty() && v.functional_copies.is_empty() {
         println!(
             "verification: no copy found among {} files under {}",

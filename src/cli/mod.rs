@@ -311,9 +311,13 @@ struct TrainArgs {
     /// Features: full, minimal or a comma-separated list of attributes.
     #[arg(long, default_value = "full")]
     features: String,
-    /// Model family: logistic, scorecard or gbdt.
+    /// Model family: logistic, scorecard, gbdt or dp-logistic.
     #[arg(long, default_value = "logistic", value_name = "FAMILY")]
     model: String,
+    /// dp-logistic's privacy budget ε (pure ε-DP, δ = 0; default 1): a
+    /// finite number above 0.
+    #[arg(long, value_name = "EPS", allow_negative_numbers = true)]
+    epsilon: Option<f64>,
     /// Training seed (recorded; the logistic fit is deterministic).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -611,13 +615,14 @@ fn cmd_train(a: TrainArgs) -> anyhow::Result<()> {
         population: a.population,
         features: a.features,
         model: a.model,
+        epsilon: a.epsilon,
         seed: a.seed,
         teacher: a.teacher,
         warm_start: a.warm_start,
         threads: a.threads,
         registry: a.registry.registry,
     };
-    let name = train::ModelSpec::parse(&params.model)?.check()?.name();
+    let name = params.model_spec()?.name();
     let scale = crate::stats::scale::ScoreScale::parse(&a.score_scale, "--score-scale")?;
     let started = Instant::now();
     let bar = spinner(a.quiet, &format!("training {name}"));

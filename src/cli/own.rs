@@ -110,7 +110,7 @@ pub(super) fn cmd_compare_table(
 /// `train --data FILE`: a table file (README, "Your own data").
 pub(super) fn cmd_train_file(a: super::TrainArgs) -> anyhow::Result<()> {
     let rule = crate::models::train::PopulationRule::parse(&a.population)?;
-    let spec = crate::models::train::ModelSpec::parse(&a.model)?.check()?;
+    let spec = crate::models::train::model_spec(&a.model, a.epsilon)?;
     let options = match &a.label {
         Some(label) => TableOptions {
             label: label.clone(),

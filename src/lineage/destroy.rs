@@ -683,6 +683,12 @@ fn judge(rec: &mut DestructionRecord) {
                 c.path, c.copy_of, c.rule
             ));
         }
+        for u in &v.unreadable {
+            reasons.push(format!(
+                "unreadable Parquet file under the scanned roots, not checked for copies: `{}`: {}",
+                u.path, u.reason
+            ));
+        }
     }
     for s in &rec.suspicious {
         reasons.push(format!(

@@ -85,6 +85,7 @@ fn md_verification(s: &mut String, v: &Verification) {
     if v.copies_found.is_empty() && v.functional_copies.is_empty() {
         let _ = writeln!(s, "No copy of a destroyed file or model was found.");
     }
+    md_unreadable(s, v);
     if !v.copies_found.is_empty() {
         let _ = writeln!(
             s,
@@ -115,6 +116,21 @@ fn md_verification(s: &mut String, v: &Verification) {
                 md_escape(&c.rule)
             );
         }
+    }
+}
+
+/// The Parquet files the scan could not read (none: nothing written).
+fn md_unreadable(s: &mut String, v: &Verification) {
+    if v.unreadable.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n**{} Parquet files could not be read** (not checked for copies; repair or remove them and run `nsfsim destroy` again):\n",
+        v.unreadable.len()
+    );
+    for u in &v.unreadable {
+        let _ = writeln!(s, "- {}: {}", md_escape(&u.path), md_escape(&u.reason));
     }
 }
 

@@ -31,7 +31,7 @@ pub const MATCHING_RULE: &str = "byte copies: a file with the size of a destroye
 pub const LIMITS: [&str; 6] = [
     "only the roots listed are searched: other machines, backups, snapshots, removable media, cloud storage, e-mail and databases are not",
     "files inside archives (zip, tar, compressed) and encrypted files are not opened",
-    "symbolic links are not followed; files the process cannot read are skipped",
+    "symbolic links are not followed; files the process cannot read are skipped, except Parquet files, which are listed as unreadable",
     "a model or score file transformed beyond the rules (rounded coefficients, another score mapping, a subset under 10 rows, another format) is not recognized",
     "model numbers and score columns are compared only in the run that deleted the originals (the record keeps no parameters or scores of a destroyed model); later runs compare model manifests by training-member digest, family and features",
     "deleted blocks may remain recoverable on the storage device (see deletion_method_statement)",
@@ -57,6 +57,17 @@ pub struct FunctionalCopy {
     pub copy_of: String,
     /// Which rule matched and how.
     pub rule: String,
+}
+
+/// A Parquet file under the roots that cannot be read (its footer or its
+/// pages are refused, or it cannot be opened): it was not checked for
+/// functional copies, so the order cannot be shown complete.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct UnreadableFile {
+    /// Where it is.
+    pub path: String,
+    /// Why it could not be read.
+    pub reason: String,
 }
 
 /// The verification scan.
@@ -89,6 +100,11 @@ pub struct Verification {
     /// Files that reproduce a destroyed model or its scores.
     #[serde(default)]
     pub functional_copies: Vec<FunctionalCopy>,
+    /// Parquet files that could not be read, so not checked for functional
+    /// copies (a file with a corrupted footer may still hold a destroyed
+    /// model's scores).
+    #[serde(default)]
+    pub unreadable: Vec<UnreadableFile>,
 }
 
 /// A destroyed model as the scan recognizes it.
@@ -170,14 +186,45 @@ pub fn score_pairs(p: &Path) -> Option<Vec<(u64, i64)>> {
     if !name.ends_with(".parquet") {
         return None;
     }
-    let batches = artifact::read_parquet_columns(p, &["user_id", "score"]).ok()?;
+    parquet_pairs(p, true).ok().flatten()
+}
+
+/// The reason an nsfsim reader gives for a file it refuses.
+fn reason(e: crate::error::NsfError) -> String {
+    match e {
+        crate::error::NsfError::Input { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+/// (user_id, score) pairs of a Parquet file: `Ok(None)` when it has no
+/// such columns (or not of integer types) or `read` is false (the footer
+/// is still read and checked), `Err` when it cannot be read.
+fn parquet_pairs(p: &Path, read: bool) -> std::result::Result<Option<Vec<(u64, i64)>>, String> {
+    let builder = artifact::open_parquet(p).map_err(reason)?;
+    let fields = builder.schema().fields().clone();
+    drop(builder);
+    let has = |c: &str| fields.iter().any(|f| f.name() == c);
+    if !(read && has("user_id") && has("score")) {
+        return Ok(None);
+    }
+    let batches = artifact::read_parquet_columns(p, &["user_id", "score"]).map_err(reason)?;
     let mut out = Vec::new();
     for b in batches {
-        let ids = ints(b.column_by_name("user_id")?.as_ref())?;
-        let sc = ints(b.column_by_name("score")?.as_ref())?;
+        let ids = b.column_by_name("user_id").and_then(|c| ints(c.as_ref()));
+        let sc = b.column_by_name("score").and_then(|c| ints(c.as_ref()));
+        let (Some(ids), Some(sc)) = (ids, sc) else {
+            return Ok(None);
+        };
         out.extend(ids.into_iter().map(|u| u as u64).zip(sc));
     }
-    Some(out)
+    Ok(Some(out))
+}
+
+/// Whether `p` is named as a Parquet file.
+fn is_parquet(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().to_lowercase().ends_with(".parquet"))
 }
 
 fn csv_pairs(p: &Path) -> Option<Vec<(u64, i64)>> {
@@ -222,8 +269,7 @@ pub fn scan(roots: &[PathBuf], t: &Targets, at: String) -> Result<Verification> 
         h.update(f.to_string_lossy().as_bytes());
         h.update(b"\n");
     }
-    let found: Vec<(Option<FoundCopy>, Option<FunctionalCopy>)> =
-        files.par_iter().map(|p| look_at(p, t)).collect();
+    let found: Vec<Finding> = files.par_iter().map(|p| look_at(p, t)).collect();
     let mut hashes: Vec<String> = t
         .by_size
         .values()
@@ -241,31 +287,84 @@ pub fn scan(roots: &[PathBuf], t: &Targets, at: String) -> Result<Verification> 
         hashes_searched: hashes,
         matching_rule: MATCHING_RULE.into(),
         limits: LIMITS.iter().map(|s| s.to_string()).collect(),
-        copies_found: found.iter().filter_map(|f| f.0.clone()).collect(),
-        functional_copies: found.into_iter().filter_map(|f| f.1).collect(),
+        copies_found: found
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Copy(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect(),
+        functional_copies: found
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Functional(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect(),
+        unreadable: found
+            .into_iter()
+            .filter_map(|f| match f {
+                Finding::Unreadable(u) => Some(u),
+                _ => None,
+            })
+            .collect(),
     })
 }
 
-/// One file: a byte copy, else perhaps a functional copy.
-fn look_at(p: &Path, t: &Targets) -> (Option<FoundCopy>, Option<FunctionalCopy>) {
+/// What the scan makes of one file.
+enum Finding {
+    /// Not a copy (as far as the rules see).
+    Nothing,
+    /// A byte copy of a destroyed file.
+    Copy(FoundCopy),
+    /// A functional copy.
+    Functional(FunctionalCopy),
+    /// A Parquet file that cannot be read.
+    Unreadable(UnreadableFile),
+}
+
+/// One file: a byte copy; else a Parquet file that cannot be read; else
+/// perhaps a functional copy.
+fn look_at(p: &Path, t: &Targets) -> Finding {
     let Some(size) = artifact::file_size(p) else {
-        return (None, None);
+        return Finding::Nothing;
     };
     if let Some(want) = t.by_size.get(&size)
         && let Ok(h) = artifact::sha256_file(p)
         && let Some((_, of)) = want.iter().find(|(w, _)| *w == h)
     {
-        let c = FoundCopy {
+        return Finding::Copy(FoundCopy {
             path: p.display().to_string(),
             sha256: h,
             copy_of: of.clone(),
-        };
-        return (Some(c), None);
+        });
     }
-    (None, functional(p, size, t))
+    let pairs = if is_parquet(p) {
+        match parquet_pairs(p, !t.scores.is_empty()) {
+            Ok(pairs) => pairs,
+            Err(reason) => {
+                return Finding::Unreadable(UnreadableFile {
+                    path: p.display().to_string(),
+                    reason,
+                });
+            }
+        }
+    } else {
+        None
+    };
+    match functional(p, size, pairs, t) {
+        Some(c) => Finding::Functional(c),
+        None => Finding::Nothing,
+    }
 }
 
-fn functional(p: &Path, size: u64, t: &Targets) -> Option<FunctionalCopy> {
+/// A functional copy (`pairs`: a Parquet file's score pairs, already read).
+fn functional(
+    p: &Path,
+    size: u64,
+    pairs: Option<Vec<(u64, i64)>>,
+    t: &Targets,
+) -> Option<FunctionalCopy> {
     let name = p.file_name()?.to_string_lossy().to_lowercase();
     let hit = |copy_of: String, rule: String| FunctionalCopy {
         path: p.display().to_string(),
@@ -279,7 +378,11 @@ fn functional(p: &Path, size: u64, t: &Targets) -> Option<FunctionalCopy> {
     if t.scores.is_empty() {
         return None;
     }
-    let pairs = score_pairs(p)?;
+    let pairs = match pairs {
+        Some(pairs) => pairs,
+        None if is_parquet(p) => return None,
+        None => score_pairs(p)?,
+    };
     for s in &t.scores {
         let enough = pairs.len() >= MIN_SCORE_ROWS.min(s.scores.len()) && !pairs.is_empty();
         if enough && pairs.iter().all(|(u, sc)| s.scores.get(u) == Some(sc)) {

@@ -87,8 +87,12 @@ pub struct LoadedData {
     pub consented: Vec<bool>,
     /// Outcome per row.
     pub nsf: Vec<bool>,
-    /// Ground truth per row.
+    /// Ground truth per row (a table: its observed outcome, 0 or 1).
     pub nsf_prob: Vec<f64>,
+    /// Whether `nsf_prob` is a true outcome probability (a generated data
+    /// set, or one rewritten by another tool) rather than a table's observed
+    /// outcome: without it an evaluation has no oracle AUC.
+    pub ground_truth: bool,
     /// Design matrix of the requested attributes.
     pub design: Design,
 }
@@ -158,6 +162,7 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
         consented: c.consented,
         nsf: c.nsf,
         nsf_prob: c.nsf_prob,
+        ground_truth: true,
         design: c.design,
         user_id: c.user_id,
         manifest: Some(manifest),
@@ -189,7 +194,13 @@ pub fn evaluate_rows_on(
     let s: Vec<u8> = scale.scores(&p);
     let y: Vec<bool> = idx.iter().map(|&i| data.nsf[i]).collect();
     let t: Vec<f64> = idx.iter().map(|&i| data.nsf_prob[i]).collect();
-    Ok(evaluate(&p, &s, &y, &t))
+    let mut e = evaluate(&p, &s, &y, &t);
+    if !data.ground_truth {
+        // A table's "truth" is its label: an oracle AUC of 1 would claim
+        // what nobody knows (written as null).
+        e.oracle_auc = f64::NAN;
+    }
+    Ok(e)
 }
 
 /// Held-out rows of a population.
@@ -197,6 +208,29 @@ pub fn holdout_rows(data: &LoadedData, rule: PopulationRule) -> Vec<usize> {
     (0..data.rows())
         .filter(|&i| data.holdout[i] && data.in_population(rule, i))
         .collect()
+}
+
+/// The family of `--model`, with `--epsilon` (dp-logistic's privacy
+/// budget ε) when given, checked once: an ε that is not a finite number
+/// above 0, or an ε for another family, is one line naming `--epsilon`.
+pub fn model_spec(model: &str, epsilon: Option<f64>) -> Result<ValidModelSpec> {
+    let mut spec = ModelSpec::parse(model)?;
+    if let Some(eps) = epsilon {
+        let ModelSpec::DpLogistic(p) = &mut spec else {
+            return Err(NsfError::param(
+                "--epsilon",
+                format!("applies to --model dp-logistic only (got --model {model})"),
+            ));
+        };
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(NsfError::param(
+                "--epsilon",
+                format!("must be a finite number > 0 (got {eps})"),
+            ));
+        }
+        p.epsilon = eps;
+    }
+    spec.check()
 }
 
 /// What `train` produced.

@@ -655,7 +655,7 @@ fn findings(r: &ExperimentResult) -> Vec<String> {
             out.push(arm_finding(a, &r.spec.currency));
         }
         if let Some(e) = r.enough.iter().find(|e| &e.family == fam) {
-            out.push(enough_finding(e, r.replicates.len()));
+            out.push(crate::report::enough::finding(e, &pts));
         }
     }
     out.extend(across_families(r));
@@ -687,41 +687,6 @@ fn arm_finding(a: &ArmSummary, currency: &str) -> String {
             a.training_members
         ),
         None => format!("{total}."),
-    }
-}
-
-/// "Enough" consented users of one family, honestly.
-fn enough_finding(e: &crate::experiment::Enough, reps: usize) -> String {
-    let rel = match (e.selection_cost_auc, e.tolerance_over_selection_cost) {
-        (Some(c), Some(q)) => format!(
-            " ({:.0} % of the measured selection cost of consented training, {} points)",
-            100.0 * q,
-            pts(c)
-        ),
-        _ => String::new(),
-    };
-    let per: Vec<String> = e
-        .per_replicate
-        .iter()
-        .map(|v| v.map_or("never".into(), |n| format!("{n:.0}")))
-        .collect();
-    match &e.users {
-        Some(u) => format!(
-            "Consented users enough to come within {:.3} AUC{rel} of `all` ({}): {:.0} (geometric mean, 95% interval {:.0}–{:.0} across {reps} replicates; per replicate {}), each curve fitted with its own asymptote.",
-            e.tolerance,
-            e.family,
-            u.mean,
-            u.ci95[0],
-            u.ci95[1],
-            per.join(", ")
-        ),
-        None => format!(
-            "Consented users enough to come within {:.3} AUC{rel} of `all` ({}): no figure — the fitted consented curve never comes within the tolerance in {} of {reps} replicate(s) (per replicate: {}).",
-            e.tolerance,
-            e.family,
-            e.never_within,
-            per.join(", ")
-        ),
     }
 }
 

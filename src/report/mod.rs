@@ -4,6 +4,7 @@
 //! output folders they are published in (staged, with manifest and lineage).
 
 pub mod audit;
+pub mod enough;
 pub mod experiment;
 pub mod html;
 pub mod lawful;

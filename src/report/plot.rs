@@ -459,16 +459,36 @@ fn render(stem: &Path, svg: &SvgDraw, png: &PngDraw) -> Result<String> {
     crate::data::artifact::fault_disk_full(&png_path);
     let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut text, (900, 600)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, PLOT_SIZE).into_drawing_area();
         svg(&root).map_err(|m| fail(&svg_path, m))?;
     }
     let text = name_font(&text);
     std::fs::write(&svg_path, &text).map_err(|e| NsfError::io(&svg_path, e))?;
+    let mut pixels = vec![0u8; 3 * PLOT_SIZE.0 as usize * PLOT_SIZE.1 as usize];
     {
-        let root = BitMapBackend::new(&png_path, (900, 600)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut pixels, PLOT_SIZE).into_drawing_area();
         png(&root).map_err(|m| fail(&png_path, m))?;
     }
+    let bytes = png_bytes(&pixels).map_err(|m| fail(&png_path, m))?;
+    std::fs::write(&png_path, bytes).map_err(|e| NsfError::io(&png_path, e))?;
     Ok(text)
+}
+
+/// Width and height of every plot (SVG and PNG), in pixels.
+const PLOT_SIZE: (u32, u32) = (900, 600);
+
+/// The PNG file of an RGB picture of [`PLOT_SIZE`]: the bytes plotters'
+/// own file target writes (the `image` crate's PNG encoder, default
+/// settings). The file is written by `render`, so a failure to write it is
+/// an ordinary I/O error naming the file: plotters' file target reported
+/// it in debug form (`ImageError(IoError(Os { code: 28, .. }))`).
+fn png_bytes(rgb: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(rgb, PLOT_SIZE.0, PLOT_SIZE.1, image::ColorType::Rgb8)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Draws curves into `<stem>.svg` and `<stem>.png`; returns the SVG text.
@@ -649,6 +669,60 @@ mod tests {
         assert_eq!(Ticks::PowerOfTen.label(-4.0), "10⁻⁴");
         assert_eq!(Ticks::PowerOfTen.label(3.5), "");
         assert_eq!(Ticks::Decimal(2).label(0.125), "0.12");
+    }
+
+    /// A PNG that could not be written was reported in plotters' debug form
+    /// (`backend error: Drawing backend error: ImageError(IoError(Os {
+    /// code: 21, kind: IsADirectory, .. }))`): now one line naming the file
+    /// and the OS error once, and the PNG itself is the bytes plotters' file
+    /// target wrote.
+    #[test]
+    fn a_png_that_cannot_be_written_is_one_line_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let axes = Axes {
+            title: "t".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            x: 0.0..1.0,
+            y: 0.0..1.0,
+            x_ticks: Ticks::Decimal(1),
+            y_ticks: Ticks::Decimal(1),
+            x_count: 5,
+            diagonal: true,
+        };
+        let curves = [Curve {
+            name: "c".into(),
+            points: vec![(0.0, 0.0), (0.5, 0.7), (1.0, 1.0)],
+            band: Vec::new(),
+            color: 1,
+            dash: 0,
+        }];
+        let stem = dir.path().join("roc");
+        std::fs::create_dir(stem.with_extension("png")).unwrap();
+        let e = lines(&stem, &axes, &curves).unwrap_err();
+        let shown = e.to_string();
+        assert!(matches!(e, NsfError::Io { .. }), "{shown}");
+        assert!(
+            shown.starts_with(&format!("{}: ", stem.with_extension("png").display())),
+            "{shown}"
+        );
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert_eq!(shown.matches("(os error").count(), 1, "{shown}");
+        assert!(
+            !shown.contains("Os {") && !shown.contains("IoError"),
+            "{shown}"
+        );
+        // Written where it can be: plotters' own file target, same bytes.
+        let (a, b) = (dir.path().join("a"), dir.path().join("b.png"));
+        lines(&a, &axes, &curves).unwrap();
+        {
+            let root = BitMapBackend::new(&b, PLOT_SIZE).into_drawing_area();
+            lines_chart(&root, &axes, &curves).unwrap();
+        }
+        assert_eq!(
+            std::fs::read(a.with_extension("png")).unwrap(),
+            std::fs::read(&b).unwrap()
+        );
     }
 
     /// The AUC-change chart's legend covered a gbdt bar (issue 15): with

@@ -249,10 +249,20 @@ pub struct Evaluation {
     pub log_loss: f64,
     /// Expected calibration error (20 equal-width bins).
     pub ece: f64,
-    /// AUC of the ground truth `nsf_prob` on the same users: the ceiling.
+    /// AUC of the ground truth `nsf_prob` on the same users: the ceiling
+    /// (null where there is no ground truth: a table's rows).
+    #[serde(deserialize_with = "null_as_nan")]
     pub oracle_auc: f64,
     /// Score bands.
     pub bands: Vec<BandRow>,
+}
+
+/// Reads a number written by serde_json, where `null` stands for NaN (how
+/// serde_json writes a NaN): a stored evaluation without an oracle reads
+/// back as it was.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    let v: Option<f64> = serde::Deserialize::deserialize(d)?;
+    Ok(v.unwrap_or(f64::NAN))
 }
 
 /// Computes every metric for probabilities `prob`, scores, labels and the

@@ -128,9 +128,11 @@ def train(
     warm_start: Optional[str] = None,
     threads: Optional[int] = None,
     registry: Optional[PathLike] = None,
+    epsilon: Optional[float] = None,
 ) -> Dict[str, Any]:
     """``nsfsim train``: fits and registers a model; returns its manifest
-    (``["model_id"]`` is the ID the command line prints)."""
+    (``["model_id"]`` is the ID the command line prints). ``epsilon`` is
+    ``--epsilon``, dp-logistic's privacy budget ε (a finite number > 0)."""
     return json.loads(
         _nsfsim.train(
             os.fspath(data),
@@ -142,6 +144,7 @@ def train(
             warm_start=warm_start,
             threads=threads,
             registry=_path(registry),
+            epsilon=epsilon,
         )
     )
 

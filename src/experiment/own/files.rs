@@ -114,6 +114,7 @@ fn nsfsim_data(
         consented: flag_column(&b, "consented").map_err(input)?,
         nsf: flag_column(&b, "nsf").map_err(input)?,
         nsf_prob: numeric_column(&b, "nsf_prob").map_err(input)?,
+        ground_truth: true,
         design: design_matrix(&b, attributes).map_err(input)?,
         user_id,
     })
@@ -147,6 +148,7 @@ fn table_data(path: &Path, spec: &FileSpec) -> Result<(LoadedData, Vec<Encoding>
         registered: t.target.clone(),
         consented: t.consent.clone().unwrap_or_else(|| vec![false; n]),
         nsf_prob: t.label.iter().map(|&y| y as u8 as f64).collect(),
+        ground_truth: false,
         nsf: t.label,
         design,
     };

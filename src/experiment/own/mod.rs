@@ -167,6 +167,7 @@ impl OwnData {
             consented: self.consent.clone(),
             nsf: t.label.clone(),
             nsf_prob: t.label.iter().map(|&y| y as u8 as f64).collect(),
+            ground_truth: false,
             design: t.design.clone(),
         }
     }
