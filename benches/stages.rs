@@ -51,6 +51,8 @@ fn states(p: &ValidPreset, n: u64) -> Vec<OutcomeState> {
                 remit_received: w.remit_received_median_30d * a,
                 topup: w.topup_median_30d * a,
                 withdrawal: w.withdrawal_median_30d * a,
+                income_mult: (0.5 * lat.z_inc).exp(),
+                act_mult: a,
             };
             let noise = (normal(&mut rng), normal(&mut rng));
             OutcomeState::new(

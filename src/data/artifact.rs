@@ -17,7 +17,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
 };
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
@@ -477,6 +477,21 @@ impl TableWriter {
         row_group_rows: usize,
         metadata: &[(&str, String)],
     ) -> Result<(TableWriter, EncoderFactory)> {
+        Self::parquet_with_layout(path, schema, row_group_rows, metadata, &[], &[])
+    }
+
+    /// Like [`TableWriter::parquet_with_metadata`], with the integer
+    /// columns `delta` written DELTA_BINARY_PACKED without compression (no
+    /// dictionary), and the columns `raw` without compression: what
+    /// `generate` does with `users.parquet` (see `generate::DELTA_COLUMNS`).
+    pub fn parquet_with_layout(
+        path: &Path,
+        schema: SchemaRef,
+        row_group_rows: usize,
+        metadata: &[(&str, String)],
+        delta: &[&str],
+        raw: &[&str],
+    ) -> Result<(TableWriter, EncoderFactory)> {
         let perr = |e: parquet::errors::ParquetError| NsfError::Parquet {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -492,6 +507,15 @@ impl TableWriter {
             props = props
                 .set_column_compression(ColumnPath::from(c), Compression::UNCOMPRESSED)
                 .set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
+        }
+        for &c in delta {
+            props = props
+                .set_column_dictionary_enabled(ColumnPath::from(c), false)
+                .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED)
+                .set_column_compression(ColumnPath::from(c), Compression::UNCOMPRESSED);
+        }
+        for &c in raw {
+            props = props.set_column_compression(ColumnPath::from(c), Compression::UNCOMPRESSED);
         }
 
         if !metadata.is_empty() {

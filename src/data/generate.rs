@@ -316,7 +316,7 @@ impl Tally {
 /// Revision of what the generator draws: bumped whenever the same preset and
 /// seed would give other data (the golden file changes). Cached data sets
 /// (`compare`) are reused only at the same revision.
-pub const GENERATOR_REVISION: u32 = 3;
+pub const GENERATOR_REVISION: u32 = 4;
 
 /// `manifest.json` of a generated data set.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -469,6 +469,33 @@ pub fn generate_range(p: &ValidPreset, cal: &Calibration, start: u64, end: u64) 
         .collect()
 }
 
+/// How `users.parquet` encodes its columns (since revision 4): every
+/// integer column DELTA_BINARY_PACKED without compression (identifiers,
+/// counts, KRW amounts: zstd level 1 on their plain 8 bytes was a fifth of
+/// the CPU of `generate`, and reading them back decompressed them), and
+/// `nsf_prob` uncompressed (random mantissas: zstd saved 10 % of its bytes
+/// at 5x the encoding time); flags and categories keep zstd and their
+/// dictionaries, digests stay uncompressed. Returns (delta, uncompressed).
+pub fn population_layout() -> (Vec<&'static str>, Vec<&'static str>) {
+    let cols = all_columns();
+    let delta = cols
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.dtype,
+                ColumnType::U64 | ColumnType::U32 | ColumnType::U8 | ColumnType::I64
+            )
+        })
+        .map(|c| c.name)
+        .collect();
+    let raw = cols
+        .iter()
+        .filter(|c| c.dtype == ColumnType::F64)
+        .map(|c| c.name)
+        .collect();
+    (delta, raw)
+}
+
 /// Options of one `generate` run.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
@@ -494,7 +521,15 @@ pub fn run(
     let data_path = staged.path(opts.format.file_name());
     let (mut table, factory) = match opts.format {
         Format::Parquet => {
-            TableWriter::parquet(&data_path, Arc::clone(&schema), CHUNK_USERS as usize)?
+            let (delta, raw) = population_layout();
+            TableWriter::parquet_with_layout(
+                &data_path,
+                Arc::clone(&schema),
+                CHUNK_USERS as usize,
+                &[],
+                &delta,
+                &raw,
+            )?
         }
         Format::Csv => TableWriter::csv(&data_path)?,
     };
@@ -633,6 +668,67 @@ mod tests {
         let batch = to_record_batch(&arrow_schema(), &users);
         assert_eq!(batch.num_columns(), 1 + 24 + 4);
         assert_eq!(batch.num_rows(), 50);
+    }
+
+    /// Revision 4 changed how `users.parquet` encodes its columns, not
+    /// what they hold: the same users written with the layout and with
+    /// the writer's defaults (zstd everywhere, revision 3's file) read back
+    /// as equal batches, and the file says DELTA_BINARY_PACKED and
+    /// UNCOMPRESSED where `population_layout` says so.
+    #[test]
+    fn population_layout_keeps_every_value() {
+        use parquet::basic::{Compression, Encoding};
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let p = crate::sim::preset::load("small", &["users=5000".into()])
+            .unwrap()
+            .check()
+            .unwrap();
+        let cal = calibrate(&p, p.seed);
+        let schema = arrow_schema();
+        let batch = to_record_batch(&schema, &generate_range(&p, &cal, 0, 5000));
+        let dir = tempfile::tempdir().unwrap();
+        let (delta, raw) = population_layout();
+        let write = |name: &str, delta: &[&str], raw: &[&str]| {
+            let path = dir.path().join(name);
+            let (mut w, f) =
+                TableWriter::parquet_with_layout(&path, schema.clone(), 2048, &[], delta, raw)
+                    .unwrap();
+            for (i, off) in (0..5000).step_by(2048).enumerate() {
+                let part = batch.slice(off, 2048.min(5000 - off));
+                let enc = f.encoder(i).unwrap().encode(&part).unwrap();
+                w.append(enc, part.num_rows() as u64).unwrap();
+            }
+            w.finish().unwrap();
+            path
+        };
+        let (old, new) = (
+            write("old.parquet", &[], &[]),
+            write("new.parquet", &delta, &raw),
+        );
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        for path in [&old, &new] {
+            let mut off = 0;
+            for part in crate::data::artifact::read_parquet_columns(path, &names).unwrap() {
+                assert_eq!(
+                    part,
+                    batch.slice(off, part.num_rows()),
+                    "{path:?} at row {off}"
+                );
+                off += part.num_rows();
+            }
+            assert_eq!(off, 5000);
+        }
+        assert_eq!(delta.len(), 21, "every integer column: {delta:?}");
+        assert_eq!(raw, ["nsf_prob"]);
+        let file = SerializedFileReader::new(std::fs::File::open(&new).unwrap()).unwrap();
+        for c in file.metadata().row_group(0).columns() {
+            let name = c.column_path().string();
+            let (d, r) = (delta.contains(&name.as_str()), raw.contains(&name.as_str()));
+            let has_delta = c.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED);
+            assert_eq!(has_delta, d, "{name}");
+            let plain = c.compression() == Compression::UNCOMPRESSED;
+            assert_eq!(plain, d || r || name.ends_with("sha256"), "{name}");
+        }
     }
 
     /// The column buffers `run` fills give the batch the row conversion

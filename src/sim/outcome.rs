@@ -73,7 +73,7 @@ impl OutcomeState {
         // A Poisson process at `rate` per day has an event on a given day with
         // probability 1 - exp(-rate) (at most one counted per day).
         let daily = |per_day: f64| 1.0 - (-per_day).exp();
-        let income_mult = (0.5 * lat.z_inc).exp();
+        let income_mult = rates.income_mult;
         // Concept shift: for unregistered users the traits that drive failure
         // are k * (their own stress, income) + sqrt(1 - k^2) * independent
         // noise, k = 1 - registered_shift: the same spread of risk, but less
@@ -117,7 +117,7 @@ impl OutcomeState {
             in_median,
             p_out: daily(act * out_rate / 30.0),
             out_median,
-            p_app: daily(o.app_purchase_rate * (0.5 * lat.z_act).exp()),
+            p_app: daily(o.app_purchase_rate * rates.act_mult),
             fail_prob,
         }
     }

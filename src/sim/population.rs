@@ -288,7 +288,7 @@ fn draw_activity<R: RngCore>(
     let remit_recv = poisson(rng, act * rates.remit_received);
     let topup_count_30d = poisson(rng, act * rates.topup);
     let withdrawals = poisson(rng, act * rates.withdrawal);
-    let income_mult = (0.5 * lat.z_inc).exp();
+    let income_mult = rates.income_mult;
     let payment_amount_30d_krw = amount_total(
         rng,
         payment_count_30d,
@@ -522,7 +522,11 @@ pub fn calibrate(p: &ValidPreset, seed: u64) -> Calibration {
     if c.mechanism == ConsentMechanism::Random || c.strength == 0.0 {
         cal.consent_intercept = logit(c.rate);
     } else {
+        // In parallel, collected in user order: the sums below add in the
+        // same order at any thread count.
+        use rayon::prelude::*;
         let zs: Vec<f64> = (0..pilot)
+            .into_par_iter()
             .map(|u| consent_index(c.mechanism, &draw_user(p, &cal, seed, u)))
             .collect();
         let share =

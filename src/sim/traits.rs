@@ -30,18 +30,26 @@ pub struct Rates {
     pub topup: f64,
     /// Withdrawals.
     pub withdrawal: f64,
+    /// exp(0.5 z_inc): the income multiplier of amounts and of the window's
+    /// inflow and outflow medians (computed once per user).
+    pub income_mult: f64,
+    /// exp(0.5 z_act): scales top-ups and the window's App Store purchases.
+    pub act_mult: f64,
 }
 
 impl Rates {
     /// The rates of a user with latent traits `l`; `young` is 1 under 30, else 0.
     pub fn new(p: &ValidPreset, l: &Latent, young: f64) -> Rates {
         let w = &p.wallet;
+        let act_mult = (0.5 * l.z_act).exp();
         Rates {
             payment: w.payment_median_30d * (0.6 * l.z_act + 0.2 * l.z_inc).exp(),
             remit_sent: w.remit_sent_median_30d * (0.5 * l.z_act + 0.3 * young).exp(),
             remit_received: w.remit_received_median_30d * (0.5 * l.z_act + 0.2 * l.z_str).exp(),
-            topup: w.topup_median_30d * (0.5 * l.z_act).exp(),
+            topup: w.topup_median_30d * act_mult,
             withdrawal: w.withdrawal_median_30d * (0.3 * l.z_act + 0.6 * l.z_str).exp(),
+            income_mult: (0.5 * l.z_inc).exp(),
+            act_mult,
         }
     }
 }
