@@ -397,7 +397,7 @@ fn log1p_f32(v: f64) -> f32 {
         if k < LOG1P_TABLE {
             return ones[k];
         }
-        if k % 100 == 0 && k / 100 < LOG1P_TABLE {
+        if k.is_multiple_of(100) && k / 100 < LOG1P_TABLE {
             return hundreds[k / 100];
         }
     }
