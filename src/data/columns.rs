@@ -290,8 +290,7 @@ fn fill_model_part(batch: &RecordBatch, attributes: &[String], part: &mut Part) 
     part.user_id.copy_from_slice(ids.values());
     let [registered, consented, nsf, nsf_prob] = TRAILING.map(|c| c.name);
     for (out, name) in part.flags.iter_mut().zip([registered, consented, nsf]) {
-        let v = crate::data::features::flag_column(std::slice::from_ref(batch), name)?;
-        out.copy_from_slice(&v);
+        crate::data::features::flags_into(batch, name, out)?;
     }
     let p = batch
         .column_by_name(nsf_prob)

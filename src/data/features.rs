@@ -188,87 +188,220 @@ pub fn design_matrix(batches: &[RecordBatch], attributes: &[String]) -> Result<D
     Ok(Design { x, names })
 }
 
-/// Fills one batch's rows of the design matrix: each feature column is
-/// computed whole, then the rows are written one at a time (contiguous
-/// writes; filling the row-major matrix column by column touched every
-/// row's cache lines once per column).
+/// Fills one batch's rows of the design matrix `x` (zeros: a region's
+/// one-hot cells are written only where they are 1), a tile of `FILL_TILE` rows
+/// at a time: each attribute's values are read from the batch's own buffer
+/// and written, transformed, straight into the tile's rows (no
+/// intermediate column vectors; the tile stays in cache while all its
+/// columns are written). perf on the case's read: computing whole columns
+/// first and then copying them row by row cost a fifth of the read's CPU.
 pub(crate) fn fill_batch(
     batch: &RecordBatch,
     attributes: &[String],
     x: &mut ndarray::ArrayViewMut2<f32>,
 ) -> Result<()> {
-    let mut cols: Vec<Vec<f32>> = Vec::with_capacity(x.ncols());
-    for attr in attributes {
-        cols.extend(feature_columns(batch, attr)?);
+    let sources = attributes
+        .iter()
+        .map(|a| Source::of(batch, a))
+        .collect::<Result<Vec<_>>>()?;
+    let d = x.ncols();
+    debug_assert_eq!(sources.iter().map(Source::width).sum::<usize>(), d);
+    if d == 0 || x.nrows() == 0 {
+        return Ok(());
     }
-    debug_assert_eq!(cols.len(), x.ncols());
-    for (i, mut row) in x.rows_mut().into_iter().enumerate() {
-        for (t, c) in row.iter_mut().zip(&cols) {
-            *t = c[i];
+    let flat = x
+        .as_slice_mut()
+        .expect("a row range of a standard-layout design matrix");
+    for (t, tile) in flat.chunks_mut(FILL_TILE * d).enumerate() {
+        let rows = t * FILL_TILE..t * FILL_TILE + tile.len() / d;
+        let mut j = 0;
+        for s in &sources {
+            s.fill(tile, d, j, rows.clone());
+            j += s.width();
         }
     }
     Ok(())
 }
 
-/// The feature columns of one attribute (`transform_names`) on a batch.
-fn feature_columns(batch: &RecordBatch, attr: &str) -> Result<Vec<Vec<f32>>> {
-    let n = batch.num_rows();
-    Ok(match attr {
-        "region" | "device_os" => {
-            let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
-                path: Default::default(),
-                message: format!("column `{attr}` missing from the data"),
-            })?;
-            let s = col.as_string::<i32>();
-            if attr == "region" {
-                let mut out = vec![vec![0f32; n]; REGIONS.len() - 1];
-                for (i, v) in s.iter().enumerate() {
-                    let v = v.unwrap_or_default();
-                    if let Some(k) = REGIONS[1..].iter().position(|r| *r == v) {
-                        out[k][i] = 1.0;
+/// Rows per tile of [`fill_batch`] (35 features: 280 KB, within L2).
+const FILL_TILE: usize = 2048;
+
+/// One attribute's values in a batch and how they become feature columns
+/// (`transform_names`).
+enum Source<'a> {
+    /// A number as is (`auto_topup`, ages).
+    Plain(Numbers<'a>),
+    /// `log1p` of a number (amounts and counts).
+    Log1p(Numbers<'a>),
+    /// `region`: one-hot, the first region the base.
+    Region(&'a arrow_array::StringArray),
+    /// `device_os`: 1 for `ios`.
+    Ios(&'a arrow_array::StringArray),
+}
+
+/// A numeric column's values (nulls read as their slot's value, as
+/// `column_f64` reads them).
+enum Numbers<'a> {
+    I64(&'a [i64]),
+    U32(&'a [u32]),
+    U8(&'a [u8]),
+    F64(&'a [f64]),
+    Bool(&'a arrow_array::BooleanArray),
+}
+
+impl<'a> Source<'a> {
+    fn of(batch: &'a RecordBatch, attr: &str) -> Result<Source<'a>> {
+        let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
+            path: Default::default(),
+            message: format!("column `{attr}` missing from the data"),
+        })?;
+        let not = |what: &str| NsfError::Input {
+            path: Default::default(),
+            message: format!("column `{attr}` has type {}, not {what}", col.data_type()),
+        };
+        Ok(match attr {
+            "region" => Source::Region(col.as_string_opt::<i32>().ok_or_else(|| not("a string"))?),
+            "device_os" => Source::Ios(col.as_string_opt::<i32>().ok_or_else(|| not("a string"))?),
+            "auto_topup" | "age_years" | "account_age_days" => Source::Plain(numbers(col, &not)?),
+            _ => Source::Log1p(numbers(col, &not)?),
+        })
+    }
+
+    fn width(&self) -> usize {
+        match self {
+            Source::Region(_) => REGIONS.len() - 1,
+            _ => 1,
+        }
+    }
+
+    /// Writes columns `j..j + width` of `tile` (rows of `d` values), whose
+    /// rows are the batch's rows `rows`.
+    fn fill(&self, tile: &mut [f32], d: usize, j: usize, rows: std::ops::Range<usize>) {
+        let out = tile.chunks_exact_mut(d);
+        match self {
+            Source::Plain(v) => v.write(out, j, rows, |x| x as f32),
+            Source::Log1p(v) => v.write(out, j, rows, log1p_f32),
+            Source::Region(s) => {
+                // The other cells stay zero (`fill_batch`'s matrix is zeros).
+                for (row, i) in out.zip(rows) {
+                    if s.is_valid(i)
+                        && let Some(k) = region_index(s.value(i))
+                        && k > 0
+                    {
+                        row[j + k - 1] = 1.0;
                     }
                 }
-                out
-            } else {
-                vec![(0..n).map(|i| (s.value(i) == "ios") as u8 as f32).collect()]
+            }
+            Source::Ios(s) => {
+                for (row, i) in out.zip(rows) {
+                    row[j] = (s.value(i) == "ios") as u8 as f32;
+                }
             }
         }
-        "auto_topup" | "age_years" | "account_age_days" => {
-            vec![
-                column_f64(batch, attr)?
-                    .into_iter()
-                    .map(|v| v as f32)
-                    .collect(),
-            ]
-        }
-        _ => vec![
-            column_f64(batch, attr)?
-                .into_iter()
-                .map(log1p_f32)
-                .collect(),
-        ],
+    }
+}
+
+/// A numeric column of a batch (the types `column_f64` reads).
+fn numbers<'a>(
+    col: &'a arrow_array::ArrayRef,
+    not: &dyn Fn(&str) -> NsfError,
+) -> Result<Numbers<'a>> {
+    Ok(match col.data_type() {
+        DataType::Int64 => Numbers::I64(col.as_primitive::<Int64Type>().values()),
+        DataType::UInt32 => Numbers::U32(col.as_primitive::<UInt32Type>().values()),
+        DataType::UInt8 => Numbers::U8(col.as_primitive::<UInt8Type>().values()),
+        DataType::Float64 => Numbers::F64(col.as_primitive::<Float64Type>().values()),
+        DataType::Boolean => Numbers::Bool(col.as_boolean()),
+        _ => return Err(not("numeric")),
     })
 }
 
-/// Small whole numbers whose `log1p` is looked up (counts, zero amounts).
+impl Numbers<'_> {
+    /// `f` of each value of `rows` (as `f64`) into column `j` of `out`'s rows.
+    fn write<'t>(
+        &self,
+        out: impl Iterator<Item = &'t mut [f32]>,
+        j: usize,
+        rows: std::ops::Range<usize>,
+        f: impl Fn(f64) -> f32,
+    ) {
+        fn each<'t, T: Copy>(
+            out: impl Iterator<Item = &'t mut [f32]>,
+            j: usize,
+            v: &[T],
+            f: impl Fn(T) -> f32,
+        ) {
+            for (row, &x) in out.zip(v) {
+                row[j] = f(x);
+            }
+        }
+        match self {
+            Numbers::I64(v) => each(out, j, &v[rows], |x| f(x as f64)),
+            Numbers::U32(v) => each(out, j, &v[rows], |x| f(x as f64)),
+            Numbers::U8(v) => each(out, j, &v[rows], |x| f(x as f64)),
+            Numbers::F64(v) => each(out, j, &v[rows], f),
+            Numbers::Bool(b) => {
+                for (row, i) in out.zip(rows) {
+                    row[j] = f(b.value(i) as u8 as f64);
+                }
+            }
+        }
+    }
+}
+
+/// Index into `REGIONS` of a region's name: the one region whose length,
+/// first and last byte hash to the name's slot, then one comparison (not
+/// 17 per row: perf put the scan at 2.5 % of the case's read).
+pub(crate) fn region_index(v: &str) -> Option<usize> {
+    static SLOTS: std::sync::OnceLock<[u8; 256]> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        let mut slots = [u8::MAX; 256];
+        for (k, r) in REGIONS.iter().enumerate() {
+            let slot = &mut slots[region_slot(r.as_bytes())];
+            assert_eq!(*slot, u8::MAX, "two regions share a slot");
+            *slot = k as u8;
+        }
+        slots
+    });
+    let k = slots[region_slot(v.as_bytes())] as usize;
+    (REGIONS.get(k)? == &v).then_some(k)
+}
+
+/// The slot of a name in `region_index`'s table (distinct for the 17).
+fn region_slot(b: &[u8]) -> usize {
+    let (first, last) = (b.first().copied(), b.last().copied());
+    let h = b.len() + 2 * usize::from(first.unwrap_or(0)) + 3 * usize::from(last.unwrap_or(0));
+    h & 0xff
+}
+
+/// Small whole numbers whose `log1p` is looked up (counts, zero amounts),
+/// and hundreds of won below `100 * LOG1P_TABLE` (amounts: the case's
+/// payments and remittances are whole hundreds, most above 65,535).
 const LOG1P_TABLE: usize = 1 << 16;
 
 /// `v.max(0).ln_1p()` as `f32`: looked up for whole numbers below
-/// `LOG1P_TABLE` (the table holds the same expression's values), computed
-/// otherwise.
+/// `LOG1P_TABLE` and whole hundreds below `100 * LOG1P_TABLE` (the tables
+/// hold the same expression's values, so the result is the same bits),
+/// computed otherwise.
 fn log1p_f32(v: f64) -> f32 {
-    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        (0..LOG1P_TABLE)
-            .map(|k| (k as f64).ln_1p() as f32)
-            .collect()
+    static TABLES: std::sync::OnceLock<[Vec<f32>; 2]> = std::sync::OnceLock::new();
+    let [ones, hundreds] = TABLES.get_or_init(|| {
+        [1, 100].map(|step| {
+            (0..LOG1P_TABLE)
+                .map(|k| ((k * step) as f64).ln_1p() as f32)
+                .collect()
+        })
     });
     let k = v as usize;
-    if k < LOG1P_TABLE && (k as f64).to_bits() == v.to_bits() {
-        table[k]
-    } else {
-        v.max(0.0).ln_1p() as f32
+    if (k as f64).to_bits() == v.to_bits() {
+        if k < LOG1P_TABLE {
+            return ones[k];
+        }
+        if k.is_multiple_of(100) && k / 100 < LOG1P_TABLE {
+            return hundreds[k / 100];
+        }
     }
+    v.max(0.0).ln_1p() as f32
 }
 
 /// A boolean or 0/1 column (labels, flags) as `Vec<bool>`.
@@ -278,6 +411,35 @@ pub fn flag_column(batches: &[RecordBatch], name: &str) -> Result<Vec<bool>> {
         out.extend(column_f64(b, name)?.into_iter().map(|v| v != 0.0));
     }
     Ok(out)
+}
+
+/// A boolean or 0/1 column's rows written into `out` (as [`flag_column`]
+/// reads them: non-zero is true), without a copy of the column.
+pub(crate) fn flags_into(batch: &RecordBatch, name: &str, out: &mut [bool]) -> Result<()> {
+    let col = batch.column_by_name(name).ok_or_else(|| NsfError::Input {
+        path: Default::default(),
+        message: format!("column `{name}` missing from the data"),
+    })?;
+    let not = |what: &str| NsfError::Input {
+        path: Default::default(),
+        message: format!("column `{name}` has type {}, not {what}", col.data_type()),
+    };
+    fn each<T: Copy>(out: &mut [bool], v: &[T], f: impl Fn(T) -> bool) {
+        for (o, &x) in out.iter_mut().zip(v) {
+            *o = f(x);
+        }
+    }
+    match numbers(col, &not)? {
+        Numbers::I64(v) => each(out, v, |x| x as f64 != 0.0),
+        Numbers::U32(v) => each(out, v, |x| x != 0),
+        Numbers::U8(v) => each(out, v, |x| x != 0),
+        Numbers::F64(v) => each(out, v, |x| x != 0.0),
+        Numbers::Bool(b) => out
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, o)| *o = b.value(i)),
+    }
+    Ok(())
 }
 
 /// A numeric column as `Vec<f64>`.
@@ -407,4 +569,36 @@ pub fn gather(
             }
         });
     Array2::from_shape_vec((n, d), out).expect("shape matches")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The looked-up `log1p` is the computed one, bit for bit, on whole
+    /// numbers, whole hundreds, the tables' edges and other values.
+    #[test]
+    fn looked_up_log1p_equals_the_computed_one() {
+        let computed = |v: f64| v.max(0.0).ln_1p() as f32;
+        let mut values: Vec<f64> = vec![-1.0, -0.0, 0.0, 0.5, 99.5, f64::NAN, 1e12];
+        for k in (0..8_000_000u64)
+            .step_by(97)
+            .chain([65_535, 65_536, 6_553_500, 6_553_600])
+        {
+            values.extend([k as f64, (k * 100) as f64, k as f64 + 0.25]);
+        }
+        for v in values {
+            assert_eq!(log1p_f32(v).to_bits(), computed(v).to_bits(), "{v}");
+        }
+    }
+
+    #[test]
+    fn every_region_is_found_and_nothing_else() {
+        for (k, r) in REGIONS.iter().enumerate() {
+            assert_eq!(region_index(r), Some(k));
+        }
+        for v in ["", "Atlantis", "seoul", "Seoulx", "Jeju ", "Gyeong", "ios"] {
+            assert_eq!(region_index(v), None, "{v}");
+        }
+    }
 }

@@ -14,7 +14,6 @@ use arrow_schema::DataType;
 
 use crate::data::artifact::{FileRecord, sha256_file};
 use crate::error::{NsfError, Result};
-use crate::sim::schema::REGIONS;
 
 /// Flag and label columns: 0/1 or boolean.
 const FLAGS: [&str; 4] = ["nsf", "apple_registered", "consented", "auto_topup"];
@@ -186,12 +185,14 @@ fn check_column(path: &Path, name: &str, col: &dyn Array) -> Result<()> {
         )),
         ("region" | "device_os", DataType::Utf8) => {
             let s = col.as_string::<i32>();
-            let known: &[&str] = if name == "region" {
-                &REGIONS
-            } else {
-                &["ios", "android"]
+            let known = |v: &str| {
+                if name == "region" {
+                    crate::data::features::region_index(v).is_some()
+                } else {
+                    v == "ios" || v == "android"
+                }
             };
-            match s.iter().flatten().find(|v| !known.contains(v)) {
+            match s.iter().flatten().find(|v| !known(v)) {
                 Some(v) => Err(bad(
                     path,
                     format!("column `{name}` has unknown category `{v}`"),
@@ -324,6 +325,7 @@ mod tests {
     use arrow_schema::{Field, Schema};
 
     use super::*;
+    use crate::sim::schema::REGIONS;
 
     fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
         let fields: Vec<Field> = cols
