@@ -3,7 +3,9 @@
 //! once, and each model goes through the audit's own membership attacks
 //! (`membership::membership`: the loss attack, LiRA with shadow models of
 //! the model's own family and hyperparameters, and the overfit positive
-//! control), exactly as `nsfsim audit` runs them.
+//! control), exactly as `nsfsim audit` runs them. The control depends only
+//! on the data, the features and the members, so models that share those
+//! share one control fit (`membership::ControlCache`).
 
 use std::path::Path;
 
@@ -35,6 +37,7 @@ pub fn audit_models(
 ) -> Result<Vec<Audited>> {
     let full = crate::data::features::FeatureSet::Full.attributes()?;
     let mut out = Vec::new();
+    let mut controls = membership::ControlCache::default();
     for id in model_ids {
         progress(&format!("  membership audit of model {id}"));
         let (manifest, model) = train::load_model(registry, id)?;
@@ -62,7 +65,7 @@ pub fn audit_models(
             members: &members,
             non_members: &non_members,
         };
-        let membership = membership::membership(&target, &split, &p_all, &|_| {})?;
+        let membership = membership::membership(&target, &split, &p_all, &mut controls, &|_| {})?;
         out.push(Audited {
             model_id: id.clone(),
             membership,

@@ -323,6 +323,7 @@ pub(crate) fn membership(
     t: &Target,
     split: &Split,
     p_all: &[f64],
+    controls: &mut ControlCache,
     progress: &dyn Fn(&str),
 ) -> Result<Membership> {
     let (data, params) = (t.data, t.params);
@@ -369,7 +370,7 @@ pub(crate) fn membership(
     ));
     progress("positive control: an overfit model on a small sample");
     let c = params.control_users.min(n_eval);
-    let (control, control_attacks) = overfit_control(t, &eval_m[..c], &eval_n[..c], progress)?;
+    let (control, control_attacks) = controls.get(t, &eval_m[..c], &eval_n[..c], progress)?;
     attacks.extend(control_attacks);
     Ok(Membership {
         training_members: split.members.len() as u64,
@@ -378,6 +379,64 @@ pub(crate) fn membership(
         control,
         attacks,
     })
+}
+
+/// The overfit control last fitted, with what it depends on (the audited
+/// features and the control's members and non-members): models audited on
+/// the same data set with the same features and members share it, instead
+/// of fitting the same control again.
+#[derive(Default)]
+pub(crate) struct ControlCache {
+    last: Option<CachedControl>,
+    /// Controls fitted so far (not taken from the cache).
+    fitted: u32,
+}
+
+type CachedControl = (
+    Vec<String>,
+    Vec<usize>,
+    Vec<usize>,
+    Control,
+    Vec<AttackResult>,
+);
+
+impl ControlCache {
+    /// The control for `t` on `c_in` / `c_out`: the cached one if its
+    /// inputs are the same, else a new fit (which replaces it).
+    fn get(
+        &mut self,
+        t: &Target,
+        c_in: &[usize],
+        c_out: &[usize],
+        progress: &dyn Fn(&str),
+    ) -> Result<(Control, Vec<AttackResult>)> {
+        self.get_or_fit(t.attrs, c_in, c_out, || {
+            overfit_control(t, c_in, c_out, progress)
+        })
+    }
+
+    /// The cached control if `attrs`, `c_in` and `c_out` are the cached
+    /// one's, else `fit()`'s, which replaces it.
+    fn get_or_fit(
+        &mut self,
+        attrs: &[String],
+        c_in: &[usize],
+        c_out: &[usize],
+        fit: impl FnOnce() -> Result<(Control, Vec<AttackResult>)>,
+    ) -> Result<(Control, Vec<AttackResult>)> {
+        if let Some((a, i, o, control, attacks)) = &self.last
+            && a.as_slice() == attrs
+            && i == c_in
+            && o == c_out
+        {
+            return Ok((control.clone(), attacks.clone()));
+        }
+        let (control, attacks) = fit()?;
+        self.fitted += 1;
+        let key = (attrs.to_vec(), c_in.to_vec(), c_out.to_vec());
+        self.last = Some((key.0, key.1, key.2, control.clone(), attacks.clone()));
+        Ok((control, attacks))
+    }
 }
 
 /// Positive control: an overfit model on `c_in` (a small sample of the
@@ -427,6 +486,38 @@ fn overfit_control(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn models_with_the_same_features_and_members_share_one_control_fit() {
+        let control = |auc: f64| Control {
+            model: serde_json::Value::Null,
+            training_users: 3,
+            train_auc: auc,
+            test_auc: 0.5,
+        };
+        let mut cache = ControlCache::default();
+        let attrs = vec!["age_years".to_string()];
+        let fit = |auc: f64| move || Ok((control(auc), Vec::new()));
+        let first = cache
+            .get_or_fit(&attrs, &[1, 2, 3], &[4, 5, 6], fit(0.9))
+            .unwrap();
+        let again = cache
+            .get_or_fit(&attrs, &[1, 2, 3], &[4, 5, 6], fit(0.1))
+            .unwrap();
+        assert_eq!((first.0.train_auc, again.0.train_auc), (0.9, 0.9));
+        assert_eq!(cache.fitted, 1, "the second model reused the control");
+        let other_members = cache
+            .get_or_fit(&attrs, &[1, 2, 7], &[4, 5, 6], fit(0.2))
+            .unwrap();
+        let other_features = cache
+            .get_or_fit(&[], &[1, 2, 7], &[4, 5, 6], fit(0.3))
+            .unwrap();
+        assert_eq!(
+            (other_members.0.train_auc, other_features.0.train_auc),
+            (0.2, 0.3)
+        );
+        assert_eq!(cache.fitted, 3, "other members or features are a new fit");
+    }
 
     #[test]
     fn tpr_at_interpolates_within_tied_blocks_hand_example() {

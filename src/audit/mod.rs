@@ -312,7 +312,8 @@ pub fn run_with(
         members: &members,
         non_members: &non_members,
     };
-    let membership = membership::membership(&target, &split, &p_all, progress)?;
+    let mut controls = membership::ControlCache::default();
+    let membership = membership::membership(&target, &split, &p_all, &mut controls, progress)?;
     let same_family = control::same_family_control(&target, &split, progress)?;
     let mut result = AuditResult {
         kind: "audit".into(),
