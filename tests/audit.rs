@@ -107,10 +107,10 @@ fn audit_finds_what_it_should_and_is_destroyed_with_the_model() {
         .iter()
         .find(|a| a["attribute"] == "balance_avg_30d_krw")
         .unwrap();
-    // Generator revision 3: half of all balances are exactly zero and auto
-    // top-up (binary) shares the risk with it, so the balance's R² fell from
-    // above 0.3 to about 0.24; a balance column is still the best-revealed
-    // numeric attribute.
+    // Since generator revision 3 (revision 4 holds the same values): half
+    // of all balances are exactly zero and auto top-up (binary) shares the
+    // risk with it, so the balance's R² fell from above 0.3 to about 0.24; a
+    // balance column is still the best-revealed numeric attribute.
     let best_numeric = attrs
         .iter()
         .filter(|a| a["kind"] == "numeric")

@@ -96,10 +96,11 @@ fn consent_at_random_costs_nothing_and_consent_on_risk_costs_auc() {
     let m = run_compare(
         d.path(),
         200_000,
-        // Generator revision 3 (NSF 3 %): at strength 3 the consented users
-        // hold so few failures that the 3 replicates' interval spans -0.35 to
-        // +0.03 around a mean cost of -0.16; strength 2 is still strong
-        // selection and its cost is stable across replicates.
+        // Since generator revision 3 (NSF 3 %; revision 4 has the same values):
+        // at strength 3 the consented users hold so few failures that the 3
+        // replicates' interval spans -0.35 to +0.03 around a mean cost of -0.16;
+        // strength 2 is still strong selection and its cost is stable across
+        // replicates.
         "['consent.mechanism=\"risk\"','consent.strength=2']",
         arms,
         FAMILIES,
@@ -126,10 +127,11 @@ fn ipw_recovers_part_of_the_gap_when_consent_depends_on_observed_attributes() {
     let m = run_compare(
         d.path(),
         500_000,
-        // Generator revision 3: at strength 3 the consented-only cost (-0.005)
-        // is about the cost IPW itself pays (fewer rows, weight variance,
-        // -0.004), leaving nothing to recover in one replicate; at strength 4
-        // the selection is strong enough for the claim to be measurable.
+        // Since generator revision 3 (the same values at 4): at strength 3 the
+        // consented-only cost (-0.005) is about the cost IPW itself pays (fewer
+        // rows, weight variance, -0.004), leaving nothing to recover in one
+        // replicate; at strength 4 the selection is strong enough for the claim
+        // to be measurable.
         "['consent.mechanism=\"attributes\"','consent.strength=4']",
         "[\"all\",\"consented\",\"consented-ipw\"]",
         "[\"logistic\"]",
