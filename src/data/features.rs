@@ -251,14 +251,8 @@ enum Numbers<'a> {
 
 impl<'a> Source<'a> {
     fn of(batch: &'a RecordBatch, attr: &str) -> Result<Source<'a>> {
-        let col = batch.column_by_name(attr).ok_or_else(|| NsfError::Input {
-            path: Default::default(),
-            message: format!("column `{attr}` missing from the data"),
-        })?;
-        let not = |what: &str| NsfError::Input {
-            path: Default::default(),
-            message: format!("column `{attr}` has type {}, not {what}", col.data_type()),
-        };
+        let col = column(batch, attr)?;
+        let not = |what: &str| not_type(attr, col, what);
         Ok(match attr {
             "region" => Source::Region(col.as_string_opt::<i32>().ok_or_else(|| not("a string"))?),
             "device_os" => Source::Ios(col.as_string_opt::<i32>().ok_or_else(|| not("a string"))?),
@@ -460,17 +454,27 @@ pub fn flag_column(batches: &[RecordBatch], name: &str) -> Result<Vec<bool>> {
     Ok(out)
 }
 
+/// Column `name` of `batch`, or the error naming it as missing.
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a arrow_array::ArrayRef> {
+    batch.column_by_name(name).ok_or_else(|| NsfError::Input {
+        path: Default::default(),
+        message: format!("column `{name}` missing from the data"),
+    })
+}
+
+/// The error for column `name` (`col`) not being `what`.
+fn not_type(name: &str, col: &arrow_array::ArrayRef, what: &str) -> NsfError {
+    NsfError::Input {
+        path: Default::default(),
+        message: format!("column `{name}` has type {}, not {what}", col.data_type()),
+    }
+}
+
 /// A boolean or 0/1 column's rows written into `out` (as [`flag_column`]
 /// reads them: non-zero is true), without a copy of the column.
 pub(crate) fn flags_into(batch: &RecordBatch, name: &str, out: &mut [bool]) -> Result<()> {
-    let col = batch.column_by_name(name).ok_or_else(|| NsfError::Input {
-        path: Default::default(),
-        message: format!("column `{name}` missing from the data"),
-    })?;
-    let not = |what: &str| NsfError::Input {
-        path: Default::default(),
-        message: format!("column `{name}` has type {}, not {what}", col.data_type()),
-    };
+    let col = column(batch, name)?;
+    let not = |what: &str| not_type(name, col, what);
     fn each<T: Copy>(out: &mut [bool], v: &[T], f: impl Fn(T) -> bool) {
         for (o, &x) in out.iter_mut().zip(v) {
             *o = f(x);
