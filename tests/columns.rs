@@ -172,8 +172,19 @@ fn identifier_values_at_unsorted_rows_equal_the_whole_file_read() {
 /// A file of 12 rows in row groups of 4, with `balance_krw` and the other
 /// columns as given.
 fn small_file(path: &Path, ids: Vec<u64>, prob: Vec<f64>, balance: Vec<Option<i64>>) {
+    small_file_with(path, ids, prob, balance, vec![]);
+}
+
+/// `small_file` with the columns `extra` after `balance_krw`.
+fn small_file_with(
+    path: &Path,
+    ids: Vec<u64>,
+    prob: Vec<f64>,
+    balance: Vec<Option<i64>>,
+    extra: Vec<(&str, ArrayRef)>,
+) {
     let n = ids.len();
-    let cols: Vec<(&str, ArrayRef)> = vec![
+    let mut cols: Vec<(&str, ArrayRef)> = vec![
         ("user_id", Arc::new(UInt64Array::from(ids))),
         (
             "apple_registered",
@@ -184,6 +195,7 @@ fn small_file(path: &Path, ids: Vec<u64>, prob: Vec<f64>, balance: Vec<Option<i6
         ("nsf_prob", Arc::new(Float64Array::from(prob))),
         ("balance_krw", Arc::new(Int64Array::from(balance))),
     ];
+    cols.extend(extra);
     let schema = Arc::new(Schema::new(
         cols.iter()
             .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
@@ -268,5 +280,107 @@ fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
     assert!(
         e.to_string().contains("has 12 rows; its manifest says 13"),
         "{e}"
+    );
+}
+
+/// `region` and `device_os` are read as dictionaries row group by row group
+/// (`columns::RowGroups`): their design columns, their unknown categories
+/// (named at their first row, in a later row group) and their nulls and
+/// wrong types are what reading the file whole as strings gives.
+#[test]
+fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
+    use arrow_array::StringArray;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.parquet");
+    let record = FileRecord {
+        name: "users.parquet".into(),
+        rows: 12,
+        bytes: 0,
+        sha256: String::new(),
+    };
+    let attrs = vec!["region".to_string(), "device_os".to_string()];
+    let cols = [
+        "user_id",
+        "apple_registered",
+        "consented",
+        "nsf",
+        "nsf_prob",
+        "region",
+        "device_os",
+    ];
+    let regions = |r: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(r)) };
+    let ok: Vec<Option<&str>> = (0..12).map(|i| Some(REGIONS[(i * 5) % 17])).collect();
+    let os: Vec<Option<&str>> = (0..12).map(|i| Some(["ios", "android"][i % 2])).collect();
+    let mut unknown = ok.clone();
+    (unknown[6], unknown[9]) = (Some("Atlantis"), Some("Mars"));
+    let mut null = ok.clone();
+    null[7] = None;
+    let cases: Vec<(ArrayRef, ArrayRef, &str)> = vec![
+        (
+            regions(unknown),
+            regions(os.clone()),
+            "`region` has unknown category `Atlantis`",
+        ),
+        (
+            regions(null),
+            regions(os.clone()),
+            "`region` has 1 null values",
+        ),
+        (
+            regions(ok.clone()),
+            regions(
+                vec![Some("ios"); 11]
+                    .into_iter()
+                    .chain([Some("palm")])
+                    .collect(),
+            ),
+            "`device_os` has unknown category `palm`",
+        ),
+        (
+            Arc::new(Int64Array::from(vec![1i64; 12])),
+            regions(os.clone()),
+            "`region` has type Int64, not a string",
+        ),
+    ];
+    let file = |region: ArrayRef, os: ArrayRef| {
+        let ids: Vec<u64> = (0..12).collect();
+        let extra = vec![("region", region), ("device_os", os)];
+        small_file_with(
+            &path,
+            ids,
+            vec![0.25; 12],
+            (0..12).map(Some).collect(),
+            extra,
+        );
+    };
+    for (region, os, needle) in cases {
+        file(region, os);
+        let whole = read_parquet_columns(&path, &cols).unwrap();
+        let want = nsfsim::data::validate::check_batches(&path, &record, &whole)
+            .unwrap_err()
+            .to_string();
+        let got = read_model_columns(&path, &record, &attrs)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert_eq!(got, want);
+        assert!(got.contains(needle), "{got}");
+    }
+    file(regions(ok.clone()), regions(os.clone()));
+    let whole = read_parquet_columns(&path, &cols).unwrap();
+    let want = expected_columns(&whole, &attrs);
+    let read = read_model_columns(&path, &record, &attrs).unwrap();
+    assert_eq!(read.design.x.ncols(), want.len());
+    for (j, column) in want.iter().enumerate() {
+        assert_eq!(
+            read.design.x.column(j).to_vec(),
+            *column,
+            "{}",
+            read.design.names[j]
+        );
+    }
+    assert!(
+        want.iter().flatten().any(|&v| v == 1.0),
+        "some region and iOS cells are 1"
     );
 }

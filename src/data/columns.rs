@@ -9,14 +9,17 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, UInt64Type};
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use ndarray::{Array2, ArrayViewMut2, Axis};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use rayon::prelude::*;
 
 use crate::data::artifact::FileRecord;
@@ -52,7 +55,7 @@ impl RowGroups {
         }
         Ok(RowGroups {
             path: path.to_path_buf(),
-            meta,
+            meta: categories_as_dictionaries(meta).map_err(|e| input(path, e.to_string()))?,
             chunks: file.chunks().clone(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
         })
@@ -119,6 +122,35 @@ impl RowGroups {
             })
             .collect()
     }
+}
+
+/// `meta` reading the string columns `region` and `device_os` as `Int32`
+/// dictionaries of strings: Parquet stores them dictionary-encoded, and
+/// the keys need no string per row (`features::Codes`,
+/// `validate::check_column`). Columns of any other type are left as they
+/// are, to be refused with their type.
+fn categories_as_dictionaries(
+    meta: ArrowReaderMetadata,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let schema = meta.schema();
+    let is_category = |f: &Field| {
+        matches!(f.name().as_str(), "region" | "device_os") && f.data_type() == &DataType::Utf8
+    };
+    if !schema.fields().iter().any(|f| is_category(f)) {
+        return Ok(meta);
+    }
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let fields: Vec<Arc<Field>> = schema
+        .fields()
+        .iter()
+        .map(|f| match is_category(f) {
+            true => Arc::new(f.as_ref().clone().with_data_type(dictionary.clone())),
+            false => f.clone(),
+        })
+        .collect();
+    let hinted = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(hinted));
+    ArrowReaderMetadata::try_new(meta.metadata().clone(), options)
 }
 
 fn input(path: &Path, message: String) -> NsfError {

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, UInt64Type};
+use arrow_array::types::{Float64Type, Int32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 
@@ -185,20 +185,28 @@ fn check_column(path: &Path, name: &str, col: &dyn Array) -> Result<()> {
         )),
         ("region" | "device_os", DataType::Utf8) => {
             let s = col.as_string::<i32>();
-            let known = |v: &str| {
-                if name == "region" {
-                    crate::data::features::region_index(v).is_some()
-                } else {
-                    v == "ios" || v == "android"
-                }
-            };
-            match s.iter().flatten().find(|v| !known(v)) {
-                Some(v) => Err(bad(
-                    path,
-                    format!("column `{name}` has unknown category `{v}`"),
-                )),
-                None => Ok(()),
-            }
+            let first = s.iter().flatten().find(|v| !known_category(name, v));
+            unknown_category(path, name, first)
+        }
+        ("region" | "device_os", DataType::Dictionary(k, v))
+            if **k == DataType::Int32 && **v == DataType::Utf8 =>
+        {
+            // Read so by `columns::RowGroups`: each dictionary value is
+            // checked once, and an unknown one is named at its first row.
+            let d = col.as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            let bad_value: Vec<bool> = values
+                .iter()
+                .map(|v| v.is_some_and(|v| !known_category(name, v)))
+                .collect();
+            let first = bad_value.contains(&true).then(|| {
+                d.keys()
+                    .iter()
+                    .flatten()
+                    .find(|&k| bad_value.get(k as usize) == Some(&true))
+                    .map(|k| values.value(k as usize))
+            });
+            unknown_category(path, name, first.flatten())
         }
         ("region" | "device_os", t) => Err(bad(
             path,
@@ -254,6 +262,26 @@ fn check_column(path: &Path, name: &str, col: &dyn Array) -> Result<()> {
             path,
             format!("column `{name}` has type {t}, which nsfsim does not write"),
         )),
+    }
+}
+
+/// Whether `v` is a category of column `name` (`region` or `device_os`).
+fn known_category(name: &str, v: &str) -> bool {
+    if name == "region" {
+        crate::data::features::region_index(v).is_some()
+    } else {
+        v == "ios" || v == "android"
+    }
+}
+
+/// The refusal of category column `name`'s first unknown value, if any.
+fn unknown_category(path: &Path, name: &str, first: Option<&str>) -> Result<()> {
+    match first {
+        Some(v) => Err(bad(
+            path,
+            format!("column `{name}` has unknown category `{v}`"),
+        )),
+        None => Ok(()),
     }
 }
 
