@@ -212,16 +212,41 @@ fn small_file_with(
     w.close().unwrap();
 }
 
-#[test]
-fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("users.parquet");
-    let record = FileRecord {
+/// The manifest record of `small_file`'s 12 rows (hash not checked here).
+fn small_record() -> FileRecord {
+    FileRecord {
         name: "users.parquet".into(),
         rows: 12,
         bytes: 0,
         sha256: String::new(),
-    };
+    }
+}
+
+/// Reading `path` row group by row group for `attrs` is refused with the
+/// message the whole-file read of `cols` gives, which contains `needle`.
+fn assert_refused_as_whole(path: &Path, cols: &[&str], attrs: &[String], needle: &str) {
+    let record = small_record();
+    let whole = read_parquet_columns(path, cols).unwrap();
+    assert_eq!(whole.len(), 3, "three row groups");
+    let want = nsfsim::data::validate::check_batches(path, &record, &whole)
+        .unwrap_err()
+        .to_string();
+    let got = read_model_columns(path, &record, attrs)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert_eq!(got, want);
+    assert!(
+        got.contains(needle) && got.contains("users.parquet"),
+        "{got}"
+    );
+}
+
+#[test]
+fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.parquet");
+    let record = small_record();
     let attrs = vec!["balance_krw".to_string()];
     let cols = [
         "user_id",
@@ -257,20 +282,7 @@ fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
     ];
     for (ids, prob, bal, needle) in cases {
         small_file(&path, ids, prob, bal);
-        let whole = read_parquet_columns(&path, &cols).unwrap();
-        assert_eq!(whole.len(), 3, "three row groups");
-        let want = nsfsim::data::validate::check_batches(&path, &record, &whole)
-            .unwrap_err()
-            .to_string();
-        let got = read_model_columns(&path, &record, &attrs)
-            .err()
-            .expect("refused")
-            .to_string();
-        assert_eq!(got, want);
-        assert!(
-            got.contains(needle) && got.contains("users.parquet"),
-            "{got}"
-        );
+        assert_refused_as_whole(&path, &cols, &attrs, needle);
     }
     small_file(&path, ok_ids, ok_prob, ok_bal);
     let read = read_model_columns(&path, &record, &attrs).unwrap();
@@ -292,12 +304,7 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
     use arrow_array::StringArray;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.parquet");
-    let record = FileRecord {
-        name: "users.parquet".into(),
-        rows: 12,
-        bytes: 0,
-        sha256: String::new(),
-    };
+    let record = small_record();
     let attrs = vec!["region".to_string(), "device_os".to_string()];
     let cols = [
         "user_id",
@@ -355,16 +362,7 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
     };
     for (region, os, needle) in cases {
         file(region, os);
-        let whole = read_parquet_columns(&path, &cols).unwrap();
-        let want = nsfsim::data::validate::check_batches(&path, &record, &whole)
-            .unwrap_err()
-            .to_string();
-        let got = read_model_columns(&path, &record, &attrs)
-            .err()
-            .expect("refused")
-            .to_string();
-        assert_eq!(got, want);
-        assert!(got.contains(needle), "{got}");
+        assert_refused_as_whole(&path, &cols, &attrs, needle);
     }
     file(regions(ok.clone()), regions(os.clone()));
     let whole = read_parquet_columns(&path, &cols).unwrap();
