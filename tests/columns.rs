@@ -172,16 +172,18 @@ fn identifier_values_at_unsorted_rows_equal_the_whole_file_read() {
 /// A file of 12 rows in row groups of 4, with `balance_krw` and the other
 /// columns as given.
 fn small_file(path: &Path, ids: Vec<u64>, prob: Vec<f64>, balance: Vec<Option<i64>>) {
-    small_file_with(path, ids, prob, balance, vec![]);
+    small_file_with(path, ids, prob, balance, vec![], true);
 }
 
-/// `small_file` with the columns `extra` after `balance_krw`.
+/// `small_file` with the columns `extra` after `balance_krw`, strings
+/// dictionary-encoded (as pyarrow and nsfsim write them) or plain.
 fn small_file_with(
     path: &Path,
     ids: Vec<u64>,
     prob: Vec<f64>,
     balance: Vec<Option<i64>>,
     extra: Vec<(&str, ArrayRef)>,
+    dictionary: bool,
 ) {
     let n = ids.len();
     let mut cols: Vec<(&str, ArrayRef)> = vec![
@@ -205,6 +207,7 @@ fn small_file_with(
         RecordBatch::try_new(schema.clone(), cols.into_iter().map(|c| c.1).collect()).unwrap();
     let props = parquet::file::properties::WriterProperties::builder()
         .set_max_row_group_row_count(Some(4))
+        .set_dictionary_enabled(dictionary)
         .build();
     let file = std::fs::File::create(path).unwrap();
     let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, Some(props)).unwrap();
@@ -298,7 +301,8 @@ fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
 /// `region` and `device_os` are read as dictionaries row group by row group
 /// (`columns::RowGroups`): their design columns, their unknown categories
 /// (named at their first row, in a later row group) and their nulls and
-/// wrong types are what reading the file whole as strings gives.
+/// wrong types are what reading the file whole as strings gives, whether
+/// the file's pages are dictionary-encoded or plain.
 #[test]
 fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
     use arrow_array::StringArray;
@@ -349,7 +353,7 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
             "`region` has type Int64, not a string",
         ),
     ];
-    let file = |region: ArrayRef, os: ArrayRef| {
+    let file = |region: ArrayRef, os: ArrayRef, dictionary: bool| {
         let ids: Vec<u64> = (0..12).collect();
         let extra = vec![("region", region), ("device_os", os)];
         small_file_with(
@@ -358,27 +362,30 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
             vec![0.25; 12],
             (0..12).map(Some).collect(),
             extra,
+            dictionary,
         );
     };
-    for (region, os, needle) in cases {
-        file(region, os);
-        assert_refused_as_whole(&path, &cols, &attrs, needle);
-    }
-    file(regions(ok.clone()), regions(os.clone()));
-    let whole = read_parquet_columns(&path, &cols).unwrap();
-    let want = expected_columns(&whole, &attrs);
-    let read = read_model_columns(&path, &record, &attrs).unwrap();
-    assert_eq!(read.design.x.ncols(), want.len());
-    for (j, column) in want.iter().enumerate() {
-        assert_eq!(
-            read.design.x.column(j).to_vec(),
-            *column,
-            "{}",
-            read.design.names[j]
+    for dictionary in [true, false] {
+        for (region, os, needle) in cases.clone() {
+            file(region, os, dictionary);
+            assert_refused_as_whole(&path, &cols, &attrs, needle);
+        }
+        file(regions(ok.clone()), regions(os.clone()), dictionary);
+        let whole = read_parquet_columns(&path, &cols).unwrap();
+        let want = expected_columns(&whole, &attrs);
+        let read = read_model_columns(&path, &record, &attrs).unwrap();
+        assert_eq!(read.design.x.ncols(), want.len());
+        for (j, column) in want.iter().enumerate() {
+            assert_eq!(
+                read.design.x.column(j).to_vec(),
+                *column,
+                "{} (dictionary pages: {dictionary})",
+                read.design.names[j]
+            );
+        }
+        assert!(
+            want.iter().flatten().any(|&v| v == 1.0),
+            "some region and iOS cells are 1"
         );
     }
-    assert!(
-        want.iter().flatten().any(|&v| v == 1.0),
-        "some region and iOS cells are 1"
-    );
 }
