@@ -244,7 +244,7 @@ enum Source<'a> {
 /// `region` and `device_os` so), each key's entry in a table of the
 /// dictionary's codes. perf on the case's read: materializing 40 M region
 /// strings and finding each one's index cost a tenth of its user CPU.
-pub(crate) enum Codes<'a> {
+enum Codes<'a> {
     Strings(&'a arrow_array::StringArray, fn(&str) -> u8),
     Keys(&'a [i32], Vec<u8>, Option<&'a arrow_buffer::NullBuffer>),
 }
@@ -275,31 +275,29 @@ impl<'a> Codes<'a> {
     ) {
         match self {
             Codes::Strings(s, code) => {
-                for (row, i) in out.zip(rows) {
-                    f(
-                        row,
-                        if s.is_valid(i) {
-                            code(s.value(i))
-                        } else {
-                            NO_CODE
-                        },
-                    );
-                }
+                let at = |i| {
+                    if s.is_valid(i) {
+                        code(s.value(i))
+                    } else {
+                        NO_CODE
+                    }
+                };
+                out.zip(rows).for_each(|(row, i)| f(row, at(i)));
             }
             Codes::Keys(keys, table, nulls) => {
                 let code = |k: i32| table.get(k as usize).copied().unwrap_or(NO_CODE);
                 match nulls {
                     None => out.zip(&keys[rows]).for_each(|(row, &k)| f(row, code(k))),
-                    Some(n) => out.zip(rows).for_each(|(row, i)| {
-                        f(
-                            row,
+                    Some(n) => {
+                        let at = |i| {
                             if n.is_valid(i) {
                                 code(keys[i])
                             } else {
                                 NO_CODE
-                            },
-                        )
-                    }),
+                            }
+                        };
+                        out.zip(rows).for_each(|(row, i)| f(row, at(i)));
+                    }
                 }
             }
         }
