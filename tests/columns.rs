@@ -245,20 +245,26 @@ fn assert_refused_as_whole(path: &Path, cols: &[&str], attrs: &[String], needle:
     );
 }
 
+/// The columns `small_file` writes before `balance_krw`, then `attrs`.
+fn small_cols<'a>(attrs: &[&'a str]) -> Vec<&'a str> {
+    let mut cols = vec![
+        "user_id",
+        "apple_registered",
+        "consented",
+        "nsf",
+        "nsf_prob",
+    ];
+    cols.extend(attrs);
+    cols
+}
+
 #[test]
 fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.parquet");
     let record = small_record();
     let attrs = vec!["balance_krw".to_string()];
-    let cols = [
-        "user_id",
-        "apple_registered",
-        "consented",
-        "nsf",
-        "nsf_prob",
-        "balance_krw",
-    ];
+    let cols = small_cols(&["balance_krw"]);
     let ok_ids: Vec<u64> = (0..12).collect();
     let ok_prob = vec![0.25; 12];
     let ok_bal: Vec<Option<i64>> = (0..12).map(Some).collect();
@@ -310,15 +316,7 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
     let path = dir.path().join("users.parquet");
     let record = small_record();
     let attrs = vec!["region".to_string(), "device_os".to_string()];
-    let cols = [
-        "user_id",
-        "apple_registered",
-        "consented",
-        "nsf",
-        "nsf_prob",
-        "region",
-        "device_os",
-    ];
+    let cols = small_cols(&["region", "device_os"]);
     let regions = |r: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(r)) };
     let ok: Vec<Option<&str>> = (0..12).map(|i| Some(REGIONS[(i * 5) % 17])).collect();
     let os: Vec<Option<&str>> = (0..12).map(|i| Some(["ios", "android"][i % 2])).collect();
