@@ -33,11 +33,13 @@ def main() -> int:
     data = sys.argv[1]
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     path = os.path.join(data, "users.parquet")
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, r = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         table = pq.read_table(path, columns=COLUMNS)
         times.append(time.perf_counter() - t)
+        r2 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu.append((r2.ru_utime - r.ru_utime, r2.ru_stime - r.ru_stime))
         rows = table.num_rows
         del table
     print(json.dumps({
@@ -47,6 +49,8 @@ def main() -> int:
         "cpu_count": pa.cpu_count(),
         "seconds": [round(x, 3) for x in times],
         "best_seconds": round(min(times), 3),
+        "user_seconds": [round(u, 2) for u, _ in cpu],
+        "sys_seconds": [round(s, 2) for _, s in cpu],
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }))
     return 0

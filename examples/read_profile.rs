@@ -21,14 +21,27 @@ fn main() -> anyhow::Result<()> {
     let repeats: usize = args.next().map_or(Ok(1), |s| s.parse())?;
     let attrs = FeatureSet::Full.attributes()?;
     for _ in 0..repeats {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         let data = load_data(&dir, &attrs)?;
+        let (user, sys) = (cpu_seconds().0 - cpu.0, cpu_seconds().1 - cpu.1);
         println!(
-            "read {:.2} s ({} rows × {} features)",
+            "read {:.2} s, user {user:.2} s, sys {sys:.2} s ({} rows × {} features)",
             t.elapsed().as_secs_f64(),
             data.rows(),
             data.design.x.ncols()
         );
     }
     Ok(())
+}
+
+/// This process's user and system CPU seconds so far (all threads).
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage writes the struct it is given.
+    let u = unsafe {
+        let mut u = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    (s(u.ru_utime), s(u.ru_stime))
 }

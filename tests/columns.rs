@@ -215,20 +215,20 @@ fn small_file_with(
     w.close().unwrap();
 }
 
-/// The manifest record of `small_file`'s 12 rows (hash not checked here).
-fn small_record() -> FileRecord {
+/// The manifest record of `small_file`'s 12 rows at `path`, as written now.
+fn small_record(path: &Path) -> FileRecord {
     FileRecord {
         name: "users.parquet".into(),
         rows: 12,
-        bytes: 0,
-        sha256: String::new(),
+        bytes: std::fs::metadata(path).unwrap().len(),
+        sha256: nsfsim::data::artifact::sha256_file(path).unwrap(),
     }
 }
 
 /// Reading `path` row group by row group for `attrs` is refused with the
 /// message the whole-file read of `cols` gives, which contains `needle`.
 fn assert_refused_as_whole(path: &Path, cols: &[&str], attrs: &[String], needle: &str) {
-    let record = small_record();
+    let record = small_record(path);
     let whole = read_parquet_columns(path, cols).unwrap();
     assert_eq!(whole.len(), 3, "three row groups");
     let want = nsfsim::data::validate::check_batches(path, &record, &whole)
@@ -262,7 +262,6 @@ fn small_cols<'a>(attrs: &[&'a str]) -> Vec<&'a str> {
 fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.parquet");
-    let record = small_record();
     let attrs = vec!["balance_krw".to_string()];
     let cols = small_cols(&["balance_krw"]);
     let ok_ids: Vec<u64> = (0..12).collect();
@@ -294,6 +293,7 @@ fn refusals_in_later_row_groups_read_as_the_whole_file_read_them() {
         assert_refused_as_whole(&path, &cols, &attrs, needle);
     }
     small_file(&path, ok_ids, ok_prob, ok_bal);
+    let record = small_record(&path);
     let read = read_model_columns(&path, &record, &attrs).unwrap();
     assert_eq!(read.design.names, ["log1p(balance_krw)"]);
     let bad_rows = FileRecord { rows: 13, ..record };
@@ -314,7 +314,6 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
     use arrow_array::StringArray;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.parquet");
-    let record = small_record();
     let attrs = vec!["region".to_string(), "device_os".to_string()];
     let cols = small_cols(&["region", "device_os"]);
     let regions = |r: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(r)) };
@@ -371,7 +370,7 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
         file(regions(ok.clone()), regions(os.clone()), dictionary);
         let whole = read_parquet_columns(&path, &cols).unwrap();
         let want = expected_columns(&whole, &attrs);
-        let read = read_model_columns(&path, &record, &attrs).unwrap();
+        let read = read_model_columns(&path, &small_record(&path), &attrs).unwrap();
         assert_eq!(read.design.x.ncols(), want.len());
         for (j, column) in want.iter().enumerate() {
             assert_eq!(
@@ -386,4 +385,78 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
             "some region and iOS cells are 1"
         );
     }
+}
+
+/// Regression (found reading `train::load_data`, 2026-12-03): the data
+/// file was hashed on one handle and decoded on others, each opened by
+/// path, so a file replaced or rewritten between the two could be trained
+/// on while the lineage named the file the manifest's SHA-256 describes.
+/// Now each row group's bytes are hashed as they are read and decoded from
+/// that buffer, on one handle. Here a thread keeps replacing the file (by
+/// rename) and rewriting it in place with another of the same layout and
+/// other balances: every read either is refused or gives the balances of
+/// the file the manifest describes.
+#[test]
+fn a_file_swapped_while_read_gives_the_hashed_file_or_a_refusal() {
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, path) = (
+        dir.path().join("a.parquet"),
+        dir.path().join("b.parquet"),
+        dir.path().join("users.parquet"),
+    );
+    let ids: Vec<u64> = (0..12).collect();
+    let balances = |base: i64| (0..12).map(|i| Some(base + i)).collect::<Vec<_>>();
+    small_file_with(&a, ids.clone(), vec![0.25; 12], balances(1), vec![], false);
+    small_file_with(&b, ids, vec![0.25; 12], balances(1_000_001), vec![], false);
+    let (bytes_a, bytes_b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(bytes_a.len(), bytes_b.len(), "one layout");
+    assert_ne!(bytes_a, bytes_b);
+    std::fs::copy(&a, &path).unwrap();
+    let record = small_record(&path);
+    let attrs = vec!["balance_krw".to_string()];
+    let want: Vec<f32> = (1..13).map(|v| (v as f64).ln_1p() as f32).collect();
+    let stop = AtomicBool::new(false);
+    let (mut read, mut refused) = (0, 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let tmp = dir.path().join("next.parquet");
+            for k in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let src = if k % 2 == 0 { &b } else { &a };
+                if k % 4 < 2 {
+                    std::fs::copy(src, &tmp).unwrap();
+                    std::fs::rename(&tmp, &path).unwrap();
+                } else {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                    let new = if k % 2 == 0 { &bytes_b } else { &bytes_a };
+                    f.write_all_at(new, 0).unwrap();
+                }
+            }
+        });
+        // Stops the writer however this loop ends (a failed assert too).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        for _ in 0..2000 {
+            match read_model_columns(&path, &record, &attrs) {
+                Ok(got) => {
+                    assert_eq!(got.design.x.column(0).to_vec(), want, "a mix of two files");
+                    read += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+    });
+    assert!(
+        read > 0 && refused > 0,
+        "{read} read, {refused} refused: no race was run"
+    );
 }

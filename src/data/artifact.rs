@@ -678,12 +678,47 @@ pub fn bounded_parquet(
     file: File,
     len: u64,
 ) -> std::result::Result<(BoundedFile, ArrowReaderMetadata), (&'static str, String)> {
-    crate::data::chunks::check_footer(&file, len).map_err(|e| ("not a valid Parquet file", e))?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+    let footer = parquet_footer(&file, len)?;
+    let chunks = Chunks::of(footer.meta.metadata(), len);
+    Ok((BoundedFile::new(file, chunks), footer.meta))
+}
+
+/// A Parquet file's footer: its bytes, read once, and the metadata parsed
+/// from exactly those bytes (walked first, `data::chunks::walk_footer`;
+/// every column chunk inside the file).
+pub struct Footer {
+    /// Where the footer's bytes start in the file.
+    pub at: u64,
+    /// The footer's bytes (without the 8-byte length and `PAR1` after them).
+    pub bytes: Vec<u8>,
+    /// The metadata they hold.
+    pub meta: ArrowReaderMetadata,
+}
+
+/// Reads and checks the footer of `file` (`len` bytes long); on failure the
+/// stage ("not a Parquet file", "not a valid Parquet file") and the reason.
+pub fn parquet_footer(
+    file: &File,
+    len: u64,
+) -> std::result::Result<Footer, (&'static str, String)> {
+    use crate::data::chunks::{footer_bytes, walk_footer};
+    let Some(bytes) = footer_bytes(file, len).map_err(|e| ("not a valid Parquet file", e))? else {
+        // No Parquet tail: the crate's own message says what is wrong.
+        let e = ArrowReaderMetadata::load(file, ArrowReaderOptions::new())
+            .err()
+            .map_or_else(|| "it has no Parquet footer".to_string(), |e| e.to_string());
+        return Err(("not a Parquet file", e));
+    };
+    walk_footer(&bytes).map_err(|e| ("not a valid Parquet file", e))?;
+    let parsed = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&bytes)
+        .and_then(|m| ArrowReaderMetadata::try_new(Arc::new(m), ArrowReaderOptions::new()))
         .map_err(|e| ("not a Parquet file", e.to_string()))?;
-    check_chunk_ranges(meta.metadata(), len).map_err(|e| ("not a valid Parquet file", e))?;
-    let chunks = Chunks::of(meta.metadata(), len);
-    Ok((BoundedFile::new(file, chunks), meta))
+    check_chunk_ranges(parsed.metadata(), len).map_err(|e| ("not a valid Parquet file", e))?;
+    Ok(Footer {
+        at: len - 8 - bytes.len() as u64,
+        bytes,
+        meta: parsed,
+    })
 }
 
 /// Refuses a footer whose column chunks lie outside the file (a negative or

@@ -15,7 +15,7 @@
 //! same way before the crate parses it ([`check_footer`]).
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Take};
+use std::io::{BufReader, Read};
 use std::sync::Arc;
 
 use parquet::errors::{ParquetError, Result as ParquetResult};
@@ -103,16 +103,44 @@ impl Chunks {
 }
 
 /// A Parquet file whose page reads stay inside their column chunk (see the
-/// module documentation).
+/// module documentation): the file itself, read by position (no handle is
+/// cloned or moved per page), or one span of it already in memory (a row
+/// group's bytes, read and hashed once: `columns::RowGroups`).
 pub struct BoundedFile {
-    file: File,
+    source: Source,
     chunks: Chunks,
+}
+
+enum Source {
+    File(Arc<File>),
+    /// Bytes `start..start + bytes.len()` of the file.
+    Span {
+        bytes: bytes::Bytes,
+        start: u64,
+    },
 }
 
 impl BoundedFile {
     /// Wraps an open file with the chunks of its footer.
     pub fn new(file: File, chunks: Chunks) -> BoundedFile {
-        BoundedFile { file, chunks }
+        BoundedFile::shared(Arc::new(file), chunks)
+    }
+
+    /// Wraps a file shared with other readers.
+    pub fn shared(file: Arc<File>, chunks: Chunks) -> BoundedFile {
+        BoundedFile {
+            source: Source::File(file),
+            chunks,
+        }
+    }
+
+    /// Bytes `start..start + bytes.len()` of a file with these chunks; a
+    /// read outside them fails.
+    pub fn span(bytes: bytes::Bytes, start: u64, chunks: Chunks) -> BoundedFile {
+        BoundedFile {
+            source: Source::Span { bytes, start },
+            chunks,
+        }
     }
 
     /// Its chunks (for another handle on the same file).
@@ -120,11 +148,89 @@ impl BoundedFile {
         &self.chunks
     }
 
-    /// A buffered reader of bytes `start..end` of the file.
-    fn range(&self, start: u64, end: u64) -> ParquetResult<BufReader<Take<File>>> {
-        let mut f = self.file.try_clone()?;
-        f.seek(SeekFrom::Start(start))?;
-        Ok(BufReader::new(f.take(end.saturating_sub(start))))
+    /// A reader of bytes `start..end` of the file.
+    fn range(&self, start: u64, end: u64) -> ParquetResult<Inner> {
+        match &self.source {
+            Source::File(file) => Ok(Inner::File(BufReader::new(At {
+                file: file.clone(),
+                at: start,
+                end,
+            }))),
+            Source::Span { .. } => Ok(Inner::Span(std::io::Cursor::new(self.slice(start, end)?))),
+        }
+    }
+
+    /// Bytes `start..end` of a span.
+    fn slice(&self, start: u64, end: u64) -> ParquetResult<bytes::Bytes> {
+        let Source::Span { bytes, start: s0 } = &self.source else {
+            unreachable!("slice is only asked of a span")
+        };
+        let inside = start >= *s0 && end >= start && end - s0 <= bytes.len() as u64;
+        if !inside {
+            return Err(ParquetError::General(format!(
+                "bytes {start}..{end} lie outside the row group read ({s0}..{})",
+                s0 + bytes.len() as u64
+            )));
+        }
+        Ok(bytes.slice((start - s0) as usize..(end - s0) as usize))
+    }
+}
+
+/// Bytes `at..end` of a file, read by position.
+struct At {
+    file: Arc<File>,
+    at: u64,
+    end: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.end.saturating_sub(self.at) as usize);
+        let n = read_at(&self.file, &mut buf[..n], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// One positional read of `buf.len()` bytes at `at` (fewer at the end).
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(file, buf, at)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(file, buf, at)
+    }
+}
+
+/// Fills `buf` from byte `at` of `file` (an error if the file ends first).
+pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match read_at(file, buf, at) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => (buf, at) = (&mut buf[n..], at + n as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+enum Inner {
+    File(BufReader<At>),
+    Span(std::io::Cursor<bytes::Bytes>),
+}
+
+impl Read for Inner {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Inner::File(r) => r.read(buf),
+            Inner::Span(r) => r.read(buf),
+        }
     }
 }
 
@@ -163,7 +269,16 @@ impl ChunkReader for BoundedFile {
                 "{label}: {length} bytes at byte {start} run past the end of its column chunk (byte {end})"
             )));
         }
-        self.file.get_bytes(start, length)
+        match &self.source {
+            Source::File(file) => {
+                let mut buf = vec![0u8; length];
+                read_exact_at(file, &mut buf, start).map_err(|e| {
+                    ParquetError::General(format!("{label}: {length} bytes at byte {start}: {e}"))
+                })?;
+                Ok(buf.into())
+            }
+            Source::Span { .. } => self.slice(start, start + length as u64),
+        }
     }
 }
 
@@ -186,7 +301,7 @@ pub fn check_footer(file: &File, len: u64) -> std::result::Result<(), String> {
 }
 
 /// The generic walk of a footer's bytes (see [`check_footer`]).
-fn walk_footer(footer: &[u8]) -> std::result::Result<(), String> {
+pub(crate) fn walk_footer(footer: &[u8]) -> std::result::Result<(), String> {
     let mut walk = Walk {
         r: footer,
         left: footer.len() as u64,
@@ -204,12 +319,10 @@ fn walk_footer(footer: &[u8]) -> std::result::Result<(), String> {
 
 /// The footer's bytes, `None` when the file has no `PAR1` tail or its
 /// footer length does not fit (the crate reports those).
-fn footer_bytes(file: &File, len: u64) -> std::result::Result<Option<Vec<u8>>, String> {
+pub(crate) fn footer_bytes(file: &File, len: u64) -> std::result::Result<Option<Vec<u8>>, String> {
     let read = |at: u64, n: usize| -> std::io::Result<Vec<u8>> {
-        let mut f = file.try_clone()?;
-        f.seek(SeekFrom::Start(at))?;
         let mut buf = vec![0u8; n];
-        f.read_exact(&mut buf)?;
+        read_exact_at(file, &mut buf, at)?;
         Ok(buf)
     };
     let cannot = |e: std::io::Error| format!("its footer cannot be read: {e}");
@@ -242,7 +355,7 @@ pub fn decode_message(e: &arrow_schema::ArrowError) -> String {
 
 /// A reader of one column chunk's remaining bytes that fails, rather than
 /// returning 0 bytes, when asked for more.
-pub struct ChunkRead(BufReader<Take<File>>);
+pub struct ChunkRead(Inner);
 
 impl Read for ChunkRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -9,7 +9,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
@@ -21,6 +22,7 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::data::artifact::FileRecord;
 use crate::data::chunks::{BoundedFile, Chunks, decode_message};
@@ -29,10 +31,14 @@ use crate::data::validate::{self, ColumnChecks};
 use crate::error::{NsfError, Result};
 use crate::sim::schema::{TRAILING, USER_ID};
 
-/// A Parquet file opened for reading by row groups: its metadata, parsed
-/// once and shared by every row group's reader.
+/// A Parquet file opened for reading by row groups: one handle, its
+/// footer read once and parsed once, shared by every row group's reader.
 pub struct RowGroups {
     path: PathBuf,
+    file: Arc<File>,
+    len: u64,
+    /// Where the footer starts, and its bytes (`meta` was parsed from them).
+    footer: (u64, Vec<u8>),
     meta: ArrowReaderMetadata,
     chunks: Chunks,
     columns: Vec<String>,
@@ -43,8 +49,13 @@ impl RowGroups {
     pub fn open(path: &Path, columns: &[&str]) -> Result<RowGroups> {
         let file = File::open(path).map_err(|e| input(path, format!("cannot open: {e}")))?;
         let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
-        let (file, meta) = crate::data::artifact::bounded_parquet(file, len)
+        // A file that cannot be read at all (a directory, ...) is an I/O
+        // error, as the hash's read would report it, not a bad footer.
+        crate::data::chunks::read_exact_at(&file, &mut [0u8; 4][..len.min(4) as usize], 0)
+            .map_err(|e| NsfError::io(path, e))?;
+        let footer = crate::data::artifact::parquet_footer(&file, len)
             .map_err(|(stage, e)| input(path, format!("{stage}: {e}")))?;
+        let meta = footer.meta;
         for c in columns {
             if meta.schema().field_with_name(c).is_err() {
                 return Err(input(
@@ -55,8 +66,11 @@ impl RowGroups {
         }
         Ok(RowGroups {
             path: path.to_path_buf(),
+            file: Arc::new(file),
+            len,
+            footer: (footer.at, footer.bytes),
+            chunks: Chunks::of(meta.metadata(), len),
             meta: categories_as_dictionaries(meta).map_err(|e| input(path, e.to_string()))?,
-            chunks: file.chunks().clone(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
         })
     }
@@ -76,11 +90,10 @@ impl RowGroups {
         self.sizes().iter().sum()
     }
 
-    /// Row group `rg`'s columns as one batch (`None` when it has no rows).
-    fn read(&self, rg: usize, rows: usize) -> Result<Option<RecordBatch>> {
+    /// Row group `rg`'s columns, read from `file`, as one batch (`None`
+    /// when it has no rows).
+    fn read(&self, rg: usize, rows: usize, file: BoundedFile) -> Result<Option<RecordBatch>> {
         let path = &self.path;
-        let file = File::open(path).map_err(|e| input(path, format!("cannot open: {e}")))?;
-        let file = BoundedFile::new(file, self.chunks.clone());
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
         let mask = ProjectionMask::columns(
             builder.parquet_schema(),
@@ -106,22 +119,139 @@ impl RowGroups {
 
     /// `f` of every row group's batch with its part (`parts[rg]`), in
     /// parallel; results in file order. Row groups without rows are skipped.
+    ///
+    /// The file must be the one `record` describes (its SHA-256), and what
+    /// is decoded is what is hashed: one pass reads each row group's bytes
+    /// once, hashes them in file order and hands them to the decoders, and
+    /// the footer the metadata came from must be the one hashed. A file
+    /// replaced or rewritten while it is read is refused or read as it was
+    /// hashed, never a mix (`tests/columns.rs`,
+    /// `a_file_swapped_while_read_gives_the_hashed_file_or_a_refusal`).
     pub fn map<P: Send, T: Send>(
         &self,
+        record: &FileRecord,
         parts: Vec<P>,
         f: impl Fn(P, &RecordBatch) -> Result<T> + Sync,
     ) -> Result<Vec<T>> {
         let sizes = self.sizes();
-        parts
-            .into_par_iter()
-            .zip(sizes.into_par_iter().enumerate())
-            .filter_map(|(part, (rg, rows))| match self.read(rg, rows) {
-                Ok(Some(batch)) => Some(f(part, &batch)),
-                Ok(None) => None,
-                Err(e) => Some(Err(e)),
-            })
-            .collect()
+        let spans = self.spans()?;
+        let slots: Vec<Mutex<Option<P>>> = parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
+        let (digest, mut out): (Result<String>, Vec<Decoded<T>>) = std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            let hashing = s.spawn(|| self.hash(&spans, tx));
+            let out = rx
+                .into_iter()
+                .par_bridge()
+                .map(|(rg, bytes, start)| {
+                    let part = slots[rg].lock().expect("part").take().expect("read once");
+                    let file = BoundedFile::span(bytes, start, self.chunks.clone());
+                    let batch = self.read(rg, sizes[rg], file);
+                    (rg, batch.transpose().map(|b| b.and_then(|b| f(part, &b))))
+                })
+                .collect();
+            (hashing.join().expect("the hashing thread"), out)
+        });
+        validate::check_digest(&self.path, record, digest?)?;
+        out.sort_by_key(|(rg, _)| *rg);
+        out.into_iter().filter_map(|(_, r)| r).collect()
     }
+
+    /// Each row group's bytes (from its first column chunk's start to its
+    /// last one's end), in file order; refused unless they follow one
+    /// another without overlap and end before the footer (as every Parquet
+    /// writer we know writes them).
+    fn spans(&self) -> Result<Vec<(usize, u64, u64)>> {
+        let mut spans: Vec<(usize, u64, u64)> = self
+            .meta
+            .metadata()
+            .row_groups()
+            .iter()
+            .enumerate()
+            .map(|(rg, g)| {
+                let ranges = g.columns().iter().map(|c| {
+                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset()) as u64;
+                    (start, start + c.compressed_size() as u64)
+                });
+                let start = ranges.clone().map(|r| r.0).min().unwrap_or(0);
+                let end = ranges.map(|r| r.1).max().unwrap_or(start);
+                (rg, start, end)
+            })
+            .collect();
+        spans.sort_by_key(|&(_, start, end)| (start, end));
+        let mut at = 0;
+        for &(rg, start, end) in spans.iter().chain([&(usize::MAX, self.footer.0, 0)]) {
+            if start < at {
+                let what = match rg {
+                    usize::MAX => "the footer".to_string(),
+                    rg => format!("row group {rg}"),
+                };
+                return Err(input(
+                    &self.path,
+                    format!(
+                        "{what} starts at byte {start}, inside the row group before it (row groups must follow one another; rewrite the file, e.g. with pyarrow)"
+                    ),
+                ));
+            }
+            at = end;
+        }
+        Ok(spans)
+    }
+
+    /// The file's SHA-256, read once from start to end: each span's bytes
+    /// are sent to `tx` as they are hashed; the footer's bytes must be
+    /// those `meta` was parsed from.
+    fn hash(
+        &self,
+        spans: &[(usize, u64, u64)],
+        tx: SyncSender<(usize, bytes::Bytes, u64)>,
+    ) -> Result<String> {
+        let path = &self.path;
+        let io = |e: std::io::Error| NsfError::io(path, e);
+        let mut h = Sha256::new();
+        let mut at = 0;
+        for &(rg, start, end) in spans {
+            hash_range(&self.file, &mut h, at, start).map_err(io)?;
+            let bytes = read_span(&self.file, start, end).map_err(io)?;
+            h.update(&bytes);
+            at = end;
+            // A closed channel: the decoders stopped; the hash goes on.
+            let _ = tx.send((rg, bytes.into(), start));
+        }
+        drop(tx);
+        let (footer_at, footer) = &self.footer;
+        hash_range(&self.file, &mut h, at, *footer_at).map_err(io)?;
+        let tail = read_span(&self.file, *footer_at, self.len).map_err(io)?;
+        h.update(&tail);
+        if !tail.starts_with(footer) {
+            return Err(input(
+                path,
+                "changed while it was read: its footer is not the one read first".into(),
+            ));
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+/// A row group's index and what `f` made of it (`None`: no rows).
+type Decoded<T> = (usize, Option<Result<T>>);
+
+/// Hashes bytes `from..to` of `file` into `h`.
+fn hash_range(file: &File, h: &mut Sha256, mut from: u64, to: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
+    while from < to {
+        let n = buf.len().min((to - from) as usize);
+        crate::data::chunks::read_exact_at(file, &mut buf[..n], from)?;
+        h.update(&buf[..n]);
+        from += n as u64;
+    }
+    Ok(())
+}
+
+/// Bytes `from..to` of `file`.
+fn read_span(file: &File, from: u64, to: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; (to - from) as usize];
+    crate::data::chunks::read_exact_at(file, &mut buf, from)?;
+    Ok(buf)
 }
 
 /// `meta` reading the string columns `region` and `device_os` as `Int32`
@@ -231,7 +361,7 @@ fn split_slices<'a, T>(mut v: &'a mut [T], sizes: &[usize]) -> Vec<&'a mut [T]> 
 
 /// Reads the columns a model of `attributes` needs from the data file at
 /// `path` (described by `record`), row group by row group, and checks them
-/// (rows, values, unique `user_id`s; the caller checks the SHA-256).
+/// (rows, values, unique `user_id`s, the SHA-256 against `record`, on the bytes decoded).
 pub fn read_model_columns(
     path: &Path,
     record: &FileRecord,
@@ -274,7 +404,7 @@ pub fn read_model_columns(
                 prob,
             })
             .collect();
-        let checks = groups.map(parts, |mut part, batch| {
+        let checks = groups.map(record, parts, |mut part, batch| {
             let checks = validate::check_values(path, batch);
             if checks.clean() {
                 fill_model_part(batch, attributes, &mut part).map_err(|e| with_path(e, path))?;
@@ -335,7 +465,7 @@ fn fill_model_part(batch: &RecordBatch, attributes: &[String], part: &mut Part) 
 /// Values of identifier columns (`u64`, or a SHA-256 digest as its first 8
 /// bytes read as a little-endian `u64`) at the rows `rows`, as `f64`, one
 /// vector per name, read row group by row group and checked like
-/// `validate::read_checked` (the caller checks the SHA-256).
+/// `validate::read_checked` (the SHA-256 against `record`, on the bytes decoded).
 pub fn identifier_values(
     path: &Path,
     record: &FileRecord,
@@ -356,7 +486,7 @@ pub fn identifier_values(
         parts.push((start, &sorted[at..end]));
         (start, at) = (start + k, end);
     }
-    let read = groups.map(parts, |(first, wanted), batch| {
+    let read = groups.map(record, parts, |(first, wanted), batch| {
         let checks = validate::check_values(path, batch);
         let one = std::slice::from_ref(batch);
         let types = validate::check_schema_types(path, one).err();

@@ -28,7 +28,12 @@ fn bad(path: &Path, message: String) -> NsfError {
 /// The file at `path` is the one `record` describes: same SHA-256. Returns
 /// the hash of the file actually read.
 pub fn check_file(path: &Path, record: &FileRecord) -> Result<String> {
-    let got = sha256_file(path)?;
+    check_digest(path, record, sha256_file(path)?)
+}
+
+/// `got`, the SHA-256 of the file at `path` as read, is the one `record`
+/// describes.
+pub fn check_digest(path: &Path, record: &FileRecord, got: String) -> Result<String> {
     if got != record.sha256 {
         return Err(bad(
             path,

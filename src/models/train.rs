@@ -133,12 +133,11 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     }
     let data_path = dir.join(&manifest.files[0].name);
     // Row group by row group into the design matrix (no copy of the file
-    // as Arrow batches), the file's SHA-256 beside it.
-    let (hash, columns) = rayon::join(
-        || crate::data::validate::check_file(&data_path, &manifest.files[0]),
-        || crate::data::columns::read_model_columns(&data_path, &manifest.files[0], attributes),
-    );
-    let (data_sha256, columns) = (hash?, columns?);
+    // as Arrow batches), each row group's bytes hashed as they are read:
+    // the file decoded is the one the manifest's SHA-256 names.
+    let columns =
+        crate::data::columns::read_model_columns(&data_path, &manifest.files[0], attributes)?;
+    let data_sha256 = manifest.files[0].sha256.clone();
     let manifest_bytes = std::fs::read(dir.join("manifest.json"))
         .map_err(|e| NsfError::io(dir.join("manifest.json"), e))?;
     let data_ref = DataRef {
