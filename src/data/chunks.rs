@@ -10,12 +10,15 @@
 //! walked here (the compact protocol as the crate reads it, each element at
 //! least its encoded size) and refused as soon as it claims more than its
 //! column chunk has left; the crate then gets a reader that ends at the
-//! chunk and fails there. Nothing is buffered beyond an 8 KB reader per
-//! page: row groups still stream from the file. The footer is walked the
-//! same way before the crate parses it ([`check_footer`]).
+//! chunk and fails there. Reading the file, nothing is buffered beyond an
+//! 8 KB reader per page; `columns::RowGroups` hands it one row group's
+//! bytes at a time instead, read and hashed once ([`BoundedFile::span`]).
+//! The footer is walked the same way before the crate parses it
+//! ([`check_footer`]).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use parquet::errors::{ParquetError, Result as ParquetResult};
@@ -27,6 +30,7 @@ use parquet::file::reader::{ChunkReader, Length};
 struct Chunk {
     start: u64,
     end: u64,
+    row_group: usize,
     label: String,
 }
 
@@ -54,11 +58,33 @@ impl Chunks {
                 chunks.push(Chunk {
                     start,
                     end: start.saturating_add(len).min(file_len),
+                    row_group: g,
                     label: format!("row group {g}, column `{}`", c.column_path().string()),
                 });
             }
         }
         Chunks::from_list(chunks, file_len)
+    }
+
+    /// The file's length in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
+    /// Each of the `groups` row groups' bytes, `(row group, start, end)`:
+    /// from its first chunk's start to its last one's end (`start == end`
+    /// for a row group without chunks), in file order.
+    pub fn row_group_spans(&self, groups: usize) -> Vec<(usize, u64, u64)> {
+        let mut spans: Vec<(usize, u64, u64)> = (0..groups).map(|g| (g, u64::MAX, 0)).collect();
+        for c in self.chunks.iter() {
+            let span = &mut spans[c.row_group];
+            (span.1, span.2) = (span.1.min(c.start), span.2.max(c.end));
+        }
+        for span in &mut spans {
+            span.1 = span.1.min(span.2);
+        }
+        spans.sort_by_key(|&(_, start, end)| (start, end));
+        spans
     }
 
     /// `chunks` of a file of `file_len` bytes, indexed by start when
@@ -123,13 +149,8 @@ enum Source {
 impl BoundedFile {
     /// Wraps an open file with the chunks of its footer.
     pub fn new(file: File, chunks: Chunks) -> BoundedFile {
-        BoundedFile::shared(Arc::new(file), chunks)
-    }
-
-    /// Wraps a file shared with other readers.
-    pub fn shared(file: Arc<File>, chunks: Chunks) -> BoundedFile {
         BoundedFile {
-            source: Source::File(file),
+            source: Source::File(Arc::new(file)),
             chunks,
         }
     }
@@ -186,38 +207,10 @@ struct At {
 impl Read for At {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = buf.len().min(self.end.saturating_sub(self.at) as usize);
-        let n = read_at(&self.file, &mut buf[..n], self.at)?;
+        let n = self.file.read_at(&mut buf[..n], self.at)?;
         self.at += n as u64;
         Ok(n)
     }
-}
-
-/// One positional read of `buf.len()` bytes at `at` (fewer at the end).
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
-    if buf.is_empty() {
-        return Ok(0);
-    }
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::FileExt::read_at(file, buf, at)
-    }
-    #[cfg(windows)]
-    {
-        std::os::windows::fs::FileExt::seek_read(file, buf, at)
-    }
-}
-
-/// Fills `buf` from byte `at` of `file` (an error if the file ends first).
-pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut at: u64) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match read_at(file, buf, at) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => (buf, at) = (&mut buf[n..], at + n as u64),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 enum Inner {
@@ -272,7 +265,7 @@ impl ChunkReader for BoundedFile {
         match &self.source {
             Source::File(file) => {
                 let mut buf = vec![0u8; length];
-                read_exact_at(file, &mut buf, start).map_err(|e| {
+                file.read_exact_at(&mut buf, start).map_err(|e| {
                     ParquetError::General(format!("{label}: {length} bytes at byte {start}: {e}"))
                 })?;
                 Ok(buf.into())
@@ -322,7 +315,7 @@ pub(crate) fn walk_footer(footer: &[u8]) -> std::result::Result<(), String> {
 pub(crate) fn footer_bytes(file: &File, len: u64) -> std::result::Result<Option<Vec<u8>>, String> {
     let read = |at: u64, n: usize| -> std::io::Result<Vec<u8>> {
         let mut buf = vec![0u8; n];
-        read_exact_at(file, &mut buf, at)?;
+        file.read_exact_at(&mut buf, at)?;
         Ok(buf)
     };
     let cannot = |e: std::io::Error| format!("its footer cannot be read: {e}");
@@ -662,6 +655,7 @@ mod tests {
             .map(|(k, &(start, end))| Chunk {
                 start,
                 end,
+                row_group: k,
                 label: format!("chunk {k}"),
             })
             .collect();

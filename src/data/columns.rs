@@ -8,6 +8,7 @@
 //! whole gives (`validate::check_batches`).
 
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
@@ -35,8 +36,7 @@ use crate::sim::schema::{TRAILING, USER_ID};
 /// footer read once and parsed once, shared by every row group's reader.
 pub struct RowGroups {
     path: PathBuf,
-    file: Arc<File>,
-    len: u64,
+    file: File,
     /// Where the footer starts, and its bytes (`meta` was parsed from them).
     footer: (u64, Vec<u8>),
     meta: ArrowReaderMetadata,
@@ -51,7 +51,7 @@ impl RowGroups {
         let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
         // A file that cannot be read at all (a directory, ...) is an I/O
         // error, as the hash's read would report it, not a bad footer.
-        crate::data::chunks::read_exact_at(&file, &mut [0u8; 4][..len.min(4) as usize], 0)
+        file.read_exact_at(&mut [0u8; 4][..len.min(4) as usize], 0)
             .map_err(|e| NsfError::io(path, e))?;
         let footer = crate::data::artifact::parquet_footer(&file, len)
             .map_err(|(stage, e)| input(path, format!("{stage}: {e}")))?;
@@ -66,8 +66,7 @@ impl RowGroups {
         }
         Ok(RowGroups {
             path: path.to_path_buf(),
-            file: Arc::new(file),
-            len,
+            file,
             footer: (footer.at, footer.bytes),
             chunks: Chunks::of(meta.metadata(), len),
             meta: categories_as_dictionaries(meta).map_err(|e| input(path, e.to_string()))?,
@@ -156,28 +155,11 @@ impl RowGroups {
         out.into_iter().filter_map(|(_, r)| r).collect()
     }
 
-    /// Each row group's bytes (from its first column chunk's start to its
-    /// last one's end), in file order; refused unless they follow one
-    /// another without overlap and end before the footer (as every Parquet
-    /// writer we know writes them).
+    /// Each row group's bytes (`Chunks::row_group_spans`), in file order;
+    /// refused unless they follow one another without overlap and end
+    /// before the footer (as every Parquet writer we know writes them).
     fn spans(&self) -> Result<Vec<(usize, u64, u64)>> {
-        let mut spans: Vec<(usize, u64, u64)> = self
-            .meta
-            .metadata()
-            .row_groups()
-            .iter()
-            .enumerate()
-            .map(|(rg, g)| {
-                let ranges = g.columns().iter().map(|c| {
-                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset()) as u64;
-                    (start, start + c.compressed_size() as u64)
-                });
-                let start = ranges.clone().map(|r| r.0).min().unwrap_or(0);
-                let end = ranges.map(|r| r.1).max().unwrap_or(start);
-                (rg, start, end)
-            })
-            .collect();
-        spans.sort_by_key(|&(_, start, end)| (start, end));
+        let spans = self.chunks.row_group_spans(self.sizes().len());
         let mut at = 0;
         for &(rg, start, end) in spans.iter().chain([&(usize::MAX, self.footer.0, 0)]) {
             if start < at {
@@ -220,7 +202,7 @@ impl RowGroups {
         drop(tx);
         let (footer_at, footer) = &self.footer;
         hash_range(&self.file, &mut h, at, *footer_at).map_err(io)?;
-        let tail = read_span(&self.file, *footer_at, self.len).map_err(io)?;
+        let tail = read_span(&self.file, *footer_at, self.chunks.file_len()).map_err(io)?;
         h.update(&tail);
         if !tail.starts_with(footer) {
             return Err(input(
@@ -240,7 +222,7 @@ fn hash_range(file: &File, h: &mut Sha256, mut from: u64, to: u64) -> std::io::R
     let mut buf = vec![0u8; (to.saturating_sub(from)).min(1 << 20) as usize];
     while from < to {
         let n = buf.len().min((to - from) as usize);
-        crate::data::chunks::read_exact_at(file, &mut buf[..n], from)?;
+        file.read_exact_at(&mut buf[..n], from)?;
         h.update(&buf[..n]);
         from += n as u64;
     }
@@ -250,7 +232,7 @@ fn hash_range(file: &File, h: &mut Sha256, mut from: u64, to: u64) -> std::io::R
 /// Bytes `from..to` of `file`.
 fn read_span(file: &File, from: u64, to: u64) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; (to - from) as usize];
-    crate::data::chunks::read_exact_at(file, &mut buf, from)?;
+    file.read_exact_at(&mut buf, from)?;
     Ok(buf)
 }
 
