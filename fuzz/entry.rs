@@ -105,6 +105,6 @@ fn as_data_set(dir: &Path, path: &Path, data: &[u8], rows: u64) {
         };
         let record = &manifest.files[0];
         let ids = ["account_id", "customer_no", "phone_sha256", "email_sha256"];
-        let _ = nsfsim::data::validate::read_checked(path, record, &ids);
+        let _ = nsfsim::data::columns::read_checked(path, record, &ids);
     }
 }

@@ -156,7 +156,7 @@ pub fn read_dataset(dir: &Path, columns: Option<&[String]>) -> Result<Vec<Record
     let all: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let names: Vec<&str> = columns.unwrap_or(&all).iter().map(String::as_str).collect();
     let record = &manifest.files[0];
-    crate::data::validate::read_checked(&dir.join(&record.name), record, &names)
+    crate::data::columns::read_checked(&dir.join(&record.name), record, &names)
 }
 
 /// `train`.

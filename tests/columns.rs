@@ -17,7 +17,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use nsfsim::data::artifact::{FileRecord, read_parquet_columns};
-use nsfsim::data::columns::{identifier_values, read_model_columns};
+use nsfsim::data::columns::{identifier_values, read_checked, read_model_columns};
 use nsfsim::data::features::FeatureSet;
 use nsfsim::sim::schema::REGIONS;
 
@@ -398,65 +398,54 @@ fn categories_read_as_dictionaries_equal_and_refuse_as_strings_do() {
 /// the file the manifest describes.
 #[test]
 fn a_file_swapped_while_read_gives_the_hashed_file_or_a_refusal() {
-    use std::os::unix::fs::FileExt;
-    use std::sync::atomic::{AtomicBool, Ordering};
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, path) = (
-        dir.path().join("a.parquet"),
-        dir.path().join("b.parquet"),
-        dir.path().join("users.parquet"),
-    );
-    let ids: Vec<u64> = (0..12).collect();
-    let balances = |base: i64| (0..12).map(|i| Some(base + i)).collect::<Vec<_>>();
-    small_file_with(&a, ids.clone(), vec![0.25; 12], balances(1), vec![], false);
-    small_file_with(&b, ids, vec![0.25; 12], balances(1_000_001), vec![], false);
-    let (bytes_a, bytes_b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-    assert_eq!(bytes_a.len(), bytes_b.len(), "one layout");
-    assert_ne!(bytes_a, bytes_b);
-    std::fs::copy(&a, &path).unwrap();
-    let record = small_record(&path);
+    let (a, b, path) = swappable_files(dir.path());
+    let record = small_record(&a);
     let attrs = vec!["balance_krw".to_string()];
     let want: Vec<f32> = (1..13).map(|v| (v as f64).ln_1p() as f32).collect();
-    let stop = AtomicBool::new(false);
-    let (mut read, mut refused) = (0, 0);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let tmp = dir.path().join("next.parquet");
-            for k in 0.. {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let src = if k % 2 == 0 { &b } else { &a };
-                if k % 4 < 2 {
-                    std::fs::copy(src, &tmp).unwrap();
-                    std::fs::rename(&tmp, &path).unwrap();
-                } else {
-                    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-                    let new = if k % 2 == 0 { &bytes_b } else { &bytes_a };
-                    f.write_all_at(new, 0).unwrap();
-                }
-            }
-        });
-        // Stops the writer however this loop ends (a failed assert too).
-        struct Stop<'a>(&'a AtomicBool);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.store(true, Ordering::Relaxed);
-            }
-        }
-        let _stop = Stop(&stop);
-        for _ in 0..2000 {
-            match read_model_columns(&path, &record, &attrs) {
-                Ok(got) => {
-                    assert_eq!(got.design.x.column(0).to_vec(), want, "a mix of two files");
-                    read += 1;
-                }
-                Err(_) => refused += 1,
-            }
-        }
+    let (read, refused) = common::while_swapped(&path, &a_bytes(&a), &a_bytes(&b), 2000, || {
+        read_model_columns(&path, &record, &attrs).map(|got| {
+            assert_eq!(got.design.x.column(0).to_vec(), want, "a mix of two files");
+        })
     });
     assert!(
         read > 0 && refused > 0,
         "{read} read, {refused} refused: no race was run"
     );
+}
+
+/// The same race for `read_checked` (what `reidentify` and Python's
+/// `nsfsim.read_dataset` read): it hashed one read of the file and decoded
+/// another, so a swapped file's values could come back under the
+/// manifest's digest.
+#[test]
+fn read_checked_of_a_file_swapped_while_read_gives_the_hashed_file_or_a_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, path) = swappable_files(dir.path());
+    let record = small_record(&a);
+    let want: Vec<f64> = (1..13).map(|v| v as f64).collect();
+    let (read, refused) = common::while_swapped(&path, &a_bytes(&a), &a_bytes(&b), 2000, || {
+        read_checked(&path, &record, &["user_id", "balance_krw"]).map(|got| {
+            assert_eq!(as_f64(&got, "balance_krw"), want, "a mix of two files");
+        })
+    });
+    assert!(
+        read > 0 && refused > 0,
+        "{read} read, {refused} refused: no race was run"
+    );
+}
+
+/// Two small files of one layout and other balances (1..=12 in the first),
+/// and the path the races read.
+fn swappable_files(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (a, b) = (dir.join("a.parquet"), dir.join("b.parquet"));
+    let ids: Vec<u64> = (0..12).collect();
+    let balances = |base: i64| (0..12).map(|i| Some(base + i)).collect::<Vec<_>>();
+    small_file_with(&a, ids.clone(), vec![0.25; 12], balances(1), vec![], false);
+    small_file_with(&b, ids, vec![0.25; 12], balances(1_000_001), vec![], false);
+    (a, b, dir.join("users.parquet"))
+}
+
+fn a_bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
 }

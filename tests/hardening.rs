@@ -1021,3 +1021,40 @@ fn fuzzed_inputs_stay_fixed() {
     }
     assert!(inputs >= 4, "only {inputs} fuzz inputs found");
 }
+
+/// Regression (2026-12-04): `train::load_data` parsed `manifest.json`,
+/// read the data, then read the manifest again to record its SHA-256, so a
+/// manifest replaced in between was recorded in place of the one parsed.
+/// Now the digest is of the bytes parsed. A thread keeps swapping the
+/// manifest between two that differ only in the data set's seed; every
+/// load records the digest of the manifest whose seed it used.
+#[test]
+fn a_manifest_swapped_while_loading_is_recorded_by_the_digest_it_was_parsed_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pop");
+    generate("small", 2_000, Some(11), &data);
+    let path = data.join("manifest.json");
+    let a = std::fs::read(&path).unwrap();
+    let text = String::from_utf8(a.clone()).unwrap();
+    assert!(text.contains("\n  \"seed\": 11,"), "the data set's seed");
+    let b = text
+        .replacen("\n  \"seed\": 11,", "\n  \"seed\": 12,", 1)
+        .into_bytes();
+    let digest = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+    let (sha_a, sha_b) = (digest(&a), digest(&b));
+    let attrs = vec!["balance_krw".to_string()];
+    let (read, refused) = while_swapped(&path, &a, &b, 300, || {
+        nsfsim::models::train::load_data(&data, &attrs).map(|d| {
+            let want = if d.data_ref.seed == 11 {
+                &sha_a
+            } else {
+                &sha_b
+            };
+            assert_eq!(
+                &d.data_ref.manifest_sha256, want,
+                "another manifest's digest"
+            );
+        })
+    });
+    assert!(read > 0, "{read} read, {refused} refused");
+}

@@ -8,7 +8,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{nsfsim, ok, refused, s};
+use std::sync::Arc;
+
 use nsfsim::data::table::{Values, read_table};
+use sha2::{Digest, Sha256};
 
 fn fixture(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -92,9 +95,17 @@ fn german_credit_compare_with_simulated_consent() {
 #[test]
 fn every_codec_and_csv_reads_the_same_table() {
     let dir = fixture("codecs");
-    let reference = read_table(&dir.join("german40_snappy.parquet")).unwrap();
+    let read = |name: &str| {
+        let path = dir.join(name);
+        let t = read_table(&path).unwrap();
+        // The digest is of the file read (sha2 over the whole file here).
+        let want = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
+        assert_eq!(t.sha256, want, "{name}");
+        t.columns
+    };
+    let reference = read("german40_snappy.parquet");
     for codec in ["gzip", "zstd", "lz4", "brotli", "none", "plain"] {
-        let t = read_table(&dir.join(format!("german40_{codec}.parquet"))).unwrap();
+        let t = read(&format!("german40_{codec}.parquet"));
         assert_eq!(t, reference, "{codec}");
     }
     // Nullable columns: two missing durations, one missing housing.
@@ -103,7 +114,7 @@ fn every_codec_and_csv_reads_the_same_table() {
     assert_eq!(missing(&col("duration_in_month").values), 2);
     assert_eq!(missing(&col("housing").values), 1);
     // CSV: the same values (numbers and text), the same gaps.
-    let csv = read_table(&dir.join("german40.csv")).unwrap();
+    let csv = read("german40.csv");
     assert_eq!(csv.len(), reference.len());
     for (a, b) in csv.iter().zip(&reference) {
         assert_eq!(a.name, b.name);
@@ -420,4 +431,64 @@ fn a_table_run_is_byte_identical_at_1_2_and_8_threads() {
         bytes.push(std::fs::read(out.join("metrics.json")).unwrap());
     }
     assert!(bytes[0] == bytes[1] && bytes[1] == bytes[2]);
+}
+
+/// Regression (2026-12-04): the table reader decoded a file, then `train`
+/// and `score` hashed it by path for the lineage (and scoring with stored
+/// encodings read it a second time), so a file replaced or rewritten in
+/// between was recorded under another file's SHA-256. Now the digest is of
+/// the bytes decoded. A thread keeps swapping the file between two of one
+/// length (Parquet, then CSV); every read is refused, or returns one
+/// file's values with that file's digest, or (a read torn between the two)
+/// a digest of neither.
+#[test]
+fn a_table_swapped_while_read_gives_the_hashed_file_or_a_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    for csv in [false, true] {
+        let write = |base: i64| match csv {
+            true => {
+                let rows: String = (0..12).map(|i| format!("{i},{}\n", base + i)).collect();
+                format!("id,x\n{rows}").into_bytes()
+            }
+            false => parquet_bytes(base),
+        };
+        let (a, b) = (write(1_000_001), write(2_000_001));
+        let digest = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
+        let (sha_a, sha_b) = (digest(&a), digest(&b));
+        let path = dir.path().join(if csv { "t.csv" } else { "t.parquet" });
+        let (read, refused) = common::while_swapped(&path, &a, &b, 2000, || {
+            read_table(&path).map(|t| {
+                let x = &t.columns.iter().find(|c| c.name == "x").unwrap().values;
+                // A read torn between the two files hashes neither.
+                let base = match &t.sha256 {
+                    d if *d == sha_a => 1_000_001.0,
+                    d if *d == sha_b => 2_000_001.0,
+                    _ => return,
+                };
+                let want = Values::Number((0..12).map(|i| Some(base + i as f64)).collect());
+                assert_eq!(x, &want, "values of one file under the other's digest");
+            })
+        });
+        assert!(read > 0, "csv {csv}: {read} read, {refused} refused");
+    }
+}
+
+/// A 12-row Parquet file of columns `id` and `x` (`base + row`), plain
+/// and uncompressed, so files of other bases have one length.
+fn parquet_bytes(base: i64) -> Vec<u8> {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    use parquet::file::properties::WriterProperties;
+    let col =
+        |f: &dyn Fn(i64) -> i64| Arc::new(Int64Array::from_iter_values((0..12).map(f))) as ArrayRef;
+    let batch =
+        RecordBatch::try_from_iter([("id", col(&|i| i)), ("x", col(&|i| base + i))]).unwrap();
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .build();
+    let mut out = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    out
 }

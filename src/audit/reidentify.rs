@@ -515,7 +515,7 @@ fn state_prefix(s: &[u32; 8]) -> u64 {
 }
 
 /// The user IDs and phone digests of a data set, checked against its
-/// manifest like every other read (`validate::read_checked`: the file's
+/// manifest like every other read (`columns::read_checked`: the file's
 /// SHA-256 and rows, no nulls or duplicate IDs, the generator's column
 /// types), with a clear error when a column does not have the type nsfsim
 /// writes.
@@ -523,7 +523,7 @@ fn read_digests(
     path: &Path,
     record: &crate::data::artifact::FileRecord,
 ) -> Result<(Vec<u64>, Vec<[u8; 32]>)> {
-    let batches = crate::data::validate::read_checked(path, record, &["user_id", "phone_sha256"])?;
+    let batches = crate::data::columns::read_checked(path, record, &["user_id", "phone_sha256"])?;
     let bad = |c: &str, t: &DataType, want: &str| NsfError::Input {
         path: path.to_path_buf(),
         message: format!("column `{c}` is {t}, expected {want}"),

@@ -785,7 +785,7 @@ pub fn read_parquet_columns(path: &Path, columns: &[&str]) -> Result<Vec<RecordB
                 .build()
                 .map_err(|e| input_err(e.to_string()))?
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| input_err(format!("unreadable: {}", decode_message(&e))))
+                .map_err(|e| input_err(format!("cannot decode: {}", decode_message(&e))))
         })
         .collect();
     let mut out = Vec::new();

@@ -41,12 +41,25 @@ pub struct RowGroups {
     footer: (u64, Vec<u8>),
     meta: ArrowReaderMetadata,
     chunks: Chunks,
-    columns: Vec<String>,
+    /// The columns read (`None`: every column).
+    columns: Option<Vec<String>>,
 }
 
 impl RowGroups {
-    /// Opens `path` to read `columns` (each must be present).
+    /// Opens `path` to read `columns` (each must be present), the string
+    /// columns `region` and `device_os` as dictionaries (what the models
+    /// read; see `categories_as_dictionaries`).
     pub fn open(path: &Path, columns: &[&str]) -> Result<RowGroups> {
+        Self::open_with(path, Some(columns), true)
+    }
+
+    /// Like [`RowGroups::open`], every column with the type it is stored
+    /// as (what a reader hands to its user); `None` reads every column.
+    pub fn open_as_stored(path: &Path, columns: Option<&[&str]>) -> Result<RowGroups> {
+        Self::open_with(path, columns, false)
+    }
+
+    fn open_with(path: &Path, columns: Option<&[&str]>, dictionaries: bool) -> Result<RowGroups> {
         let file = File::open(path).map_err(|e| input(path, format!("cannot open: {e}")))?;
         let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
         // A file that cannot be read at all (a directory, ...) is an I/O
@@ -56,7 +69,7 @@ impl RowGroups {
         let footer = crate::data::artifact::parquet_footer(&file, len)
             .map_err(|(stage, e)| input(path, format!("{stage}: {e}")))?;
         let meta = footer.meta;
-        for c in columns {
+        for c in columns.unwrap_or_default() {
             if meta.schema().field_with_name(c).is_err() {
                 return Err(input(
                     path,
@@ -69,8 +82,11 @@ impl RowGroups {
             file,
             footer: (footer.at, footer.bytes),
             chunks: Chunks::of(meta.metadata(), len),
-            meta: categories_as_dictionaries(meta).map_err(|e| input(path, e.to_string()))?,
-            columns: columns.iter().map(|c| c.to_string()).collect(),
+            meta: match dictionaries {
+                true => categories_as_dictionaries(meta).map_err(|e| input(path, e.to_string()))?,
+                false => meta,
+            },
+            columns: columns.map(|cs| cs.iter().map(|c| c.to_string()).collect()),
         })
     }
 
@@ -94,10 +110,12 @@ impl RowGroups {
     fn read(&self, rg: usize, rows: usize, file: BoundedFile) -> Result<Option<RecordBatch>> {
         let path = &self.path;
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone());
-        let mask = ProjectionMask::columns(
-            builder.parquet_schema(),
-            self.columns.iter().map(|c| c.as_str()),
-        );
+        let mask = match &self.columns {
+            Some(cs) => {
+                ProjectionMask::columns(builder.parquet_schema(), cs.iter().map(|c| c.as_str()))
+            }
+            None => ProjectionMask::all(),
+        };
         let mut batches = builder
             .with_projection(mask)
             .with_row_groups(vec![rg])
@@ -105,7 +123,7 @@ impl RowGroups {
             .build()
             .map_err(|e| input(path, e.to_string()))?
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| input(path, format!("unreadable: {}", decode_message(&e))))?;
+            .map_err(|e| input(path, format!("cannot decode: {}", decode_message(&e))))?;
         match batches.len() {
             0 => Ok(None),
             1 => Ok(batches.pop()),
@@ -132,8 +150,24 @@ impl RowGroups {
         parts: Vec<P>,
         f: impl Fn(P, &RecordBatch) -> Result<T> + Sync,
     ) -> Result<Vec<T>> {
+        let (digest, out) = self.map_hashed(parts, f);
+        validate::check_digest(&self.path, record, digest?)?;
+        out
+    }
+
+    /// Like [`RowGroups::map`] for a file no manifest describes: the
+    /// SHA-256 of the bytes decoded, and `f`'s results (the digest is
+    /// the file's only if it is `Ok`).
+    pub fn map_hashed<P: Send, T: Send>(
+        &self,
+        parts: Vec<P>,
+        f: impl Fn(P, &RecordBatch) -> Result<T> + Sync,
+    ) -> (Result<String>, Result<Vec<T>>) {
         let sizes = self.sizes();
-        let spans = self.spans()?;
+        let spans = match self.spans() {
+            Ok(spans) => spans,
+            Err(e) => return (Err(e), Ok(Vec::new())),
+        };
         let slots: Vec<Mutex<Option<P>>> = parts.into_iter().map(|p| Mutex::new(Some(p))).collect();
         let (digest, mut out): (Result<String>, Vec<Decoded<T>>) = std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::sync_channel(2);
@@ -150,9 +184,8 @@ impl RowGroups {
                 .collect();
             (hashing.join().expect("the hashing thread"), out)
         });
-        validate::check_digest(&self.path, record, digest?)?;
         out.sort_by_key(|(rg, _)| *rg);
-        out.into_iter().filter_map(|(_, r)| r).collect()
+        (digest, out.into_iter().filter_map(|(_, r)| r).collect())
     }
 
     /// Each row group's bytes (`Chunks::row_group_spans`), in file order;
@@ -444,10 +477,27 @@ fn fill_model_part(batch: &RecordBatch, attributes: &[String], part: &mut Part) 
     fill_batch(batch, attributes, &mut part.x)
 }
 
+/// `columns` of a generated data set's file, every one as stored, one
+/// batch per row group, checked against `record` on the bytes decoded (the
+/// SHA-256 and rows; see `validate::check_batches` and
+/// `validate::check_schema_types` for the values and types).
+pub fn read_checked(
+    path: &Path,
+    record: &FileRecord,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>> {
+    let groups = RowGroups::open_as_stored(path, Some(columns))?;
+    let parts = vec![(); groups.sizes().len()];
+    let batches = groups.map(record, parts, |(), batch| Ok(batch.clone()))?;
+    validate::check_batches(path, record, &batches)?;
+    validate::check_schema_types(path, &batches)?;
+    Ok(batches)
+}
+
 /// Values of identifier columns (`u64`, or a SHA-256 digest as its first 8
 /// bytes read as a little-endian `u64`) at the rows `rows`, as `f64`, one
 /// vector per name, read row group by row group and checked like
-/// `validate::read_checked` (the SHA-256 against `record`, on the bytes decoded).
+/// [`read_checked`] (the SHA-256 against `record`, on the bytes decoded).
 pub fn identifier_values(
     path: &Path,
     record: &FileRecord,

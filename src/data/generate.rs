@@ -642,15 +642,26 @@ fn population_manifest(
 
 /// Reads a population manifest from a data folder.
 pub fn read_manifest(dir: &Path) -> Result<PopulationManifest> {
+    read_manifest_hashed(dir).map(|(m, _)| m)
+}
+
+/// [`read_manifest`], and the SHA-256 of the bytes it was parsed from (what
+/// a model's lineage records: a manifest replaced after it was parsed
+/// cannot be recorded in its place).
+pub fn read_manifest_hashed(dir: &Path) -> Result<(PopulationManifest, String)> {
+    use sha2::{Digest, Sha256};
     let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| NsfError::Input {
+    let cannot = |e: &dyn std::fmt::Display| NsfError::Input {
         path: path.clone(),
         message: format!("cannot read: {e}"),
-    })?;
-    serde_json::from_str(&text).map_err(|e| NsfError::Input {
-        path,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| cannot(&e))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| cannot(&e))?;
+    let manifest = serde_json::from_str(text).map_err(|e| NsfError::Input {
+        path: path.clone(),
         message: format!("not a population manifest: {e}"),
-    })
+    })?;
+    Ok((manifest, hex::encode(Sha256::digest(&bytes))))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use arrow_array::types::{Float64Type, Int32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 
-use crate::data::artifact::{FileRecord, sha256_file};
+use crate::data::artifact::FileRecord;
 use crate::error::{NsfError, Result};
 
 /// Flag and label columns: 0/1 or boolean.
@@ -23,12 +23,6 @@ fn bad(path: &Path, message: String) -> NsfError {
         path: path.to_path_buf(),
         message,
     }
-}
-
-/// The file at `path` is the one `record` describes: same SHA-256. Returns
-/// the hash of the file actually read.
-pub fn check_file(path: &Path, record: &FileRecord) -> Result<String> {
-    check_digest(path, record, sha256_file(path)?)
 }
 
 /// `got`, the SHA-256 of the file at `path` as read, is the one `record`
@@ -44,27 +38,6 @@ pub fn check_digest(path: &Path, record: &FileRecord, got: String) -> Result<Str
         ));
     }
     Ok(got)
-}
-
-/// Reads `columns` of a generated data set's file once more (after
-/// `train::load_data`, e.g. the audit's identifier columns) and checks them
-/// like the first read: the same file as the manifest's (SHA-256, so a file
-/// swapped between the two reads is refused), its row count, the values
-/// (`check_batches`), and each column's type against the schema the
-/// generator writes (`generate::arrow_schema`).
-pub fn read_checked(
-    path: &Path,
-    record: &FileRecord,
-    columns: &[&str],
-) -> Result<Vec<RecordBatch>> {
-    let (hash, batches) = rayon::join(
-        || check_file(path, record),
-        || crate::data::artifact::read_parquet_columns(path, columns),
-    );
-    let (_, batches) = (hash?, batches?);
-    check_batches(path, record, &batches)?;
-    check_schema_types(path, &batches)?;
-    Ok(batches)
 }
 
 /// Every column of `batches` that the generator writes has the type it

@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::data::artifact::{self, FileRecord};
 use crate::data::features::{Design, FeatureSet};
-use crate::data::generate::{Format, PopulationManifest, read_manifest};
+use crate::data::generate::{Format, PopulationManifest, read_manifest_hashed};
 use crate::error::{NsfError, Result};
 use crate::lineage::registry::{self, DataRef, ModelManifest, TrainingMembers};
 use crate::models::FitData;
@@ -116,7 +115,7 @@ impl LoadedData {
 /// Reads a generated data set's manifest, checks the attributes against the
 /// schema the model needs, and loads the columns.
 pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
-    let manifest = read_manifest(dir)?;
+    let (manifest, manifest_sha256) = read_manifest_hashed(dir)?;
     if manifest.format != Format::Parquet {
         return Err(NsfError::Input {
             path: dir.to_path_buf(),
@@ -137,13 +136,10 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     // the file decoded is the one the manifest's SHA-256 names.
     let columns =
         crate::data::columns::read_model_columns(&data_path, &manifest.files[0], attributes)?;
-    let data_sha256 = manifest.files[0].sha256.clone();
-    let manifest_bytes = std::fs::read(dir.join("manifest.json"))
-        .map_err(|e| NsfError::io(dir.join("manifest.json"), e))?;
     let data_ref = DataRef {
         dir: dir.display().to_string(),
-        manifest_sha256: hex::encode(Sha256::digest(&manifest_bytes)),
-        data_sha256,
+        manifest_sha256,
+        data_sha256: manifest.files[0].sha256.clone(),
         preset: manifest.preset.name.clone(),
         seed: manifest.seed,
         users: manifest.users,

@@ -107,3 +107,57 @@ pub fn with_order<'a>(args: &[&'a str]) -> Vec<&'a str> {
     v.extend_from_slice(&args[1..]);
     v
 }
+
+/// Calls `read` `n` times while another thread keeps swapping the file at
+/// `path` between the contents `a` and `b` (of one length): by renaming a
+/// fresh copy over it, and by rewriting it in place. `read` makes its own
+/// assertions and returns `Err` when the read was refused. Returns the
+/// reads that succeeded and those refused.
+pub fn while_swapped<E>(
+    path: &Path,
+    a: &[u8],
+    b: &[u8],
+    n: usize,
+    mut read: impl FnMut() -> Result<(), E>,
+) -> (usize, usize) {
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    assert_eq!(a.len(), b.len(), "one length");
+    assert_ne!(a, b);
+    std::fs::write(path, a).unwrap();
+    let tmp = path.with_extension("next");
+    let stop = AtomicBool::new(false);
+    let (mut read_ok, mut refused) = (0, 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for k in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let new = if k % 2 == 0 { b } else { a };
+                if k % 4 < 2 {
+                    std::fs::write(&tmp, new).unwrap();
+                    std::fs::rename(&tmp, path).unwrap();
+                } else {
+                    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                    f.write_all_at(new, 0).unwrap();
+                }
+            }
+        });
+        // Stops the writer however the reads end (a failed assert too).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = Stop(&stop);
+        for _ in 0..n {
+            match read() {
+                Ok(()) => read_ok += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    });
+    (read_ok, refused)
+}

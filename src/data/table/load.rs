@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use super::infer::{self, ColumnInfo, Kind};
-use super::{Column, Encoding, MIN_ROWS, Table, TableOptions, Values, design, encoding_of, find};
+use super::{
+    Column, Encoding, MIN_ROWS, Table, TableFile, TableOptions, Values, design, encoding_of, find,
+};
 use crate::error::{NsfError, Result};
 
 fn input(path: &Path, message: String) -> NsfError {
@@ -16,7 +18,12 @@ fn input(path: &Path, message: String) -> NsfError {
 
 /// Reads `path` and checks it against `options`.
 pub fn load(path: &Path, options: &TableOptions) -> Result<Table> {
-    let columns = super::read_table(path)?;
+    load_file(path, &super::read_table(path)?, options)
+}
+
+/// [`load`] of a file already read (`read_table(path)`).
+pub fn load_file(path: &Path, file: &TableFile, options: &TableOptions) -> Result<Table> {
+    let columns = file.columns.as_slice();
     let rows = columns.first().map_or(0, |c| c.values.len());
     if rows < MIN_ROWS {
         return Err(input(
@@ -26,8 +33,8 @@ pub fn load(path: &Path, options: &TableOptions) -> Result<Table> {
             ),
         ));
     }
-    let mut infos = infer_all(path, &columns, options)?;
-    let label_col = find(path, &columns, &options.label, "--label")?;
+    let mut infos = infer_all(path, columns, options)?;
+    let label_col = find(path, columns, &options.label, "--label")?;
     let label = super::label_values(path, label_col, options.positive.as_deref())?;
     let mut roles = vec![(options.label.clone(), "label")];
     let consent = match &options.consent {
@@ -35,7 +42,7 @@ pub fn load(path: &Path, options: &TableOptions) -> Result<Table> {
             roles.push((c.clone(), "consent"));
             Some(super::flag_values(
                 path,
-                find(path, &columns, c, "--consent")?,
+                find(path, columns, c, "--consent")?,
                 "--consent",
             )?)
         }
@@ -44,14 +51,14 @@ pub fn load(path: &Path, options: &TableOptions) -> Result<Table> {
     let target = match &options.target {
         Some(t) => {
             roles.push((t.clone(), "target"));
-            super::flag_values(path, find(path, &columns, t, "--target")?, "--target")?
+            super::flag_values(path, find(path, columns, t, "--target")?, "--target")?
         }
         None => vec![true; rows],
     };
     let ids = match &options.id {
         Some(name) => {
             roles.push((name.clone(), "id"));
-            id_values(path, find(path, &columns, name, "--id")?)?
+            id_values(path, find(path, columns, name, "--id")?)?
         }
         None => (0..rows as u64).collect(),
     };
@@ -69,7 +76,7 @@ pub fn load(path: &Path, options: &TableOptions) -> Result<Table> {
         let c = &columns[k];
         encodings.push(encoding_of(c, &infos[k]));
     }
-    let design = design(path, &columns, &encodings)?;
+    let design = design(path, columns, &encodings)?;
     let minimal_columns = encodings
         .iter()
         .filter(|e| minimal.iter().any(|m| m == e.name()))
@@ -77,7 +84,7 @@ pub fn load(path: &Path, options: &TableOptions) -> Result<Table> {
         .collect();
     Ok(Table {
         path: path.to_path_buf(),
-        sha256: crate::data::artifact::sha256_file(path)?,
+        sha256: file.sha256.clone(),
         columns: infos,
         ids,
         label,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::features::Design;
 use crate::error::{NsfError, Result};
 pub use infer::{ColumnInfo, Kind, column_table};
-pub use read::{Column, Values, read_table};
+pub use read::{Column, TableFile, Values, read_table};
 
 /// Fewer rows than this are refused (a held-out test set of a fifth of the
 /// target rows would not hold enough outcomes).
@@ -370,4 +370,4 @@ impl Table {
 }
 
 mod load;
-pub use load::load;
+pub use load::{load, load_file};

@@ -1,5 +1,5 @@
 //! Reading a table from a Parquet or CSV file into plain columns: numbers
-//! (f64, `None` = missing) or text. Every Parquet codec that pandas,
+//! (f64, `None` = missing) or text, with the SHA-256 of the bytes decoded. Every Parquet codec that pandas,
 //! polars, pyarrow, DuckDB and Spark write by default decodes (snappy,
 //! gzip, zstd, lz4, brotli; plain and dictionary encodings; nullable
 //! columns); CSV needs a header row, its column types are inferred by
@@ -13,7 +13,6 @@ use arrow_array::types::Float64Type;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use crate::data::chunks::decode_message;
 use crate::error::{NsfError, Result};
 
 /// One column's values.
@@ -85,9 +84,22 @@ pub fn is_csv(path: &Path) -> bool {
     })
 }
 
-/// Reads every column of a Parquet or CSV file.
-pub fn read_table(path: &Path) -> Result<Vec<Column>> {
-    let batches = if is_csv(path) {
+/// A table file's columns and the SHA-256 of the bytes they were decoded
+/// from (what a model's lineage records).
+#[derive(Debug, Clone)]
+pub struct TableFile {
+    /// Every column, in file order.
+    pub columns: Vec<Column>,
+    /// SHA-256 of the file as read, lowercase hex.
+    pub sha256: String,
+}
+
+/// Reads every column of a Parquet or CSV file, hashing the bytes it
+/// decodes: a file replaced or rewritten while it is read is refused or
+/// read whole as it was hashed (`tests/own_data.rs`,
+/// `a_table_swapped_while_read_gives_the_hashed_file_or_a_refusal`).
+pub fn read_table(path: &Path) -> Result<TableFile> {
+    let (batches, sha256) = if is_csv(path) {
         read_csv(path)?
     } else {
         read_parquet(path)?
@@ -104,7 +116,10 @@ pub fn read_table(path: &Path) -> Result<Vec<Column>> {
             values: convert(path, f.name(), &parts)?,
         });
     }
-    Ok(out)
+    Ok(TableFile {
+        columns: out,
+        sha256,
+    })
 }
 
 fn input(path: &Path, message: String) -> NsfError {
@@ -114,29 +129,23 @@ fn input(path: &Path, message: String) -> NsfError {
     }
 }
 
-fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file = File::open(path).map_err(|e| NsfError::io(path, e))?;
-    let len = file.metadata().map_err(|e| NsfError::io(path, e))?.len();
-    let not_parquet = |e: String| {
-        input(
+fn read_parquet(path: &Path) -> Result<(Vec<RecordBatch>, String)> {
+    let hint = |e: NsfError| match e {
+        NsfError::Input { path, message } if message.starts_with("not a") => NsfError::Input {
             path,
-            format!("not a Parquet file ({e}); CSV files need a .csv name"),
-        )
+            message: format!("{message}; CSV files need a .csv name"),
+        },
+        e => e,
     };
-    let (file, meta) =
-        crate::data::artifact::bounded_parquet(file, len).map_err(|(_, e)| not_parquet(e))?;
-    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| not_parquet(e.to_string()))?;
-    reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| input(path, format!("cannot decode: {}", decode_message(&e))))
+    let groups = crate::data::columns::RowGroups::open_as_stored(path, None).map_err(hint)?;
+    let parts = vec![(); groups.sizes().len()];
+    let (digest, batches) = groups.map_hashed(parts, |(), batch| Ok(batch.clone()));
+    Ok((batches?, digest?))
 }
 
-fn read_csv(path: &Path) -> Result<Vec<RecordBatch>> {
+fn read_csv(path: &Path) -> Result<(Vec<RecordBatch>, String)> {
     use arrow_csv::reader::{Format, ReaderBuilder};
+    use sha2::Digest;
     use std::io::Seek;
     let mut file = File::open(path).map_err(|e| NsfError::io(path, e))?;
     let delimiter = if path
@@ -155,12 +164,17 @@ fn read_csv(path: &Path) -> Result<Vec<RecordBatch>> {
         .infer_schema(&mut file, Some(10_000))
         .map_err(|e| input(path, format!("not a CSV file with a header row: {e}")))?;
     file.rewind().map_err(|e| NsfError::io(path, e))?;
+    // The rows are parsed from the bytes hashed, in one pass to the end.
+    let mut hasher = sha2::Sha256::new();
     let reader = ReaderBuilder::new(std::sync::Arc::new(schema))
         .with_format(format)
         .with_batch_size(65_536)
-        .build(file)
+        .build(HashingReader {
+            inner: file,
+            hasher: &mut hasher,
+        })
         .map_err(|e| input(path, format!("cannot read as CSV: {e}")))?;
-    reader
+    let batches = reader
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
             input(
@@ -169,7 +183,22 @@ fn read_csv(path: &Path) -> Result<Vec<RecordBatch>> {
                     "cannot parse (a column's type was inferred from the first 10,000 rows): {e}"
                 ),
             )
-        })
+        })?;
+    Ok((batches, hex::encode(hasher.finalize())))
+}
+
+/// Hashes what it reads.
+struct HashingReader<'a, R> {
+    inner: R,
+    hasher: &'a mut sha2::Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(self.hasher, &buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Empty fields and the usual spellings of a missing value (pandas'

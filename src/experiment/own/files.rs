@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::features::{design_matrix, flag_column, numeric_column};
-use crate::data::table::{self, Column, Encoding, TableOptions, Values};
+use crate::data::table::{self, Column, Encoding, TableFile, TableOptions, Values};
 use crate::error::{NsfError, Result};
 use crate::lineage::registry::{DataRef, ModelManifest};
 use crate::models::train::{self, LoadedData, PopulationRule, ValidModelSpec, is_holdout};
@@ -51,15 +51,23 @@ fn is_nsfsim(columns: &[Column]) -> bool {
         .all(|n| columns.iter().any(|c| c.name == *n))
 }
 
-fn data_ref(path: &Path, columns_sha: &[u8], split_seed: u64, rows: usize) -> Result<DataRef> {
-    Ok(DataRef {
+/// The lineage of rows read from `file` (its SHA-256 is of the bytes
+/// decoded); `columns_sha` stands in for a manifest.
+fn data_ref(
+    path: &Path,
+    file: &TableFile,
+    columns_sha: &[u8],
+    split_seed: u64,
+    rows: usize,
+) -> DataRef {
+    DataRef {
         dir: path.display().to_string(),
         manifest_sha256: hex::encode(Sha256::digest(columns_sha)),
-        data_sha256: crate::data::artifact::sha256_file(path)?,
+        data_sha256: file.sha256.clone(),
         preset: "table".into(),
         seed: split_seed,
         users: rows as u64,
-    })
+    }
 }
 
 /// The columns as one record batch (numbers as Float64, text as Utf8).
@@ -87,10 +95,11 @@ fn batch(columns: &[Column]) -> RecordBatch {
 /// A rewritten nsfsim data set with the design of `attributes`.
 fn nsfsim_data(
     path: &Path,
-    columns: &[Column],
+    file: &TableFile,
     attributes: &[String],
     seed: u64,
 ) -> Result<LoadedData> {
+    let columns = &file.columns;
     for a in attributes {
         table::find(path, columns, a, "an attribute the model uses")?;
     }
@@ -109,7 +118,7 @@ fn nsfsim_data(
     Ok(LoadedData {
         manifest: None,
         holdout: user_id.iter().map(|&u| is_holdout(seed, u)).collect(),
-        data_ref: data_ref(path, &sha, seed, user_id.len())?,
+        data_ref: data_ref(path, file, &sha, seed, user_id.len()),
         registered: flag_column(&b, "apple_registered").map_err(input)?,
         consented: flag_column(&b, "consented").map_err(input)?,
         nsf: flag_column(&b, "nsf").map_err(input)?,
@@ -122,15 +131,18 @@ fn nsfsim_data(
 
 /// A table with `spec`'s roles; `encodings` rebuild a trained model's
 /// columns (else they come from the table itself).
-fn table_data(path: &Path, spec: &FileSpec) -> Result<(LoadedData, Vec<Encoding>)> {
+fn table_data(
+    path: &Path,
+    file: &TableFile,
+    spec: &FileSpec,
+) -> Result<(LoadedData, Vec<Encoding>)> {
     let options = spec.options.clone().unwrap_or_default();
-    let t = table::load(path, &options)?;
+    let t = table::load_file(path, file, &options)?;
     let (design, encodings) = if spec.encodings.is_empty() {
         (t.design.clone(), t.encodings.clone())
     } else {
-        let columns = table::read_table(path)?;
         (
-            table::design(path, &columns, &spec.encodings)?,
+            table::design(path, &file.columns, &spec.encodings)?,
             spec.encodings.clone(),
         )
     };
@@ -143,7 +155,7 @@ fn table_data(path: &Path, spec: &FileSpec) -> Result<(LoadedData, Vec<Encoding>
             .iter()
             .map(|&u| is_holdout(spec.split_seed, u))
             .collect(),
-        data_ref: data_ref(path, &sha, spec.split_seed, n)?,
+        data_ref: data_ref(path, file, &sha, spec.split_seed, n),
         user_id: t.ids.clone(),
         registered: t.target.clone(),
         consented: t.consent.clone().unwrap_or_else(|| vec![false; n]),
@@ -180,9 +192,9 @@ pub fn train_file(
     job: &FileTrain,
     registry: &Path,
 ) -> Result<(String, ModelManifest)> {
-    let columns = table::read_table(path)?;
+    let file = table::read_table(path)?;
     let (data, spec, attrs) = if job.options.label.is_empty() {
-        if !is_nsfsim(&columns) {
+        if !is_nsfsim(&file.columns) {
             return Err(NsfError::param(
                 "--label",
                 format!(
@@ -198,17 +210,16 @@ pub fn train_file(
             options: None,
             encodings: Vec::new(),
         };
-        let data = nsfsim_data(path, &columns, &job.attributes, job.split_seed)?;
+        let data = nsfsim_data(path, &file, &job.attributes, job.split_seed)?;
         (data, spec, job.attributes.clone())
     } else {
-        drop(columns);
         let mut spec = FileSpec {
             schema: "table".into(),
             split_seed: job.split_seed,
             options: Some(job.options.clone()),
             encodings: Vec::new(),
         };
-        let (data, enc) = table_data(path, &spec)?;
+        let (data, enc) = table_data(path, &file, &spec)?;
         spec.encodings = enc;
         let names = data.design.names.clone();
         (data, spec, names)
@@ -254,21 +265,23 @@ pub fn score_data(
     features: &[String],
     split_seed: u64,
 ) -> Result<LoadedData> {
-    match manifest.hyperparameters.get("table") {
-        Some(v) => {
-            let spec: FileSpec =
-                serde_json::from_value(v.clone()).map_err(|e| NsfError::Input {
+    let spec =
+        match manifest.hyperparameters.get("table") {
+            Some(v) => Some(serde_json::from_value::<FileSpec>(v.clone()).map_err(|e| {
+                NsfError::Input {
                     path: path.to_path_buf(),
                     message: format!(
                         "model {}'s table record is unreadable: {e}",
                         manifest.model_id
                     ),
-                })?;
-            if spec.schema == "table" {
-                return Ok(table_data(path, &spec)?.0);
-            }
-            nsfsim_data(path, &table::read_table(path)?, features, spec.split_seed)
-        }
-        None => nsfsim_data(path, &table::read_table(path)?, features, split_seed),
+                }
+            })?),
+            None => None,
+        };
+    let file = table::read_table(path)?;
+    match spec {
+        Some(spec) if spec.schema == "table" => Ok(table_data(path, &file, &spec)?.0),
+        Some(spec) => nsfsim_data(path, &file, features, spec.split_seed),
+        None => nsfsim_data(path, &file, features, split_seed),
     }
 }
