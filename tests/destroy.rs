@@ -487,3 +487,81 @@ fn a_destruction_record_can_be_verified() {
     );
     assert!(!f.reg.join(&a).exists());
 }
+
+/// Regression (2026-12-04): destroy hashed a recorded file by path and then
+/// unlinked (or, with `--deletion overwrite`, zeroed) whatever was at that
+/// path, so a file put there in between (by rename) was deleted or zeroed
+/// although its content was never checked. Now the file is moved aside
+/// first and checked and deleted through one handle. Here another thread
+/// renames other content over the path at a random moment while a 32 MB
+/// recorded file is being checked: the other content must survive, at the
+/// path, every time.
+#[test]
+fn a_file_replaced_while_destroy_checks_it_is_never_deleted() {
+    use nsfsim::data::artifact::{FileFate, aside_path, delete_if_unchanged};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.parquet");
+    let recorded = vec![7u8; 32 << 20];
+    let other = b"a file put here while destroy ran".to_vec();
+    let want = hex::encode(Sha256::digest(&recorded));
+    for trial in 0..24u64 {
+        std::fs::write(&path, &recorded).unwrap();
+        let tmp = dir.path().join("other.tmp");
+        std::fs::write(&tmp, &other).unwrap();
+        let overwrite = trial % 2 == 1;
+        let fate = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_micros(trial * 1_500));
+                std::fs::rename(&tmp, &path).unwrap();
+            });
+            delete_if_unchanged(&path, &want, 0, overwrite).unwrap()
+        });
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            other,
+            "trial {trial} ({fate:?}, overwrite {overwrite}): the other file was deleted or zeroed"
+        );
+        assert!(!aside_path(&path).exists(), "trial {trial}: left aside");
+        assert_ne!(fate, FileFate::AlreadyAbsent, "trial {trial}");
+    }
+}
+
+/// A symbolic link in place of a recorded file is not the file: it is
+/// kept and reported (it was "deleted" before, the link removed and the
+/// content left at its target), and the target is not touched.
+#[test]
+fn a_symbolic_link_in_place_of_a_recorded_file_is_kept_not_reported_deleted() {
+    use nsfsim::data::artifact::{FileFate, delete_if_unchanged};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, target) = (dir.path().join("scores.csv"), dir.path().join("copy.csv"));
+    std::fs::write(&target, b"user_id,score\n1,50\n").unwrap();
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let want = sha(&target);
+    for overwrite in [false, true] {
+        let fate = delete_if_unchanged(&path, &want, 0, overwrite).unwrap();
+        assert_eq!(fate, FileFate::ChangedKept, "overwrite {overwrite}");
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"user_id,score\n1,50\n");
+    }
+}
+
+/// A run killed after moving a file aside leaves it there: running the
+/// order again deletes it if it is the recorded content, and otherwise
+/// puts it back.
+#[test]
+fn a_file_left_aside_by_a_killed_destroy_is_found_again() {
+    use nsfsim::data::artifact::{FileFate, aside_path, delete_if_unchanged};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    let aside = aside_path(&path);
+    std::fs::write(&aside, b"{\"recorded\": true}").unwrap();
+    let want = sha(&aside);
+    let fate = delete_if_unchanged(&path, &want, 0, false).unwrap();
+    assert_eq!(fate, FileFate::Deleted);
+    assert!(!aside.exists() && !path.exists());
+    std::fs::write(&aside, b"{\"edited\": true}").unwrap();
+    let fate = delete_if_unchanged(&path, &want, 0, true).unwrap();
+    assert_eq!(fate, FileFate::ChangedKept);
+    assert!(!aside.exists());
+    assert_eq!(std::fs::read(&path).unwrap(), b"{\"edited\": true}");
+}

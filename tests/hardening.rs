@@ -1058,3 +1058,146 @@ fn a_manifest_swapped_while_loading_is_recorded_by_the_digest_it_was_parsed_from
     });
     assert!(read > 0, "{read} read, {refused} refused");
 }
+
+fn record_of(f: &Fixture, id: &str) -> serde_json::Value {
+    json(&f.reg.join("destroyed").join(format!("{id}.json")))
+}
+
+fn verify_code(f: &Fixture, id: &str) -> Option<i32> {
+    let rec = f.reg.join("destroyed").join(format!("{id}.json"));
+    code(&nsfsim(&["destroy", "verify", s(&rec)]))
+}
+
+/// Regression (2026-12-04, adversarial pass V1): a run killed after
+/// deleting a file leaves the re-run finding it gone, recorded
+/// `already-absent`; re-runs and `destroy verify` re-checked only `deleted`
+/// files, so the file restored from a backup passed both. The same state
+/// without a kill: the file is gone before the order runs. A restored copy
+/// must now fail verify and be deleted by the re-run.
+#[test]
+fn a_file_found_already_absent_that_comes_back_fails_verify_and_is_deleted() {
+    let f = fixture(3_000);
+    let a = f.train(&[]);
+    let out = f.root.join("out").join("a.parquet");
+    assert!(f.score(&a, &out, &[]).status.success());
+    let backup = std::fs::read(&out).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    assert_eq!(code(&f.destroy(&a, &[])), Some(0));
+    let fates: Vec<String> = record_of(&f, &a)["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["path"].as_str().unwrap().ends_with("a.parquet"))
+        .map(|x| x["fate"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fates, ["already-absent"]);
+    std::fs::write(&out, &backup).unwrap();
+    assert_eq!(
+        verify_code(&f, &a),
+        Some(3),
+        "the restored file passed verify"
+    );
+    let again = f.destroy(&a, &[]);
+    assert!(
+        !out.exists(),
+        "the re-run left the restored file: {}",
+        err(&again)
+    );
+}
+
+/// Regression (2026-12-04, V2): two runs of one order at once interleaved;
+/// the second rewrote the first's record with every file
+/// `already-absent` and no re-run entry, so no run was recorded as having
+/// deleted anything. Now a run holds `.destroy.lock` to its end: the first
+/// record names the deletions, the second run appends as a re-run.
+#[test]
+fn two_runs_of_one_order_at_once_record_one_deletion() {
+    for _ in 0..3 {
+        let f = fixture(3_000);
+        let a = f.train(&[]);
+        let out = f.root.join("out").join("a.parquet");
+        assert!(f.score(&a, &out, &[]).status.success());
+        let (x, y) = std::thread::scope(|s| {
+            let x = s.spawn(|| f.destroy(&a, &["--operator", "first"]));
+            let y = s.spawn(|| f.destroy(&a, &["--operator", "second"]));
+            (x.join().unwrap(), y.join().unwrap())
+        });
+        assert_eq!(
+            (code(&x), code(&y)),
+            (Some(0), Some(0)),
+            "{}{}",
+            err(&x),
+            err(&y)
+        );
+        let rec = record_of(&f, &a);
+        let deleted = rec["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["path"].as_str().unwrap().ends_with("a.parquet"))
+            .all(|x| x["fate"] == "deleted");
+        assert!(deleted, "the record says no run deleted a.parquet: {rec}");
+        assert!(!out.exists());
+    }
+}
+
+/// Regression (2026-12-04, V4 and V5): `--data-disposition destroy`
+/// deleted every file the data set's manifest listed as it is now, `../`
+/// and absolute names included, so an edited manifest could delete another
+/// model's registry files or any file; and a data set recorded by a
+/// relative path was looked up from destroy's own folder. Now the manifest
+/// must be the one the models were trained on, names must be plain file
+/// names, and the path is recorded absolute.
+#[test]
+fn an_edited_data_manifest_deletes_nothing_outside_the_data_set() {
+    let f = fixture(3_000);
+    let o = Command::new(env!("CARGO_BIN_EXE_nsfsim"))
+        .current_dir(&f.root)
+        .args([
+            "train",
+            "--data",
+            "data",
+            "--registry",
+            "registry",
+            "--quiet",
+        ])
+        .env_remove("NSFSIM_REGISTRY")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let a = String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    let recorded = json(&f.reg.join(&a).join("manifest.json"))["data"]["dir"].clone();
+    assert_eq!(
+        recorded,
+        s(&f.data),
+        "the data set's path is recorded absolute"
+    );
+    let victim = f.root.join("victim.txt");
+    std::fs::write(&victim, "unrelated").unwrap();
+    let manifest = f.data.join("manifest.json");
+    let mut m = json(&manifest);
+    m["files"].as_array_mut().unwrap().push(serde_json::json!({
+        "name": "../victim.txt", "rows": 0, "bytes": 9, "sha256": sha(&victim),
+    }));
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let o = f.destroy(
+        &a,
+        &["--data-disposition", "destroy", "--reason", "ordered"],
+    );
+    assert_eq!(code(&o), Some(3), "{}", err(&o));
+    assert!(victim.exists(), "a file outside the data set was deleted");
+    assert!(
+        f.data.join("users.parquet").exists(),
+        "an edited manifest was trusted"
+    );
+    let why = record_of(&f, &a)["incomplete_reasons"].to_string();
+    assert!(
+        why.contains("not the one the models were trained on"),
+        "{why}"
+    );
+}

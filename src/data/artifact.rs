@@ -634,12 +634,16 @@ impl TableWriter {
 
 /// SHA-256 of a file's content, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    use std::io::Read;
     let mut f = File::open(path).map_err(|e| NsfError::io(path, e))?;
+    sha256_of(&mut f).map_err(|e| NsfError::io(path, e))
+}
+
+/// SHA-256 of what `r` reads to its end.
+fn sha256_of(r: &mut impl std::io::Read) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| NsfError::io(path, e))?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }
@@ -881,23 +885,112 @@ pub enum FileFate {
     ChangedKept,
 }
 
-/// Deletes `path` if its SHA-256 is `sha256`; never deletes other content.
-/// Then removes its parent folders up to `levels` up while they are empty.
-pub fn delete_if_unchanged(path: &Path, sha256: &str, levels: usize) -> Result<FileFate> {
-    if file_size(path).is_none() {
-        return Ok(FileFate::AlreadyAbsent);
+/// Deletes `path` if it is a regular file whose SHA-256 is `sha256`, and
+/// never other content: the file is first moved aside (one atomic rename to
+/// `aside_path`), hashed through a handle that does not follow symbolic
+/// links, and that same file is unlinked only if it has the recorded
+/// content; otherwise it is moved back. A file put at `path` meanwhile is
+/// not touched. With `overwrite`, the content is first overwritten with
+/// zeros through that handle and flushed. A run killed in between leaves
+/// the file under the aside name, where running the order again finds it.
+/// Then removes `path`'s parent folders up to `levels` up while empty.
+/// (`tests/destroy.rs`: `a_file_replaced_while_destroy_checks_it_is_never_deleted`.)
+pub fn delete_if_unchanged(
+    path: &Path,
+    sha256: &str,
+    levels: usize,
+    overwrite: bool,
+) -> Result<FileFate> {
+    let aside = aside_path(path);
+    let mut fate = FileFate::AlreadyAbsent;
+    if fs::symlink_metadata(&aside).is_ok() {
+        fate = delete_aside(&aside, path, sha256, overwrite)?;
     }
-    if sha256_file(path)? != sha256 {
-        return Ok(FileFate::ChangedKept);
+    if fate != FileFate::Deleted
+        && let Ok(m) = fs::symlink_metadata(path)
+    {
+        // A link or a folder in its place is not the recorded file.
+        if !m.is_file() {
+            return Ok(FileFate::ChangedKept);
+        }
+        fs::rename(path, &aside).map_err(|e| NsfError::io(path, e))?;
+        fate = delete_aside(&aside, path, sha256, overwrite)?;
     }
-    fs::remove_file(path).map_err(|e| NsfError::io(path, e))?;
-    let mut dir = path.parent();
-    for _ in 0..levels {
-        match dir {
-            Some(d) if fs::remove_dir(d).is_ok() => dir = d.parent(),
-            _ => break,
+    if fate == FileFate::Deleted {
+        let mut dir = path.parent();
+        for _ in 0..levels {
+            match dir {
+                Some(d) if fs::remove_dir(d).is_ok() => dir = d.parent(),
+                _ => break,
+            }
         }
     }
+    Ok(fate)
+}
+
+/// Moves `aside` back to `path` without replacing a file put there
+/// meanwhile (which leaves it aside). A hard link is the atomic way; a file
+/// system without them gets a rename after a look.
+fn put_back(aside: &Path, path: &Path) -> Result<()> {
+    let io = |e| NsfError::io(aside, e);
+    match fs::hard_link(aside, path) {
+        Ok(()) => fs::remove_file(aside).map_err(io),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) if fs::symlink_metadata(path).is_err() => fs::rename(aside, path).map_err(io),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Where [`delete_if_unchanged`] moves `path` before checking it: a hidden
+/// name beside it.
+pub fn aside_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(".{name}.nsfsim-destroying"))
+}
+
+/// Deletes the file moved to `aside` if it is the recorded content, else
+/// moves it back to `path` (unless a file is there now: then it stays
+/// aside, kept).
+fn delete_aside(aside: &Path, path: &Path, sha256: &str, overwrite: bool) -> Result<FileFate> {
+    use std::io::{Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e| NsfError::io(aside, e);
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .write(overwrite)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(aside);
+    let opened = match opened {
+        Ok(f) => Some(f),
+        // A symbolic link put at the aside name.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => None,
+        Err(e) => return Err(io(e)),
+    };
+    let same = match opened {
+        Some(f)
+            if f.metadata().map_err(io)?.is_file() && sha256_of(&mut &f).map_err(io)? == sha256 =>
+        {
+            Some(f)
+        }
+        _ => None,
+    };
+    let Some(mut f) = same else {
+        put_back(aside, path)?;
+        return Ok(FileFate::ChangedKept);
+    };
+    if overwrite {
+        let len = f.metadata().map_err(io)?.len();
+        f.rewind().map_err(io)?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n]).map_err(io)?;
+            left -= n as u64;
+        }
+        f.sync_all().map_err(io)?;
+    }
+    fs::remove_file(aside).map_err(io)?;
     Ok(FileFate::Deleted)
 }
 

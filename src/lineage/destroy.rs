@@ -616,36 +616,15 @@ fn execute(arts: &mut [Artifact], method: DeletionMethod) -> Result<()> {
 }
 
 /// Deletes `p` if its SHA-256 is `sha256`; with `Overwrite`, its content is
-/// first overwritten with zeros and flushed.
+/// first overwritten with zeros and flushed (`artifact::delete_if_unchanged`).
 fn delete_checked(
     p: &Path,
     sha256: &str,
     levels: usize,
     method: DeletionMethod,
 ) -> Result<FileFate> {
-    use std::io::Write;
-    if method == DeletionMethod::Unlink || artifact::file_size(p).is_none() {
-        return artifact::delete_if_unchanged(p, sha256, levels);
-    }
-    if artifact::sha256_file(p)? != sha256 {
-        return Ok(FileFate::ChangedKept);
-    }
-    let len = artifact::file_size(p).unwrap_or(0);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(p)
-        .map_err(|e| NsfError::io(p, e))?;
-    let zeros = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        f.write_all(&zeros[..n]).map_err(|e| NsfError::io(p, e))?;
-        left -= n as u64;
-    }
-    f.sync_all().map_err(|e| NsfError::io(p, e))?;
-    drop(f);
-    let now = artifact::sha256_file(p)?;
-    artifact::delete_if_unchanged(p, &now, levels)
+    let overwrite = method != DeletionMethod::Unlink;
+    artifact::delete_if_unchanged(p, sha256, levels, overwrite)
 }
 
 /// The deepest folder containing every path.
@@ -748,6 +727,12 @@ fn check_options(o: &DestroyOptions) -> Result<Option<ed25519_dalek::SigningKey>
 pub fn destroy(o: &DestroyOptions) -> Result<Outcome> {
     let key = check_options(o)?;
     let reg = &o.registry;
+    // Held to the end: a second run of an order waits for the first one's
+    // record (tests/destroy.rs, `two_runs_of_one_order_at_once_record_one_deletion`).
+    let _order = match o.dry_run {
+        true => None,
+        false => Some(registry::destroy_lock(reg)?),
+    };
     let lock = if o.dry_run {
         None
     } else {
@@ -933,6 +918,14 @@ fn rerun_plan(reg: &Path, rec: &mut DestructionRecord, o: &DestroyOptions) -> Re
     })
 }
 
+/// A file the order leaves absent: deleted by a run, or found gone by one
+/// (perhaps after a killed run deleted it), with recorded content.
+pub(crate) fn must_stay_absent(a: &Artifact) -> bool {
+    matches!(a.fate, Some(FileFate::Deleted | FileFate::AlreadyAbsent))
+        && a.kind != "staging"
+        && !a.sha256.is_empty()
+}
+
 /// A later run of an order: finishes what a killed run left, recomputes the
 /// closure from the lineage (catching what was derived since), deletes
 /// files of earlier runs that came back, and appends what it did (earlier
@@ -1008,13 +1001,12 @@ fn read_record(reg: &Path, marker: &Path) -> Result<DestructionRecord> {
     Ok(rec)
 }
 
-/// Files earlier runs deleted that are back with the same content.
+/// Files earlier runs deleted, or found already gone, that are back with
+/// the same content (a run killed after deleting a file leaves the re-run
+/// finding it gone).
 fn came_back(rec: &DestructionRecord) -> Vec<Artifact> {
     let mut back: Vec<Artifact> = Vec::new();
-    for a in rec
-        .all_artifacts()
-        .filter(|a| a.fate == Some(FileFate::Deleted) && a.kind != "staging")
-    {
+    for a in rec.all_artifacts().filter(|a| must_stay_absent(a)) {
         let path = Path::new(&a.path);
         let same = artifact::file_size(path).is_some()
             && artifact::sha256_file(path).ok().as_deref() == Some(a.sha256.as_str());

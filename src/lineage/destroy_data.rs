@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
-use crate::data::artifact::{self, FileFate};
+use crate::data::artifact::FileFate;
 use crate::lineage::destroy::{Artifact, DestroyedModel};
 use crate::lineage::destroy_record::Disposition;
 
@@ -82,12 +83,32 @@ fn data_files(
     manifest_sha: &str,
     data_sha: &str,
 ) -> std::result::Result<Vec<Artifact>, String> {
-    let abs = crate::lineage::registry::absolute_path(dir).map_err(|e| e.to_string())?;
-    let abs = std::fs::canonicalize(&abs).map_err(|e| format!("not found ({e})"))?;
+    // A relative path names a folder only from where training ran (models
+    // registered before 2026-12-04 recorded the path as typed).
+    if dir.is_relative() {
+        return Err(
+            "recorded by a relative path, which does not say from which folder: not resolved (destroy it by hand and record that, or train again)".into(),
+        );
+    }
+    let abs = std::fs::canonicalize(dir).map_err(|e| format!("not found ({e})"))?;
     let manifest = abs.join("manifest.json");
+    // Only the manifest the models were trained on says which files are
+    // the data set's: an edited one could name any file.
+    let bytes = std::fs::read(&manifest).map_err(|e| e.to_string())?;
+    let now = hex::encode(sha2::Sha256::digest(&bytes));
+    if now != manifest_sha {
+        return Err(format!(
+            "its manifest is not the one the models were trained on (SHA-256 {now}, recorded {manifest_sha}): nothing of it deleted"
+        ));
+    }
     let m: crate::data::generate::PopulationManifest =
-        serde_json::from_str(&std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?)
-            .map_err(|e| format!("not a data set manifest: {e}"))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a data set manifest: {e}"))?;
+    if let Some(f) = m.files.iter().find(|f| !is_plain_name(&f.name)) {
+        return Err(format!(
+            "its manifest names `{}`, not a file of the data set's folder",
+            f.name
+        ));
+    }
     let art = |p: PathBuf, bytes: u64, sha256: String| Artifact {
         kind: "data".into(),
         id: m.seed.to_string(),
@@ -107,9 +128,14 @@ fn data_files(
             "its manifest does not list the data file the models were trained on (SHA-256 {data_sha})"
         ));
     }
-    let bytes = artifact::file_size(&manifest).unwrap_or(0);
-    out.push(art(manifest, bytes, manifest_sha.to_string()));
+    out.push(art(manifest, bytes.len() as u64, manifest_sha.to_string()));
     Ok(out)
+}
+
+/// A file name with no folder part (`users.parquet`, not `../x` or `/x`).
+fn is_plain_name(name: &str) -> bool {
+    let mut parts = Path::new(name).components();
+    matches!(parts.next(), Some(std::path::Component::Normal(_))) && parts.next().is_none()
 }
 
 /// Reasons the disposition leaves the order incomplete.

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::data::artifact::{self, FileFate};
+use crate::data::artifact;
 use crate::error::{NsfError, Result};
 use crate::lineage::destroy::DestructionRecord;
 use crate::lineage::destroy_log::{self, LogEntry};
@@ -136,7 +136,7 @@ fn check_log(
 fn check_deleted(rec: &DestructionRecord) -> Result<std::result::Result<(usize, u64), String>> {
     let deleted: Vec<_> = rec
         .all_artifacts()
-        .filter(|a| a.fate == Some(FileFate::Deleted) && a.kind != "staging")
+        .filter(|a| crate::lineage::destroy::must_stay_absent(a))
         .collect();
     for a in &deleted {
         let p = Path::new(&a.path);

@@ -158,11 +158,22 @@ pub struct RegistryLock {
 /// Takes the registry's advisory lock (creating the registry), waiting for
 /// another holder to release it.
 pub fn lock(registry: &Path) -> Result<RegistryLock> {
+    lock_named(registry, ".lock")
+}
+
+/// Takes the lock `destroy` holds for its whole run (`.destroy.lock`), so
+/// that two runs of orders never interleave; it is taken before the
+/// registry's own lock, never while holding it.
+pub fn destroy_lock(registry: &Path) -> Result<RegistryLock> {
+    lock_named(registry, ".destroy.lock")
+}
+
+fn lock_named(registry: &Path, name: &str) -> Result<RegistryLock> {
     fs::create_dir_all(registry).map_err(|e| NsfError::Output {
         path: registry.to_path_buf(),
         message: format!("cannot create the registry: {e}"),
     })?;
-    let p = registry.join(".lock");
+    let p = registry.join(name);
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -136,8 +136,10 @@ pub fn load_data(dir: &Path, attributes: &[String]) -> Result<LoadedData> {
     // the file decoded is the one the manifest's SHA-256 names.
     let columns =
         crate::data::columns::read_model_columns(&data_path, &manifest.files[0], attributes)?;
+    // Absolute: `destroy --data-disposition destroy` runs from anywhere.
+    let abs = std::fs::canonicalize(dir).map_err(|e| NsfError::io(dir, e))?;
     let data_ref = DataRef {
-        dir: dir.display().to_string(),
+        dir: abs.display().to_string(),
         manifest_sha256,
         data_sha256: manifest.files[0].sha256.clone(),
         preset: manifest.preset.name.clone(),
