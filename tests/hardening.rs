@@ -587,10 +587,7 @@ fn one_data_set_gets_one_id_however_its_path_is_spelled() {
 /// recorded with the rerun, not over the first.
 #[test]
 fn a_rerun_appends_and_keeps_the_first_record() {
-    let f = fixture(20_000);
-    let a = f.train(&[]);
-    let out = f.root.join("out").join("a.parquet");
-    assert!(f.score(&a, &out, &[]).status.success());
+    let (f, a, out) = scored_model(20_000);
     let saved = std::fs::read(&out).unwrap();
     let first = f.destroy(&a, &["--order-ref", "ORDER | 1\n# forged heading <b>"]);
     assert_eq!(code(&first), Some(0), "{}", err(&first));
@@ -1059,6 +1056,16 @@ fn a_manifest_swapped_while_loading_is_recorded_by_the_digest_it_was_parsed_from
     assert!(read > 0, "{read} read, {refused} refused");
 }
 
+/// A fixture of `users`, a model trained on it and its scores at
+/// `out/a.parquet`.
+fn scored_model(users: u64) -> (Fixture, String, PathBuf) {
+    let f = fixture(users);
+    let a = f.train(&[]);
+    let out = f.root.join("out").join("a.parquet");
+    assert!(f.score(&a, &out, &[]).status.success());
+    (f, a, out)
+}
+
 fn record_of(f: &Fixture, id: &str) -> serde_json::Value {
     json(&f.reg.join("destroyed").join(format!("{id}.json")))
 }
@@ -1076,10 +1083,7 @@ fn verify_code(f: &Fixture, id: &str) -> Option<i32> {
 /// must now fail verify and be deleted by the re-run.
 #[test]
 fn a_file_found_already_absent_that_comes_back_fails_verify_and_is_deleted() {
-    let f = fixture(3_000);
-    let a = f.train(&[]);
-    let out = f.root.join("out").join("a.parquet");
-    assert!(f.score(&a, &out, &[]).status.success());
+    let (f, a, out) = scored_model(3_000);
     let backup = std::fs::read(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
     assert_eq!(code(&f.destroy(&a, &[])), Some(0));
@@ -1113,10 +1117,7 @@ fn a_file_found_already_absent_that_comes_back_fails_verify_and_is_deleted() {
 #[test]
 fn two_runs_of_one_order_at_once_record_one_deletion() {
     for _ in 0..3 {
-        let f = fixture(3_000);
-        let a = f.train(&[]);
-        let out = f.root.join("out").join("a.parquet");
-        assert!(f.score(&a, &out, &[]).status.success());
+        let (f, a, out) = scored_model(3_000);
         let (x, y) = std::thread::scope(|s| {
             let x = s.spawn(|| f.destroy(&a, &["--operator", "first"]));
             let y = s.spawn(|| f.destroy(&a, &["--operator", "second"]));
