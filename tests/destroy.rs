@@ -565,3 +565,24 @@ fn a_file_left_aside_by_a_killed_destroy_is_found_again() {
     assert!(!aside.exists());
     assert_eq!(std::fs::read(&path).unwrap(), b"{\"edited\": true}");
 }
+
+/// Found in review (2026-12-04): a run killed with a changed file moved
+/// aside, then a new file put at the path. The re-run could not put the
+/// changed file back (the path was taken) and then renamed the new file
+/// over it, so the changed content was lost unchecked. Both must survive.
+#[test]
+fn a_changed_file_left_aside_is_not_replaced_by_the_file_at_its_path() {
+    use nsfsim::data::artifact::{FileFate, aside_path, delete_if_unchanged};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scores.csv");
+    let aside = aside_path(&path);
+    std::fs::write(&aside, b"edited").unwrap();
+    std::fs::write(&path, b"new").unwrap();
+    let want = hex::encode(Sha256::digest(b"recorded"));
+    for overwrite in [false, true] {
+        let fate = delete_if_unchanged(&path, &want, 0, overwrite).unwrap();
+        assert_eq!(fate, FileFate::ChangedKept, "overwrite {overwrite}");
+        assert_eq!(std::fs::read(&aside).unwrap_or_default(), b"edited");
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), b"new");
+    }
+}

@@ -905,10 +905,13 @@ pub fn delete_if_unchanged(
     let mut fate = FileFate::AlreadyAbsent;
     if fs::symlink_metadata(&aside).is_ok() {
         fate = delete_aside(&aside, path, sha256, overwrite)?;
+        // Kept: put back at `path` (checked just now), or left aside beside
+        // a file at `path`, which must not be renamed over it.
+        if fate == FileFate::ChangedKept {
+            return Ok(fate);
+        }
     }
-    if fate != FileFate::Deleted
-        && let Ok(m) = fs::symlink_metadata(path)
-    {
+    if let Ok(m) = fs::symlink_metadata(path) {
         // A link or a folder in its place is not the recorded file.
         if !m.is_file() {
             return Ok(FileFate::ChangedKept);
@@ -952,7 +955,7 @@ pub fn aside_path(path: &Path) -> PathBuf {
 /// moves it back to `path` (unless a file is there now: then it stays
 /// aside, kept).
 fn delete_aside(aside: &Path, path: &Path, sha256: &str, overwrite: bool) -> Result<FileFate> {
-    use std::io::{Seek, Write};
+    use std::io::{Read, Seek};
     use std::os::unix::fs::OpenOptionsExt;
     let io = |e| NsfError::io(aside, e);
     let opened = fs::OpenOptions::new()
@@ -981,13 +984,7 @@ fn delete_aside(aside: &Path, path: &Path, sha256: &str, overwrite: bool) -> Res
     if overwrite {
         let len = f.metadata().map_err(io)?.len();
         f.rewind().map_err(io)?;
-        let zeros = vec![0u8; 1 << 20];
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            f.write_all(&zeros[..n]).map_err(io)?;
-            left -= n as u64;
-        }
+        std::io::copy(&mut std::io::repeat(0).take(len), &mut f).map_err(io)?;
         f.sync_all().map_err(io)?;
     }
     fs::remove_file(aside).map_err(io)?;

@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
-use crate::data::artifact::FileFate;
+use crate::data::artifact::{self, FileFate};
 use crate::lineage::destroy::{Artifact, DestroyedModel};
 use crate::lineage::destroy_record::Disposition;
 
@@ -94,15 +93,12 @@ fn data_files(
     let manifest = abs.join("manifest.json");
     // Only the manifest the models were trained on says which files are
     // the data set's: an edited one could name any file.
-    let bytes = std::fs::read(&manifest).map_err(|e| e.to_string())?;
-    let now = hex::encode(sha2::Sha256::digest(&bytes));
+    let (m, now) = crate::data::generate::read_manifest_hashed(&abs).map_err(|e| e.to_string())?;
     if now != manifest_sha {
         return Err(format!(
             "its manifest is not the one the models were trained on (SHA-256 {now}, recorded {manifest_sha}): nothing of it deleted"
         ));
     }
-    let m: crate::data::generate::PopulationManifest =
-        serde_json::from_slice(&bytes).map_err(|e| format!("not a data set manifest: {e}"))?;
     if let Some(f) = m.files.iter().find(|f| !is_plain_name(&f.name)) {
         return Err(format!(
             "its manifest names `{}`, not a file of the data set's folder",
@@ -128,7 +124,8 @@ fn data_files(
             "its manifest does not list the data file the models were trained on (SHA-256 {data_sha})"
         ));
     }
-    out.push(art(manifest, bytes.len() as u64, manifest_sha.to_string()));
+    let bytes = artifact::file_size(&manifest).unwrap_or(0);
+    out.push(art(manifest, bytes, manifest_sha.to_string()));
     Ok(out)
 }
 

@@ -1,6 +1,7 @@
 //! Reading a table from a Parquet or CSV file into plain columns: numbers
-//! (f64, `None` = missing) or text, with the SHA-256 of the bytes decoded. Every Parquet codec that pandas,
-//! polars, pyarrow, DuckDB and Spark write by default decodes (snappy,
+//! (f64, `None` = missing) or text, with the SHA-256 of the bytes decoded.
+//! Every Parquet codec that pandas, polars, pyarrow, DuckDB and Spark
+//! write by default decodes (snappy,
 //! gzip, zstd, lz4, brotli; plain and dictionary encodings; nullable
 //! columns); CSV needs a header row, its column types are inferred by
 //! `arrow-csv` from the first 10,000 rows.

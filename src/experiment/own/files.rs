@@ -265,19 +265,18 @@ pub fn score_data(
     features: &[String],
     split_seed: u64,
 ) -> Result<LoadedData> {
-    let spec =
-        match manifest.hyperparameters.get("table") {
-            Some(v) => Some(serde_json::from_value::<FileSpec>(v.clone()).map_err(|e| {
-                NsfError::Input {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "model {}'s table record is unreadable: {e}",
-                        manifest.model_id
-                    ),
-                }
-            })?),
-            None => None,
-        };
+    let spec = manifest
+        .hyperparameters
+        .get("table")
+        .map(|v| serde_json::from_value::<FileSpec>(v.clone()))
+        .transpose()
+        .map_err(|e| NsfError::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "model {}'s table record is unreadable: {e}",
+                manifest.model_id
+            ),
+        })?;
     let file = table::read_table(path)?;
     match spec {
         Some(spec) if spec.schema == "table" => Ok(table_data(path, &file, &spec)?.0),
